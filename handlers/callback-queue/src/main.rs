@@ -1,0 +1,36 @@
+//! SQS-triggered handler for the messages Callback steps send.
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use shared::batch::BatchRunner;
+use shared::processing::CallbackProcessor;
+use shared::publish::EventBridgePublisher;
+use shared::report::SageMakerReporter;
+use shared::settings::CallbackSettings;
+use shared::task::{EventTask, TaskRegistry};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let settings = CallbackSettings::from_env()?;
+    let config = aws_config::load_from_env().await;
+
+    let reporter = SageMakerReporter::new(aws_sdk_sagemaker::Client::new(&config));
+    let publisher = EventBridgePublisher::new(
+        aws_sdk_eventbridge::Client::new(&config),
+        settings.event_bus_name,
+    );
+    let tasks = TaskRegistry::new(settings.default_task).with(EventTask::new(publisher));
+    let runner = BatchRunner::new(
+        CallbackProcessor::new(tasks, Arc::new(reporter)),
+        settings.record_concurrency,
+    );
+    let runner = &runner;
+
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        Ok::<SqsBatchResponse, Error>(runner.run(event.payload).await)
+    }))
+    .await
+}

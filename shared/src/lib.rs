@@ -1,0 +1,15 @@
+//! The domain shared by the handlers that run custom SageMaker Pipelines steps:
+//! callback messages, step outcomes within the API's limits, the tasks behind
+//! Callback steps, the Lambda-step harness, and one port per outside system.
+
+pub mod batch;
+pub mod callback;
+pub mod fields;
+pub mod functions;
+pub mod lambda_step;
+pub mod outcome;
+pub mod processing;
+pub mod publish;
+pub mod report;
+pub mod settings;
+pub mod task;

@@ -1,0 +1,131 @@
+//! One callback message, from body to report.
+
+use std::sync::Arc;
+
+use tracing::{error, info, warn};
+
+use crate::callback::{CallbackMessage, CallbackStatus, CallbackToken, MessageError};
+use crate::outcome::StepOutcome;
+use crate::report::{ReportError, StepReporter};
+use crate::task::{TaskOutcome, TaskRegistry};
+
+/// What becomes of an SQS record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Disposition {
+    /// Done with: delete it from the queue.
+    Done,
+    /// Leave it on the queue: redelivered later, and moved to the DLQ after
+    /// maxReceiveCount tries.
+    Retry,
+}
+
+/// Runs the selected task for a message and reports what it ended in.
+pub struct CallbackProcessor {
+    tasks: TaskRegistry,
+    reporter: Arc<dyn StepReporter>,
+}
+
+impl CallbackProcessor {
+    pub fn new(tasks: TaskRegistry, reporter: Arc<dyn StepReporter>) -> Self {
+        Self { tasks, reporter }
+    }
+
+    /// Handles a message whose body failed to parse.
+    pub async fn reject(&self, error: &MessageError) -> Disposition {
+        match error {
+            MessageError::Unreportable(why) => {
+                error!(reason = %why, "message has no readable token; left for the DLQ");
+                Disposition::Retry
+            }
+            MessageError::Invalid { token, reason, .. } => {
+                warn!(reason = %reason, "invalid callback message; failing the step");
+                self.report(
+                    token,
+                    StepOutcome::failed(format!("invalid callback message: {reason}")),
+                )
+                .await
+            }
+        }
+    }
+
+    pub async fn process(&self, message: &CallbackMessage) -> Disposition {
+        let task = match self.tasks.select(message) {
+            Ok(task) => task,
+            Err(reason) => {
+                warn!(reason = %reason, "no task for this message; failing the step");
+                return self
+                    .report(&message.token, StepOutcome::failed(reason))
+                    .await;
+            }
+        };
+        info!(
+            task = task.name(),
+            status = message.status.as_str(),
+            "running task"
+        );
+        let result = match message.status {
+            CallbackStatus::Start => task.start(message).await,
+            CallbackStatus::Stopping => task.stop(message).await,
+        };
+        match result {
+            Ok(TaskOutcome::Pending) if message.status == CallbackStatus::Stopping => {
+                // A task must end its step on Stopping, or the execution never stops.
+                error!(
+                    task = task.name(),
+                    "task left a stopping step pending; failing it"
+                );
+                self.report(
+                    &message.token,
+                    StepOutcome::failed(format!(
+                        "task {}: pipeline execution stopped",
+                        task.name()
+                    )),
+                )
+                .await
+            }
+            Ok(outcome) => match outcome.into_report() {
+                Some(report) => self.report(&message.token, report).await,
+                None => {
+                    info!(task = task.name(), "step left pending");
+                    Disposition::Done
+                }
+            },
+            Err(err) => {
+                warn!(task = task.name(), error = %err, "task failed for now; message will be retried");
+                Disposition::Retry
+            }
+        }
+    }
+
+    async fn report(&self, token: &CallbackToken, outcome: StepOutcome) -> Disposition {
+        match self.reporter.report(token, &outcome).await {
+            Ok(()) => {
+                info!(outcome = outcome.kind(), "step reported");
+                Disposition::Done
+            }
+            Err(ReportError::NoLongerWaiting(why)) => {
+                info!(outcome = outcome.kind(), answer = %why, "step no longer waiting; nothing to report");
+                Disposition::Done
+            }
+            Err(ReportError::Transient(why)) => {
+                warn!(outcome = outcome.kind(), error = %why, "report failed; message will be retried");
+                Disposition::Retry
+            }
+            Err(ReportError::Rejected(why)) => match outcome {
+                // Outputs the service refused must not leave the step hanging.
+                StepOutcome::Succeeded(_) => {
+                    warn!(error = %why, "SageMaker refused the outputs; failing the step");
+                    Box::pin(self.report(
+                        token,
+                        StepOutcome::failed(format!("SageMaker refused the step's outputs: {why}")),
+                    ))
+                    .await
+                }
+                StepOutcome::Failed(_) => {
+                    error!(error = %why, "SageMaker refused the failure report; left for the DLQ");
+                    Disposition::Retry
+                }
+            },
+        }
+    }
+}

@@ -1,0 +1,88 @@
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use super::{client_request_token, ReportError, StepReporter};
+use crate::callback::CallbackToken;
+use crate::outcome::StepOutcome;
+
+/// A report that reached the in-memory SageMaker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordedReport {
+    pub token: CallbackToken,
+    pub outcome: StepOutcome,
+}
+
+/// Behaves like the service for unit tests: the first report on a token is taken, the
+/// same request again is an idempotent success, a different one is "no longer waiting".
+/// Errors can be queued up to be answered before any report is taken.
+#[derive(Debug, Default)]
+pub struct InMemoryReporter {
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    reports: Vec<RecordedReport>,
+    request_tokens: HashMap<CallbackToken, String>,
+    scripted_errors: VecDeque<ReportError>,
+    calls: usize,
+}
+
+impl InMemoryReporter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The next calls answer these errors, in order, before any report is taken.
+    pub fn fail_next(&self, errors: impl IntoIterator<Item = ReportError>) {
+        self.state.lock().unwrap().scripted_errors.extend(errors);
+    }
+
+    pub fn reports(&self) -> Vec<RecordedReport> {
+        self.state.lock().unwrap().reports.clone()
+    }
+
+    pub fn report_for(&self, token: &str) -> Option<StepOutcome> {
+        self.reports()
+            .into_iter()
+            .find(|r| r.token.as_str() == token)
+            .map(|r| r.outcome)
+    }
+
+    /// Every call made, answered or not.
+    pub fn calls(&self) -> usize {
+        self.state.lock().unwrap().calls
+    }
+}
+
+#[async_trait]
+impl StepReporter for InMemoryReporter {
+    async fn report(
+        &self,
+        token: &CallbackToken,
+        outcome: &StepOutcome,
+    ) -> Result<(), ReportError> {
+        let mut state = self.state.lock().unwrap();
+        state.calls += 1;
+        if let Some(err) = state.scripted_errors.pop_front() {
+            return Err(err);
+        }
+        let request_token = client_request_token(token, outcome);
+        match state.request_tokens.get(token) {
+            Some(taken) if *taken == request_token => Ok(()),
+            Some(_) => Err(ReportError::NoLongerWaiting(format!(
+                "ConflictException: step with token {token} already reported"
+            ))),
+            None => {
+                state.request_tokens.insert(token.clone(), request_token);
+                state.reports.push(RecordedReport {
+                    token: token.clone(),
+                    outcome: outcome.clone(),
+                });
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! The work behind a Callback step, selected by the message's `task` argument.
+
+mod event;
+mod registry;
+
+pub use event::{EventTask, EVENT_SOURCE, STOPPING_DETAIL_TYPE, WAITING_DETAIL_TYPE};
+pub use registry::TaskRegistry;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::callback::CallbackMessage;
+use crate::outcome::{FailureReason, OutputParameters, StepOutcome};
+
+/// Where a task leaves its step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TaskOutcome {
+    Succeeded(OutputParameters),
+    Failed(FailureReason),
+    /// Someone else completes the step later (an EMR status event, an external system).
+    Pending,
+}
+
+impl TaskOutcome {
+    pub fn failed(reason: impl Into<String>) -> Self {
+        Self::Failed(FailureReason::new(reason))
+    }
+
+    /// What to report now, if anything.
+    pub fn into_report(self) -> Option<StepOutcome> {
+        match self {
+            Self::Succeeded(outputs) => Some(StepOutcome::Succeeded(outputs)),
+            Self::Failed(reason) => Some(StepOutcome::Failed(reason)),
+            Self::Pending => None,
+        }
+    }
+}
+
+/// A passing failure (throttling, an outage): the message goes back to the queue and
+/// the task runs again on redelivery, so tasks must be safe to run twice.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct RetryableError(pub String);
+
+/// One kind of work a Callback step can ask for.
+#[async_trait]
+pub trait CallbackTask: Send + Sync {
+    /// The value of the `task` argument that selects this task.
+    fn name(&self) -> &'static str;
+
+    /// The step started: do the work, or start it and leave the step pending.
+    async fn start(&self, message: &CallbackMessage) -> Result<TaskOutcome, RetryableError>;
+
+    /// The execution is stopping: clean up, then say how the step ended. A pending
+    /// answer here would leave the pipeline stopping forever.
+    async fn stop(&self, message: &CallbackMessage) -> Result<TaskOutcome, RetryableError>;
+}
+
+#[async_trait]
+impl<T: CallbackTask + ?Sized> CallbackTask for Arc<T> {
+    fn name(&self) -> &'static str {
+        self.as_ref().name()
+    }
+
+    async fn start(&self, message: &CallbackMessage) -> Result<TaskOutcome, RetryableError> {
+        self.as_ref().start(message).await
+    }
+
+    async fn stop(&self, message: &CallbackMessage) -> Result<TaskOutcome, RetryableError> {
+        self.as_ref().stop(message).await
+    }
+}
