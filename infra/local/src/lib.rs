@@ -1,1 +1,13 @@
-pub fn x() {}
+//! A local stack that runs this workspace's Lambda handlers end to end on one machine,
+//! with no AWS account and no Docker: a SageMaker API, moto server for SQS and
+//! EventBridge, and a Lambda Runtime API for each function.
+
+pub mod aws_json;
+pub mod faults;
+pub mod lambda;
+pub mod moto;
+pub mod paths;
+pub mod sagemaker;
+pub mod stack;
+
+pub use stack::LocalStack;

@@ -37,9 +37,11 @@ impl TaskRegistry {
             Some(Value::String(name)) => name.as_str(),
             None | Some(Value::Null) => match &self.default_task {
                 Some(name) => name.as_str(),
-                None => return Err(format!(
+                None => {
+                    return Err(format!(
                     "no task: set argument 'task' (one of: {known}) or the handler's DEFAULT_TASK"
-                )),
+                ))
+                }
             },
             Some(other) => {
                 return Err(format!(

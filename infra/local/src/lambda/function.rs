@@ -1,0 +1,185 @@
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use super::runtime_api::{Invocation, RuntimeApi};
+use super::InvokeError;
+
+/// How to run one function.
+#[derive(Clone, Debug)]
+pub struct FunctionSpec {
+    pub name: String,
+    pub binary: PathBuf,
+    /// The function's environment; nothing else of this process's environment is
+    /// passed on but PATH, so no real credentials reach a local function.
+    pub env: Vec<(String, String)>,
+    pub timeout: Duration,
+    pub memory_mb: u32,
+    /// Echo the function's log lines on stderr, prefixed with its name.
+    pub echo_logs: bool,
+}
+
+/// Kept log lines per function; older ones are dropped past this.
+const MAX_LOG_LINES: usize = 20_000;
+
+/// A function process and its Runtime API. One invocation at a time, as in one Lambda
+/// sandbox; a process that crashed or timed out is started again on the next call.
+pub struct LocalFunction {
+    spec: FunctionSpec,
+    api: Arc<RuntimeApi>,
+    process: tokio::sync::Mutex<Option<Process>>,
+    logs: Arc<Mutex<Vec<String>>>,
+}
+
+struct Process {
+    watcher: JoinHandle<()>,
+    exited: Arc<Mutex<Option<String>>>,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        // Dropping the watcher's Child kills the process (kill_on_drop).
+        self.watcher.abort();
+    }
+}
+
+impl LocalFunction {
+    pub async fn start(spec: FunctionSpec) -> std::io::Result<Self> {
+        let api = Arc::new(RuntimeApi::start(&spec.name).await?);
+        let function = Self {
+            spec,
+            api,
+            process: tokio::sync::Mutex::new(None),
+            logs: Arc::new(Mutex::new(Vec::new())),
+        };
+        {
+            let mut process = function.process.lock().await;
+            *process = Some(function.spawn().map_err(std::io::Error::other)?);
+        }
+        Ok(function)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    /// Every line the function's processes have written so far.
+    pub fn logs(&self) -> Vec<String> {
+        self.logs.lock().unwrap().clone()
+    }
+
+    pub async fn invoke(&self, payload: &Value) -> Result<Value, InvokeError> {
+        let mut process = self.process.lock().await;
+        let running = process
+            .as_ref()
+            .is_some_and(|p| p.exited.lock().unwrap().is_none());
+        if !running {
+            *process = Some(self.spawn()?);
+        }
+        let (reply, answer) = oneshot::channel();
+        self.api.enqueue(Invocation {
+            payload: Bytes::from(payload.to_string()),
+            timeout: self.spec.timeout,
+            reply,
+        });
+        match tokio::time::timeout(self.spec.timeout, answer).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(InvokeError::Crashed("no answer".to_owned())),
+            Err(_) => {
+                *process = None;
+                let error = InvokeError::Timeout(self.spec.timeout);
+                self.api.fail_all(&error);
+                Err(error)
+            }
+        }
+    }
+
+    fn spawn(&self) -> Result<Process, InvokeError> {
+        let spec = &self.spec;
+        let mut command = Command::new(&spec.binary);
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("AWS_LAMBDA_RUNTIME_API", self.api.address())
+            .env("AWS_LAMBDA_FUNCTION_NAME", &spec.name)
+            .env(
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                spec.memory_mb.to_string(),
+            )
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env(
+                "AWS_LAMBDA_LOG_GROUP_NAME",
+                format!("/aws/lambda/{}", spec.name),
+            )
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
+            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = command
+            .spawn()
+            .map_err(|e| InvokeError::Spawn(format!("{}: {e}", spec.binary.display())))?;
+        for stream in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn AsyncRead + Send + Unpin>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn AsyncRead + Send + Unpin>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            tokio::spawn(keep_lines(
+                stream,
+                self.logs.clone(),
+                spec.name.clone(),
+                spec.echo_logs,
+            ));
+        }
+        let exited = Arc::new(Mutex::new(None));
+        let watcher = tokio::spawn(watch_exit(child, self.api.clone(), exited.clone()));
+        Ok(Process { watcher, exited })
+    }
+}
+
+/// Waits for the process to end, then fails what it left unanswered.
+async fn watch_exit(mut child: Child, api: Arc<RuntimeApi>, exited: Arc<Mutex<Option<String>>>) {
+    let status = match child.wait().await {
+        Ok(status) => status.to_string(),
+        Err(e) => e.to_string(),
+    };
+    *exited.lock().unwrap() = Some(status.clone());
+    api.fail_all(&InvokeError::Crashed(status));
+}
+
+async fn keep_lines(
+    stream: Box<dyn AsyncRead + Send + Unpin>,
+    logs: Arc<Mutex<Vec<String>>>,
+    name: String,
+    echo: bool,
+) {
+    let mut lines = BufReader::new(stream).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if echo {
+            eprintln!("[{name}] {line}");
+        }
+        let mut logs = logs.lock().unwrap();
+        if logs.len() == MAX_LOG_LINES {
+            logs.remove(0);
+        }
+        logs.push(line);
+    }
+}

@@ -1,0 +1,224 @@
+//! The Lambda Runtime API (2018-06-01) that a function process polls: `next`,
+//! `response`, `error` and `init/error`, served on 127.0.0.1.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::Value;
+use tokio::sync::{oneshot, Notify};
+use tokio::task::JoinHandle;
+
+use super::InvokeError;
+
+type Reply = oneshot::Sender<Result<Value, InvokeError>>;
+
+pub(super) struct Invocation {
+    pub payload: Bytes,
+    pub timeout: Duration,
+    pub reply: Reply,
+}
+
+struct ApiState {
+    function_arn: String,
+    queue: Mutex<VecDeque<Invocation>>,
+    queued: Notify,
+    in_flight: Mutex<HashMap<String, Reply>>,
+    next_id: AtomicU64,
+}
+
+/// The API for one function; it stops when dropped.
+pub(super) struct RuntimeApi {
+    addr: SocketAddr,
+    state: Arc<ApiState>,
+    task: JoinHandle<()>,
+}
+
+impl RuntimeApi {
+    pub async fn start(function_name: &str) -> std::io::Result<Self> {
+        let state = Arc::new(ApiState {
+            function_arn: format!("arn:aws:lambda:us-east-1:000000000000:function:{function_name}"),
+            queue: Mutex::new(VecDeque::new()),
+            queued: Notify::new(),
+            in_flight: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+        });
+        let app = Router::new()
+            .route("/2018-06-01/runtime/invocation/next", get(next))
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/response",
+                post(response),
+            )
+            .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
+            .route("/2018-06-01/runtime/init/error", post(init_error))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Self { addr, state, task })
+    }
+
+    /// `host:port`, the value of AWS_LAMBDA_RUNTIME_API.
+    pub fn address(&self) -> String {
+        self.addr.to_string()
+    }
+
+    pub fn enqueue(&self, invocation: Invocation) {
+        self.state.queue.lock().unwrap().push_back(invocation);
+        self.state.queued.notify_one();
+    }
+
+    /// Ends every invocation not yet answered, queued or in flight, with `error`.
+    pub fn fail_all(&self, error: &InvokeError) {
+        let in_flight: Vec<Reply> = self
+            .state
+            .in_flight
+            .lock()
+            .unwrap()
+            .drain()
+            .map(|(_, r)| r)
+            .collect();
+        for reply in in_flight {
+            let _ = reply.send(Err(error.clone()));
+        }
+        fail_queued(&self.state, error);
+    }
+}
+
+impl Drop for RuntimeApi {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn next(State(state): State<Arc<ApiState>>) -> Response {
+    let invocation = loop {
+        if let Some(invocation) = state.queue.lock().unwrap().pop_front() {
+            break invocation;
+        }
+        // notify_one keeps a permit when nobody waits, so no wake-up is missed.
+        state.queued.notified().await;
+    };
+    let id = format!("{:08x}-local", state.next_id.fetch_add(1, Ordering::SeqCst));
+    let deadline = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .saturating_add(invocation.timeout)
+        .as_millis()
+        .to_string();
+    state
+        .in_flight
+        .lock()
+        .unwrap()
+        .insert(id.clone(), invocation.reply);
+    (
+        StatusCode::OK,
+        [
+            ("content-type", "application/json".to_owned()),
+            ("lambda-runtime-aws-request-id", id),
+            ("lambda-runtime-deadline-ms", deadline),
+            (
+                "lambda-runtime-invoked-function-arn",
+                state.function_arn.clone(),
+            ),
+            (
+                "lambda-runtime-trace-id",
+                "Root=1-00000000-000000000000000000000000;Sampled=0".to_owned(),
+            ),
+        ],
+        invocation.payload,
+    )
+        .into_response()
+}
+
+fn take_reply(state: &ApiState, id: &str) -> Option<Reply> {
+    state.in_flight.lock().unwrap().remove(id)
+}
+
+async fn response(
+    State(state): State<Arc<ApiState>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> StatusCode {
+    let Some(reply) = take_reply(&state, &id) else {
+        return StatusCode::BAD_REQUEST;
+    };
+    let answer = serde_json::from_slice(&body).map_err(|e| InvokeError::Function {
+        error_type: "Runtime.InvalidResponse".to_owned(),
+        message: format!("function response is not JSON: {e}"),
+    });
+    let _ = reply.send(answer);
+    StatusCode::ACCEPTED
+}
+
+fn function_error(headers: &HeaderMap, body: &[u8]) -> InvokeError {
+    let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let error_type = parsed
+        .get("errorType")
+        .and_then(Value::as_str)
+        .or_else(|| {
+            headers
+                .get("lambda-runtime-function-error-type")
+                .and_then(|v| v.to_str().ok())
+        })
+        .unwrap_or("Unhandled")
+        .to_owned();
+    let message = parsed
+        .get("errorMessage")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
+    InvokeError::Function {
+        error_type,
+        message,
+    }
+}
+
+async fn error(
+    State(state): State<Arc<ApiState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let Some(reply) = take_reply(&state, &id) else {
+        return StatusCode::BAD_REQUEST;
+    };
+    let _ = reply.send(Err(function_error(&headers, &body)));
+    StatusCode::ACCEPTED
+}
+
+async fn init_error(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let InvokeError::Function {
+        error_type,
+        message,
+    } = function_error(&headers, &body)
+    else {
+        unreachable!("function_error builds a function error")
+    };
+    fail_queued(
+        &state,
+        &InvokeError::Init(format!("{error_type}: {message}")),
+    );
+    StatusCode::ACCEPTED
+}
+
+fn fail_queued(state: &ApiState, error: &InvokeError) {
+    let queued: Vec<Invocation> = state.queue.lock().unwrap().drain(..).collect();
+    for invocation in queued {
+        let _ = invocation.reply.send(Err(error.clone()));
+    }
+}

@@ -1,0 +1,7 @@
+//! The SageMaker API of the local stack.
+
+mod callbacks;
+mod server;
+
+pub use callbacks::{CallbackState, Callbacks, ReportRefusal};
+pub use server::SageMakerServer;

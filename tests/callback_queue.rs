@@ -1,0 +1,190 @@
+//! callback-queue under the local stack's Lambda Runtime API, with EventBridge and SQS
+//! on moto server and SageMaker on the local stack's endpoint, fed the events/ files.
+
+use std::time::Duration;
+
+use integration_tests::{batch_item_failures, fixture, tokens_in, BusCapture};
+use local_stack::sagemaker::CallbackState;
+use local_stack::LocalStack;
+use serde_json::Value;
+use shared::task::{EVENT_SOURCE, STOPPING_DETAIL_TYPE, WAITING_DETAIL_TYPE};
+
+const DEADLINE: Duration = Duration::from_secs(20);
+
+async fn stack() -> LocalStack {
+    let mut stack = LocalStack::start().await.expect("local stack");
+    stack
+        .add_function(
+            "callback-queue",
+            "callback-queue",
+            &[("EVENT_BUS_NAME", "default")],
+        )
+        .await
+        .expect("callback-queue function");
+    stack
+}
+
+/// Invokes callback-queue with a fixture whose tokens are waiting callback steps.
+async fn invoke(stack: &LocalStack, name: &str) -> Value {
+    let event = fixture(name);
+    for token in tokens_in(&event) {
+        stack.sagemaker.callbacks().register(&token);
+    }
+    stack
+        .function("callback-queue")
+        .unwrap()
+        .invoke(&event)
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+async fn reported(stack: &LocalStack, token: &str) -> CallbackState {
+    stack
+        .sagemaker
+        .callbacks()
+        .wait_for_report(token, DEADLINE)
+        .await
+        .unwrap_or_else(|| panic!("no report for {token}"))
+}
+
+fn failure_reason(state: CallbackState) -> String {
+    match state {
+        CallbackState::Failed { reason, .. } => reason,
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn event_task_start_publishes_waiting_and_leaves_the_step_pending() {
+    let stack = stack().await;
+    let bus = BusCapture::new(&stack, EVENT_SOURCE).await;
+
+    let response = invoke(&stack, "sqs-start.json").await;
+    assert!(batch_item_failures(&response).is_empty(), "{response}");
+
+    let events = bus.expect(1, DEADLINE).await;
+    assert_eq!(events[0]["detail-type"], WAITING_DETAIL_TYPE);
+    assert_eq!(events[0]["detail"]["token"], "StartTok01");
+    assert_eq!(events[0]["detail"]["arguments"]["approver"], "ml-platform");
+    assert_eq!(
+        events[0]["detail"]["pipelineExecutionArn"],
+        "arn:aws:sagemaker:us-east-1:123456789012:pipeline/demo-pipeline/execution/7pinimwddh3a"
+    );
+    assert_eq!(
+        stack.sagemaker.callbacks().state("StartTok01"),
+        Some(CallbackState::Waiting)
+    );
+    assert_eq!(stack.sagemaker.requests_received(), 0);
+}
+
+#[tokio::test]
+async fn event_task_stopping_publishes_then_reports_failure() {
+    let stack = stack().await;
+    let bus = BusCapture::new(&stack, EVENT_SOURCE).await;
+
+    let response = invoke(&stack, "sqs-stopping.json").await;
+    assert!(batch_item_failures(&response).is_empty(), "{response}");
+
+    let events = bus.expect(1, DEADLINE).await;
+    assert_eq!(events[0]["detail-type"], STOPPING_DETAIL_TYPE);
+    assert_eq!(events[0]["detail"]["token"], "StopTok001");
+    let reason = failure_reason(reported(&stack, "StopTok001").await);
+    assert!(reason.contains("stopping"), "{reason}");
+}
+
+#[tokio::test]
+async fn unknown_task_and_malformed_argument_fail_the_step_with_a_named_reason() {
+    let stack = stack().await;
+
+    invoke(&stack, "sqs-unknown-task.json").await;
+    assert_eq!(
+        failure_reason(reported(&stack, "UnknownTk1").await),
+        "unknown task 'teleport'; tasks: event"
+    );
+
+    invoke(&stack, "sqs-malformed-argument.json").await;
+    let reason = failure_reason(reported(&stack, "BadArgTok1").await);
+    assert!(
+        reason.starts_with("argument 'task' must be a string"),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
+async fn unreadable_token_and_non_json_body_are_batch_item_failures_and_nothing_is_reported() {
+    let stack = stack().await;
+    for name in ["sqs-unreadable-token.json", "sqs-not-json.json"] {
+        let event = fixture(name);
+        let response = invoke(&stack, name).await;
+        assert_eq!(
+            batch_item_failures(&response),
+            [event["Records"][0]["messageId"].as_str().unwrap()],
+            "{name}"
+        );
+    }
+    assert_eq!(stack.sagemaker.requests_received(), 0);
+}
+
+#[tokio::test]
+async fn nested_arguments_reach_the_bus_intact() {
+    let stack = stack().await;
+    let bus = BusCapture::new(&stack, EVENT_SOURCE).await;
+    invoke(&stack, "sqs-nested-arguments.json").await;
+    let events = bus.expect(1, DEADLINE).await;
+    let arguments = &events[0]["detail"]["arguments"];
+    assert_eq!(arguments["config"]["instances"][1], 2);
+    assert_eq!(arguments["config"]["spot"], true);
+    assert_eq!(arguments["tags"][0], "a");
+}
+
+#[tokio::test]
+async fn a_batch_of_ten_publishes_ten_events() {
+    let stack = stack().await;
+    let bus = BusCapture::new(&stack, EVENT_SOURCE).await;
+    let event = fixture("sqs-batch-10.json");
+    let response = invoke(&stack, "sqs-batch-10.json").await;
+    assert!(batch_item_failures(&response).is_empty(), "{response}");
+    let events = bus.expect(10, DEADLINE).await;
+    let tokens: Vec<&str> = events
+        .iter()
+        .map(|e| e["detail"]["token"].as_str().unwrap())
+        .collect();
+    assert_eq!(tokens, tokens_in(&event));
+}
+
+#[tokio::test]
+async fn log_lines_are_json_with_token_arn_and_message_id_and_no_payload() {
+    let stack = stack().await;
+    invoke(&stack, "sqs-unknown-task.json").await;
+    reported(&stack, "UnknownTk1").await;
+
+    let function = stack.function("callback-queue").unwrap();
+    let lines: Vec<Value> = function
+        .logs()
+        .iter()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+        .collect();
+    let about_message: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["span"]["name"] == "message")
+        .collect();
+    assert!(
+        !about_message.is_empty(),
+        "no line about the message: {lines:?}"
+    );
+    for line in about_message {
+        assert_eq!(line["span"]["token"], "UnknownTk1");
+        assert_eq!(
+            line["span"]["message_id"],
+            "0c3c5e2d-7a1f-4b7e-9b8f-000000000000"
+        );
+        assert!(line["span"]["execution_arn"]
+            .as_str()
+            .unwrap()
+            .ends_with("/execution/7pinimwddh3a"));
+    }
+    assert!(
+        !function.logs().iter().any(|l| l.contains("\"arguments\"")),
+        "a log line carries the payload"
+    );
+}

@@ -1,0 +1,151 @@
+//! What the integration tests share: fixtures from events/, SDK clients pointed at the
+//! local stack, and a capture of the events published on the bus.
+
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_credential_types::Credentials;
+use local_stack::LocalStack;
+use serde_json::{json, Value};
+
+/// A file of events/, parsed.
+pub fn fixture(name: &str) -> Value {
+    let path = local_stack::paths::workspace_root()
+        .join("events")
+        .join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The tokens of the callback messages in an SQS fixture.
+pub fn tokens_in(sqs_event: &Value) -> Vec<String> {
+    sqs_event["Records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| serde_json::from_str::<Value>(r["body"].as_str()?).ok())
+        .filter_map(|body| body["token"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The message ids of the records a batch response asks to retry.
+pub fn batch_item_failures(response: &Value) -> Vec<String> {
+    response["batchItemFailures"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a batch response: {response}"))
+        .iter()
+        .map(|f| f["itemIdentifier"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// An SDK configuration for moto server.
+pub fn moto_config(stack: &LocalStack) -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(aws_config::Region::new(local_stack::stack::REGION))
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(Credentials::new(
+                "testing",
+                "testing",
+                None,
+                None,
+                "local-stack",
+            )),
+        )
+        .endpoint_url(stack.moto.endpoint())
+        .build()
+}
+
+/// Every event on the default bus with a given source, delivered by an EventBridge
+/// rule into an SQS queue of moto's, as a real subscriber would receive them.
+pub struct BusCapture {
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+}
+
+impl BusCapture {
+    pub async fn new(stack: &LocalStack, source: &str) -> Self {
+        let config = moto_config(stack);
+        let sqs = aws_sdk_sqs::Client::new(&config);
+        let events = aws_sdk_eventbridge::Client::new(&config);
+        let queue_url = sqs
+            .create_queue()
+            .queue_name("bus-capture")
+            .send()
+            .await
+            .expect("create capture queue")
+            .queue_url
+            .unwrap();
+        let queue_arn = sqs
+            .get_queue_attributes()
+            .queue_url(&queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .expect("capture queue arn")
+            .attributes
+            .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+            .clone();
+        events
+            .put_rule()
+            .name("bus-capture")
+            .event_pattern(json!({"source": [source]}).to_string())
+            .send()
+            .await
+            .expect("put rule");
+        events
+            .put_targets()
+            .rule("bus-capture")
+            .targets(
+                aws_sdk_eventbridge::types::Target::builder()
+                    .id("capture")
+                    .arn(queue_arn)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .expect("put targets");
+        Self { sqs, queue_url }
+    }
+
+    /// Waits until `count` events have arrived, or panics at the deadline.
+    pub async fn expect(&self, count: usize, deadline: Duration) -> Vec<Value> {
+        let mut received = self.take(count, deadline).await;
+        assert_eq!(
+            received.len(),
+            count,
+            "events received before the deadline: {received:?}"
+        );
+        received.sort_by_key(|e| e["detail"]["token"].as_str().unwrap_or_default().to_owned());
+        received
+    }
+
+    /// Receives for `deadline` and returns whatever arrived (to prove that nothing did).
+    pub async fn take(&self, at_most: usize, deadline: Duration) -> Vec<Value> {
+        let end = Instant::now() + deadline;
+        let mut received = Vec::new();
+        while received.len() < at_most && Instant::now() < end {
+            let answer = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .expect("receive");
+            for message in answer.messages.unwrap_or_default() {
+                received.push(serde_json::from_str(message.body().unwrap()).unwrap());
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.queue_url)
+                    .receipt_handle(message.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .expect("delete");
+            }
+        }
+        received
+    }
+}
