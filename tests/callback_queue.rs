@@ -99,7 +99,7 @@ async fn unknown_task_and_malformed_argument_fail_the_step_with_a_named_reason()
     invoke(&stack, "sqs-unknown-task.json").await;
     assert_eq!(
         failure_reason(reported(&stack, "UnknownTk1").await),
-        "unknown task 'teleport'; tasks: event"
+        "unknown task 'teleport'; tasks: event, emr"
     );
 
     invoke(&stack, "sqs-malformed-argument.json").await;

@@ -34,10 +34,10 @@ async fn unknown_or_missing_function_is_a_function_error_naming_the_functions() 
     let stack = stack().await;
     let function = stack.function("lambda-step").unwrap();
     for (inputs, expected) in [
-        (json!({"function": "nope"}), "unknown function 'nope'; functions: flatten-json"),
+        (json!({"function": "nope"}), "unknown function 'nope'; functions: flatten-json, emr-preflight"),
         (
             json!({"json": "{}"}),
-            "input 'function' is required (no LAMBDA_STEP_FUNCTION is set); functions: flatten-json",
+            "input 'function' is required (no LAMBDA_STEP_FUNCTION is set); functions: flatten-json, emr-preflight",
         ),
     ] {
         match function.invoke(&inputs).await {

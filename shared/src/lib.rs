@@ -3,13 +3,16 @@
 //! Callback steps, the Lambda-step harness, and one port per outside system.
 
 pub mod batch;
+pub mod bus;
 pub mod callback;
+pub mod emr;
+pub mod emr_status;
 pub mod fields;
 pub mod functions;
 pub mod lambda_step;
 pub mod outcome;
 pub mod processing;
-pub mod publish;
 pub mod report;
+pub mod sdk_error;
 pub mod settings;
 pub mod task;

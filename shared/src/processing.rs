@@ -6,7 +6,7 @@ use tracing::{error, info, warn};
 
 use crate::callback::{CallbackMessage, CallbackStatus, CallbackToken, MessageError};
 use crate::outcome::StepOutcome;
-use crate::report::{ReportError, StepReporter};
+use crate::report::{deliver, Delivery, StepReporter};
 use crate::task::{TaskOutcome, TaskRegistry};
 
 /// What becomes of an SQS record.
@@ -98,34 +98,9 @@ impl CallbackProcessor {
     }
 
     async fn report(&self, token: &CallbackToken, outcome: StepOutcome) -> Disposition {
-        match self.reporter.report(token, &outcome).await {
-            Ok(()) => {
-                info!(outcome = outcome.kind(), "step reported");
-                Disposition::Done
-            }
-            Err(ReportError::NoLongerWaiting(why)) => {
-                info!(outcome = outcome.kind(), answer = %why, "step no longer waiting; nothing to report");
-                Disposition::Done
-            }
-            Err(ReportError::Transient(why)) => {
-                warn!(outcome = outcome.kind(), error = %why, "report failed; message will be retried");
-                Disposition::Retry
-            }
-            Err(ReportError::Rejected(why)) => match outcome {
-                // Outputs the service refused must not leave the step hanging.
-                StepOutcome::Succeeded(_) => {
-                    warn!(error = %why, "SageMaker refused the outputs; failing the step");
-                    Box::pin(self.report(
-                        token,
-                        StepOutcome::failed(format!("SageMaker refused the step's outputs: {why}")),
-                    ))
-                    .await
-                }
-                StepOutcome::Failed(_) => {
-                    error!(error = %why, "SageMaker refused the failure report; left for the DLQ");
-                    Disposition::Retry
-                }
-            },
+        match deliver(self.reporter.as_ref(), token, outcome).await {
+            Delivery::Done => Disposition::Done,
+            Delivery::Retry(_) | Delivery::Refused(_) => Disposition::Retry,
         }
     }
 }

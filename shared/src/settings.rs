@@ -2,6 +2,10 @@
 //! the handler at init with a message naming the variable, rather than misbehaving.
 
 use std::env;
+use std::time::Duration;
+
+use crate::emr_status::ReconcileWindow;
+use crate::task::EmrPolicy;
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("setting {name}: {problem}")]
@@ -42,6 +46,35 @@ pub fn number_or(
         })
 }
 
+/// A boolean: `true`/`false` (also `1`/`0`, `yes`/`no`), or the default when unset.
+pub fn flag_or(name: &'static str, default: bool) -> Result<bool, SettingError> {
+    match optional_text(name)
+        .map(|v| v.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None => Ok(default),
+        Some("true" | "1" | "yes") => Ok(true),
+        Some("false" | "0" | "no") => Ok(false),
+        Some(other) => Err(SettingError {
+            name,
+            problem: format!("'{other}' is not true or false"),
+        }),
+    }
+}
+
+/// A comma-separated list; empty when unset.
+pub fn list(name: &'static str) -> Vec<String> {
+    optional_text(name)
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The callback-queue handler's settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CallbackSettings {
@@ -51,6 +84,9 @@ pub struct CallbackSettings {
     pub event_bus_name: String,
     /// `RECORD_CONCURRENCY`: records of one batch run at once (default 10).
     pub record_concurrency: usize,
+    /// `EMR_ALLOWED_CLUSTER_IDS` (comma-separated; empty: any) and
+    /// `EMR_ALLOW_CREATE_CLUSTERS` (default false).
+    pub emr_policy: EmrPolicy,
 }
 
 impl CallbackSettings {
@@ -59,6 +95,10 @@ impl CallbackSettings {
             default_task: optional_text("DEFAULT_TASK"),
             event_bus_name: text_or("EVENT_BUS_NAME", "default"),
             record_concurrency: number_or("RECORD_CONCURRENCY", 10, 1..=100)?,
+            emr_policy: EmrPolicy {
+                allowed_cluster_ids: list("EMR_ALLOWED_CLUSTER_IDS"),
+                allow_create_clusters: flag_or("EMR_ALLOW_CREATE_CLUSTERS", false)?,
+            },
         })
     }
 }
@@ -68,12 +108,36 @@ impl CallbackSettings {
 pub struct LambdaStepSettings {
     /// `LAMBDA_STEP_FUNCTION`: the function for inputs without a `function` input.
     pub default_function: Option<String>,
+    /// `EMR_EVENT_RULES`: the EventBridge rules (comma-separated) emr-preflight checks.
+    pub emr_event_rules: Vec<String>,
 }
 
 impl LambdaStepSettings {
     pub fn from_env() -> Self {
         Self {
             default_function: optional_text("LAMBDA_STEP_FUNCTION"),
+            emr_event_rules: list("EMR_EVENT_RULES"),
         }
+    }
+}
+
+/// The emr-events handler's settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EmrEventsSettings {
+    /// `RECONCILE_WINDOW_MINUTES` (default 60) and `RECONCILE_CLUSTER_LOOKBACK_HOURS`
+    /// (default 24).
+    pub window: ReconcileWindow,
+}
+
+impl EmrEventsSettings {
+    pub fn from_env() -> Result<Self, SettingError> {
+        let minutes = number_or("RECONCILE_WINDOW_MINUTES", 60, 1..=7 * 24 * 60)?;
+        let hours = number_or("RECONCILE_CLUSTER_LOOKBACK_HOURS", 24, 1..=14 * 24)?;
+        Ok(Self {
+            window: ReconcileWindow {
+                ended_within: Duration::from_secs(minutes as u64 * 60),
+                clusters_created_within: Duration::from_secs(hours as u64 * 3600),
+            },
+        })
     }
 }

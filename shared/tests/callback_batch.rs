@@ -8,11 +8,11 @@ use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use serde_json::json;
 use shared::batch::BatchRunner;
+use shared::bus::InMemoryBus;
 use shared::callback::CallbackMessage;
 use shared::fields::{FieldKind, Fields};
 use shared::outcome::StepOutcome;
 use shared::processing::CallbackProcessor;
-use shared::publish::InMemoryPublisher;
 use shared::report::{InMemoryReporter, ReportError};
 use shared::task::{CallbackTask, EventTask, RetryableError, TaskOutcome, TaskRegistry};
 
@@ -86,13 +86,13 @@ impl CallbackTask for ProbeTask {
 struct Harness {
     runner: BatchRunner,
     reporter: Arc<InMemoryReporter>,
-    bus: Arc<InMemoryPublisher>,
+    bus: Arc<InMemoryBus>,
     probe: Arc<ProbeTask>,
 }
 
 fn harness() -> Harness {
     let reporter = Arc::new(InMemoryReporter::new());
-    let bus = Arc::new(InMemoryPublisher::new());
+    let bus = Arc::new(InMemoryBus::new());
     let probe = Arc::new(ProbeTask::default());
     let tasks = TaskRegistry::new(None)
         .with(EventTask::new(bus.clone()))

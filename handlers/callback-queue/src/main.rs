@@ -5,11 +5,12 @@ use std::sync::Arc;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use shared::batch::BatchRunner;
+use shared::bus::EventBridgeBus;
+use shared::emr::SdkEmr;
 use shared::processing::CallbackProcessor;
-use shared::publish::EventBridgePublisher;
 use shared::report::SageMakerReporter;
 use shared::settings::CallbackSettings;
-use shared::task::{EventTask, TaskRegistry};
+use shared::task::{EmrTask, EventTask, TaskRegistry};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -18,11 +19,14 @@ async fn main() -> Result<(), Error> {
     let config = aws_config::load_from_env().await;
 
     let reporter = SageMakerReporter::new(aws_sdk_sagemaker::Client::new(&config));
-    let publisher = EventBridgePublisher::new(
+    let publisher = EventBridgeBus::new(
         aws_sdk_eventbridge::Client::new(&config),
         settings.event_bus_name,
     );
-    let tasks = TaskRegistry::new(settings.default_task).with(EventTask::new(publisher));
+    let emr = SdkEmr::new(aws_sdk_emr::Client::new(&config));
+    let tasks = TaskRegistry::new(settings.default_task)
+        .with(EventTask::new(publisher))
+        .with(EmrTask::new(emr, settings.emr_policy));
     let runner = BatchRunner::new(
         CallbackProcessor::new(tasks, Arc::new(reporter)),
         settings.record_concurrency,

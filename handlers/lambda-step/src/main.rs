@@ -2,7 +2,11 @@
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
-use shared::functions::flatten_json;
+use std::sync::Arc;
+
+use shared::bus::EventBridgeBus;
+use shared::emr::SdkEmr;
+use shared::functions::{emr_preflight, flatten_json};
 use shared::lambda_step::StepFunctions;
 use shared::settings::LambdaStepSettings;
 
@@ -10,7 +14,16 @@ use shared::settings::LambdaStepSettings;
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let settings = LambdaStepSettings::from_env();
-    let functions = StepFunctions::new(settings.default_function).with(flatten_json());
+    let config = aws_config::load_from_env().await;
+    let emr = Arc::new(SdkEmr::new(aws_sdk_emr::Client::new(&config)));
+    // EMR's status events arrive on the default bus, so its rules are looked up there.
+    let bus = Arc::new(EventBridgeBus::new(
+        aws_sdk_eventbridge::Client::new(&config),
+        "default",
+    ));
+    let functions = StepFunctions::new(settings.default_function)
+        .with(flatten_json())
+        .with(emr_preflight(emr, bus, settings.emr_event_rules));
     let functions = &functions;
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

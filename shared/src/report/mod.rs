@@ -1,9 +1,11 @@
 //! Reporting a callback step's outcome to SageMaker.
 
+mod delivery;
 mod memory;
 mod request_token;
 mod sagemaker;
 
+pub use delivery::{deliver, Delivery};
 pub use memory::{InMemoryReporter, RecordedReport};
 pub use request_token::client_request_token;
 pub use sagemaker::SageMakerReporter;

@@ -7,6 +7,7 @@ use aws_sdk_sagemaker::Client;
 use super::{client_request_token, ReportError, StepReporter};
 use crate::callback::CallbackToken;
 use crate::outcome::StepOutcome;
+use crate::sdk_error::describe_chain;
 
 /// Reports through aws-sdk-sagemaker. Throttling and 5xx are first retried by the SDK's
 /// standard retry policy; what is left of them becomes [`ReportError::Transient`].
@@ -73,8 +74,8 @@ where
             let status = service.raw().status().as_u16();
             classify_service_error(code, message, Some(status), format!("{code}: {message}"))
         }
-        SdkError::ConstructionFailure(_) => ReportError::Rejected(describe(&err)),
-        _ => ReportError::Transient(describe(&err)),
+        SdkError::ConstructionFailure(_) => ReportError::Rejected(describe_chain(&err)),
+        _ => ReportError::Transient(describe_chain(&err)),
     }
 }
 
@@ -106,17 +107,6 @@ fn classify_service_error(
         _ if status.is_some_and(|s| s >= 500 || s == 429) => ReportError::Transient(detail),
         _ => ReportError::Rejected(detail),
     }
-}
-
-fn describe(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -2,8 +2,8 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use super::{CallbackTask, RetryableError, TaskOutcome};
+use crate::bus::{BusEvent, EventBus, PublishError};
 use crate::callback::{CallbackMessage, CallbackStatus};
-use crate::publish::{BusEvent, EventPublisher, PublishError};
 
 /// The `source` of every event this task publishes. Rules match on it.
 pub const EVENT_SOURCE: &str = "sagemaker-pipeline-steps.callback";
@@ -17,7 +17,7 @@ pub struct EventTask<P> {
     publisher: P,
 }
 
-impl<P: EventPublisher> EventTask<P> {
+impl<P: EventBus> EventTask<P> {
     pub fn new(publisher: P) -> Self {
         Self { publisher }
     }
@@ -41,7 +41,7 @@ impl<P: EventPublisher> EventTask<P> {
 }
 
 #[async_trait]
-impl<P: EventPublisher> CallbackTask for EventTask<P> {
+impl<P: EventBus> CallbackTask for EventTask<P> {
     fn name(&self) -> &'static str {
         "event"
     }
@@ -74,7 +74,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::publish::InMemoryPublisher;
+    use crate::bus::InMemoryBus;
 
     fn message(status: &str) -> CallbackMessage {
         CallbackMessage::parse(&format!(
@@ -85,7 +85,7 @@ mod tests {
 
     #[tokio::test]
     async fn start_publishes_waiting_with_the_token_and_leaves_the_step_pending() {
-        let bus = Arc::new(InMemoryPublisher::new());
+        let bus = Arc::new(InMemoryBus::new());
         let task = EventTask::new(bus.clone());
         assert_eq!(
             task.start(&message("")).await.unwrap(),
@@ -101,7 +101,7 @@ mod tests {
 
     #[tokio::test]
     async fn stop_publishes_stopping_then_fails_the_step() {
-        let bus = Arc::new(InMemoryPublisher::new());
+        let bus = Arc::new(InMemoryBus::new());
         let task = EventTask::new(bus.clone());
         let outcome = task
             .stop(&message(r#","status":"Stopping""#))
@@ -113,7 +113,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_refused_event_fails_the_step_and_a_passing_error_retries() {
-        let bus = Arc::new(InMemoryPublisher::new());
+        let bus = Arc::new(InMemoryBus::new());
         let task = EventTask::new(bus.clone());
         bus.fail_next([
             PublishError::Rejected("ResourceNotFoundException: no bus".into()),

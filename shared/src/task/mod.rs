@@ -1,8 +1,12 @@
 //! The work behind a Callback step, selected by the message's `task` argument.
 
+mod emr;
+mod emr_arguments;
 mod event;
 mod registry;
 
+pub use emr::{EmrPolicy, EmrTask};
+pub use emr_arguments::{EmrArguments, EmrTarget};
 pub use event::{EventTask, EVENT_SOURCE, STOPPING_DETAIL_TYPE, WAITING_DETAIL_TYPE};
 pub use registry::TaskRegistry;
 

@@ -1,10 +1,10 @@
-//! Publishing events on an EventBridge bus.
+//! EventBridge: publishing events on a bus, and the state of the rules that feed us.
 
 mod eventbridge;
 mod memory;
 
-pub use eventbridge::EventBridgePublisher;
-pub use memory::InMemoryPublisher;
+pub use eventbridge::EventBridgeBus;
+pub use memory::InMemoryBus;
 
 use std::sync::Arc;
 
@@ -29,15 +29,22 @@ pub enum PublishError {
     Transient(String),
 }
 
-/// The port to EventBridge PutEvents.
+/// The port to EventBridge.
 #[async_trait]
-pub trait EventPublisher: Send + Sync {
+pub trait EventBus: Send + Sync {
     async fn publish(&self, event: &BusEvent) -> Result<(), PublishError>;
+
+    /// A rule's state (`ENABLED`, `DISABLED`, ...), or None when there is no such rule.
+    async fn rule_state(&self, rule_name: &str) -> Result<Option<String>, PublishError>;
 }
 
 #[async_trait]
-impl<T: EventPublisher + ?Sized> EventPublisher for Arc<T> {
+impl<T: EventBus + ?Sized> EventBus for Arc<T> {
     async fn publish(&self, event: &BusEvent) -> Result<(), PublishError> {
         self.as_ref().publish(event).await
+    }
+
+    async fn rule_state(&self, rule_name: &str) -> Result<Option<String>, PublishError> {
+        self.as_ref().rule_state(rule_name).await
     }
 }

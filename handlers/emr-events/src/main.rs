@@ -1,0 +1,33 @@
+//! EventBridge-triggered handler: completes callback steps whose EMR work ended, from
+//! EMR step and cluster status events, and reconciles on a schedule.
+
+use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::Value;
+use shared::emr::SdkEmr;
+use shared::emr_status::{EmrEvent, EmrStatusHandler, Handled};
+use shared::report::SageMakerReporter;
+use shared::settings::EmrEventsSettings;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let settings = EmrEventsSettings::from_env()?;
+    let config = aws_config::load_from_env().await;
+
+    let handler = EmrStatusHandler::new(
+        SdkEmr::new(aws_sdk_emr::Client::new(&config)),
+        SageMakerReporter::new(aws_sdk_sagemaker::Client::new(&config)),
+        settings.window,
+    );
+    let handler = &handler;
+
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<CloudWatchEvent<Value>>| async move {
+            let event = EmrEvent::from_eventbridge(event.payload)?;
+            // An error makes Lambda retry the event; reports are idempotent.
+            Ok::<Handled, Error>(handler.handle(event).await?)
+        },
+    ))
+    .await
+}

@@ -1,0 +1,223 @@
+use std::time::Duration;
+
+use aws_lambda_events::event::cloudwatch_events::emr::{ClusterStateChange, StepStatusChange};
+use serde::Serialize;
+use serde_json::Value;
+use tracing::{info, info_span, Instrument};
+
+use super::EmrEvent;
+use crate::callback::CallbackToken;
+use crate::emr::{
+    cluster_reason, step_outcome, token_in_name, ClusterState, EmrError, EmrJobs, StepInfo,
+    StepState,
+};
+use crate::outcome::StepOutcome;
+use crate::report::{deliver, Delivery, StepReporter};
+
+/// How far back reconcile looks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReconcileWindow {
+    /// Steps that ended this recently are reported again.
+    pub ended_within: Duration,
+    /// Terminated clusters created this recently are searched (running ones always are).
+    pub clusters_created_within: Duration,
+}
+
+/// What one event did, returned by the handler (and logged).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Handled {
+    pub reported: usize,
+    /// Why nothing was done, when nothing was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ignored: Option<String>,
+}
+
+impl Handled {
+    pub fn ignored(why: impl Into<String>) -> Self {
+        Self {
+            reported: 0,
+            ignored: Some(why.into()),
+        }
+    }
+}
+
+pub struct EmrStatusHandler<E, R> {
+    pub(super) emr: E,
+    pub(super) reporter: R,
+    pub(super) window: ReconcileWindow,
+}
+
+impl<E: EmrJobs, R: StepReporter> EmrStatusHandler<E, R> {
+    pub fn new(emr: E, reporter: R, window: ReconcileWindow) -> Self {
+        Self {
+            emr,
+            reporter,
+            window,
+        }
+    }
+
+    /// Handles one event. An error means "retry the event": EMR or SageMaker was not
+    /// reachable for now. Reports are idempotent, so a retry is harmless.
+    pub async fn handle(&self, event: EmrEvent) -> Result<Handled, String> {
+        match event {
+            EmrEvent::StepStatusChange(detail) => self.step_changed(&detail).await,
+            EmrEvent::ClusterStateChange(detail) => self.cluster_changed(&detail).await,
+            EmrEvent::Scheduled => self.reconcile().await,
+            EmrEvent::Other {
+                source,
+                detail_type,
+            } => Ok(Handled::ignored(format!(
+                "not an EMR status event: {source} / {detail_type}"
+            ))),
+        }
+    }
+
+    async fn step_changed(&self, detail: &StepStatusChange) -> Result<Handled, String> {
+        let Some(token) = token_in_name(&detail.name) else {
+            return Ok(Handled::ignored(format!(
+                "step {} carries no callback token",
+                detail.step_id
+            )));
+        };
+        let span = info_span!("emr_step", token = %token, step_id = %detail.step_id, cluster_id = %detail.cluster_id);
+        async {
+            if !StepState::parse(&detail.state).has_ended() {
+                return Ok(Handled::ignored(format!(
+                    "step {} is {}",
+                    detail.step_id, detail.state
+                )));
+            }
+            // DescribeStep is authoritative and carries FailureDetails; the event does not.
+            let step = self
+                .emr
+                .describe_step(&detail.cluster_id, &detail.step_id)
+                .await
+                .map_err(|e| format!("describing step {}: {e}", detail.step_id))?;
+            self.report_step(&token, &step).await
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Reports an ended step's outcome.
+    pub(super) async fn report_step(
+        &self,
+        token: &CallbackToken,
+        step: &StepInfo,
+    ) -> Result<Handled, String> {
+        let cluster = match self.emr.describe_cluster(&step.cluster_id).await {
+            Ok(cluster) => Some(cluster),
+            Err(EmrError::Transient(why)) => {
+                return Err(format!("describing cluster {}: {why}", step.cluster_id))
+            }
+            Err(_) => None,
+        };
+        match step_outcome(step, cluster.as_ref()) {
+            Some(outcome) => self.report(token, outcome).await,
+            None => Ok(Handled::ignored(format!(
+                "step {} is {}",
+                step.id, step.state
+            ))),
+        }
+    }
+
+    pub(super) async fn report(
+        &self,
+        token: &CallbackToken,
+        outcome: StepOutcome,
+    ) -> Result<Handled, String> {
+        match deliver(&self.reporter, token, outcome).await {
+            Delivery::Done => Ok(Handled {
+                reported: 1,
+                ignored: None,
+            }),
+            Delivery::Retry(why) | Delivery::Refused(why) => {
+                Err(format!("reporting to SageMaker: {why}"))
+            }
+        }
+    }
+
+    async fn cluster_changed(&self, detail: &ClusterStateChange) -> Result<Handled, String> {
+        let state = ClusterState::parse(&detail.state);
+        if !state.is_terminated() {
+            return Ok(Handled::ignored(format!(
+                "cluster {} is {}",
+                detail.cluster_id, detail.state
+            )));
+        }
+        let why = readable_reason(&detail.state_change_reason, &detail.message);
+        let steps = match self.emr.list_steps(&detail.cluster_id, &[]).await {
+            Ok(steps) => steps,
+            Err(EmrError::Transient(e)) => {
+                return Err(format!("listing steps of {}: {e}", detail.cluster_id))
+            }
+            Err(_) => Vec::new(),
+        };
+        let mut handled = Handled::default();
+        let mut any_token = false;
+        for step in steps {
+            let Some(token) = token_in_name(&step.name) else {
+                continue;
+            };
+            any_token = true;
+            let span = info_span!("emr_step", token = %token, step_id = %step.id, cluster_id = %detail.cluster_id);
+            let result = async {
+                if step.state == StepState::Completed {
+                    self.report_step(&token, &step).await
+                } else {
+                    let reason =
+                        cluster_reason(&detail.cluster_id, &detail.state, &why, Some(&step.id));
+                    self.report(&token, StepOutcome::failed(reason)).await
+                }
+            }
+            .instrument(span)
+            .await?;
+            handled.reported += result.reported;
+        }
+        // A created cluster that ended before its step was listed still names its token.
+        if let (false, Some(token)) = (any_token, token_in_name(&detail.name)) {
+            let reason = cluster_reason(&detail.cluster_id, &detail.state, &why, None);
+            handled.reported += self
+                .report(&token, StepOutcome::failed(reason))
+                .await?
+                .reported;
+        }
+        if handled.reported == 0 {
+            handled.ignored = Some(format!(
+                "cluster {} ran no callback step",
+                detail.cluster_id
+            ));
+        }
+        info!(cluster_id = %detail.cluster_id, reported = handled.reported, "cluster termination handled");
+        Ok(handled)
+    }
+}
+
+/// `stateChangeReason` is a JSON string such as `{"code":"USER_REQUEST","message":"..."}`.
+fn readable_reason(state_change_reason: &str, message: &str) -> String {
+    let parsed: Value = serde_json::from_str(state_change_reason).unwrap_or(Value::Null);
+    match (parsed["code"].as_str(), parsed["message"].as_str()) {
+        (Some(code), Some(text)) => format!("{code}: {text}"),
+        (Some(code), None) => code.to_owned(),
+        (None, Some(text)) => text.to_owned(),
+        (None, None) if !state_change_reason.trim().is_empty() && parsed.is_null() => {
+            state_change_reason.to_owned()
+        }
+        (None, None) => message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::readable_reason;
+
+    #[test]
+    fn the_state_change_reason_json_string_is_read() {
+        assert_eq!(
+            readable_reason(r#"{"code":"BOOTSTRAP_FAILURE","message":"On the master instance, bootstrap action 1 returned a non-zero return code"}"#, "m"),
+            "BOOTSTRAP_FAILURE: On the master instance, bootstrap action 1 returned a non-zero return code"
+        );
+        assert_eq!(readable_reason("{}", "fallback"), "fallback");
+        assert_eq!(readable_reason("plain words", "m"), "plain words");
+    }
+}
