@@ -260,3 +260,81 @@ async fn events_that_are_not_emr_status_changes_are_ignored() {
     let other = eventbridge("Object Created", "aws.s3", json!({}));
     assert!(h.handler.handle(other).await.unwrap().ignored.is_some());
 }
+
+/// Every EMR event of events/, against a cluster and step with the fixtures' ids.
+#[tokio::test]
+async fn the_recorded_emr_events_are_handled_by_state() {
+    let fixture = |name: &str| -> EmrEvent {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../events")
+            .join(name);
+        let event: CloudWatchEvent<Value> =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        EmrEvent::from_eventbridge(event).unwrap()
+    };
+    let setup = |state: StepState| {
+        let h = harness();
+        h.emr
+            .add_cluster("j-1234567890ABC", ClusterState::Terminated, None);
+        h.emr.add_step_with_id(
+            "j-1234567890ABC",
+            "s-1234567890ABC",
+            "features [sm-callback:EmrFixture]",
+            state,
+        );
+        h
+    };
+    for (file, state, expected) in [
+        ("emr-step-pending.json", StepState::Pending, None),
+        (
+            "emr-step-cancel-pending.json",
+            StepState::CancelPending,
+            None,
+        ),
+        ("emr-step-running.json", StepState::Running, None),
+        (
+            "emr-step-completed.json",
+            StepState::Completed,
+            Some("success"),
+        ),
+        ("emr-step-failed.json", StepState::Failed, Some("FAILED")),
+        (
+            "emr-step-cancelled.json",
+            StepState::Cancelled,
+            Some("CANCELLED"),
+        ),
+        (
+            "emr-step-interrupted.json",
+            StepState::Interrupted,
+            Some("INTERRUPTED"),
+        ),
+        (
+            "emr-step-completed-no-token.json",
+            StepState::Completed,
+            None,
+        ),
+        (
+            "emr-cluster-terminated.json",
+            StepState::Cancelled,
+            Some("USER_REQUEST: Terminated by user request"),
+        ),
+        (
+            "emr-cluster-terminated-with-errors.json",
+            StepState::Cancelled,
+            Some("BOOTSTRAP_FAILURE: On the master instance"),
+        ),
+    ] {
+        let h = setup(state);
+        h.handler.handle(fixture(file)).await.unwrap();
+        match (expected, h.reporter.report_for("EmrFixture")) {
+            (None, None) => {}
+            (Some("success"), Some(StepOutcome::Succeeded(outputs))) => {
+                assert_eq!(outputs.get("StepId"), Some("s-1234567890ABC"), "{file}")
+            }
+            (Some(text), Some(StepOutcome::Failed(reason))) => {
+                assert!(reason.as_str().contains(text), "{file}: {reason}")
+            }
+            (expected, got) => panic!("{file}: expected {expected:?}, got {got:?}"),
+        }
+    }
+}

@@ -149,3 +149,34 @@ impl BusCapture {
         received
     }
 }
+
+/// Waits until `condition` holds, checking every 20 ms, or panics at the deadline.
+pub async fn wait_until(what: &str, deadline: Duration, mut condition: impl FnMut() -> bool) {
+    let end = Instant::now() + deadline;
+    while !condition() {
+        assert!(Instant::now() < end, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// An SQS event of one Callback step message, as Lambda receives it from the queue.
+pub fn callback_event(token: &str, arguments: Value, stopping: bool) -> Value {
+    let mut body = json!({
+        "token": token,
+        "pipelineExecutionArn": "arn:aws:sagemaker:us-east-1:123456789012:pipeline/demo/execution/local0001",
+        "arguments": arguments,
+    });
+    if stopping {
+        body["status"] = json!("Stopping");
+    }
+    json!({"Records": [{
+        "messageId": format!("msg-{token}-{}", if stopping { "stop" } else { "start" }),
+        "receiptHandle": "local",
+        "body": body.to_string(),
+        "attributes": {"ApproximateReceiveCount": "1"},
+        "messageAttributes": {},
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:callback-queue",
+        "awsRegion": "us-east-1"
+    }]})
+}

@@ -3,6 +3,7 @@
 //! EventBridge, and a Lambda Runtime API for each function.
 
 pub mod aws_json;
+pub mod emr;
 pub mod faults;
 pub mod lambda;
 pub mod moto;

@@ -74,17 +74,23 @@ impl InMemoryEmr {
 
     /// Adds a step as if someone else had submitted it.
     pub fn add_existing_step(&self, cluster_id: &str, name: &str, state: StepState) -> String {
+        let id = self.state.lock().unwrap().id("s");
+        self.add_step_with_id(cluster_id, &id, name, state);
+        id
+    }
+
+    /// Adds a step with a given id (to match a recorded event).
+    pub fn add_step_with_id(&self, cluster_id: &str, id: &str, name: &str, state: StepState) {
         let mut s = self.state.lock().unwrap();
-        let id = s.id("s");
+        let ended_at = state.has_ended().then(SystemTime::now);
         s.steps.push(StepInfo {
-            id: id.clone(),
+            id: id.to_owned(),
             name: name.to_owned(),
             cluster_id: cluster_id.to_owned(),
             state,
             failure: None,
-            ended_at: None,
+            ended_at,
         });
-        id
     }
 
     pub fn set_step_state(&self, step_id: &str, state: StepState, failure: Option<FailureDetails>) {

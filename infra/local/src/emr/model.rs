@@ -1,0 +1,115 @@
+//! Clusters and steps as the emulator keeps them, and their AWS JSON shapes.
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use serde_json::{json, Value};
+
+#[derive(Clone, Debug)]
+pub struct StepRecord {
+    pub id: String,
+    pub name: String,
+    pub cluster_id: String,
+    pub state: String,
+    pub jar: String,
+    pub args: Vec<String>,
+    pub action_on_failure: String,
+    pub failure: Option<(String, String, String)>,
+    pub created: SystemTime,
+    pub started: Option<SystemTime>,
+    pub ended: Option<SystemTime>,
+    pub log_dir: PathBuf,
+}
+
+#[derive(Clone, Debug)]
+pub struct ClusterRecord {
+    pub id: String,
+    pub name: String,
+    pub state: String,
+    pub reason: Option<(String, String)>,
+    pub log_uri: Option<String>,
+    pub keep_alive: bool,
+    pub tags: Vec<(String, String)>,
+    pub created: SystemTime,
+    pub ended: Option<SystemTime>,
+}
+
+pub fn epoch(t: SystemTime) -> f64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or_default()
+}
+
+impl StepRecord {
+    pub fn is_ended(&self) -> bool {
+        matches!(
+            self.state.as_str(),
+            "COMPLETED" | "CANCELLED" | "FAILED" | "INTERRUPTED"
+        )
+    }
+
+    pub fn to_json(&self) -> Value {
+        let mut status = json!({
+            "State": self.state,
+            "StateChangeReason": {},
+            "Timeline": {"CreationDateTime": epoch(self.created)},
+        });
+        if let Some(t) = self.started {
+            status["Timeline"]["StartDateTime"] = json!(epoch(t));
+        }
+        if let Some(t) = self.ended {
+            status["Timeline"]["EndDateTime"] = json!(epoch(t));
+        }
+        if let Some((reason, message, log_file)) = &self.failure {
+            status["FailureDetails"] =
+                json!({"Reason": reason, "Message": message, "LogFile": log_file});
+        }
+        json!({
+            "Id": self.id,
+            "Name": self.name,
+            "Config": {"Jar": self.jar, "Args": self.args, "Properties": {}},
+            "ActionOnFailure": self.action_on_failure,
+            "Status": status,
+        })
+    }
+}
+
+impl ClusterRecord {
+    pub fn is_terminated(&self) -> bool {
+        self.state.starts_with("TERMINATED")
+    }
+
+    pub fn status_json(&self) -> Value {
+        let mut status = json!({
+            "State": self.state,
+            "StateChangeReason": {},
+            "Timeline": {"CreationDateTime": epoch(self.created)},
+        });
+        if let Some((code, message)) = &self.reason {
+            status["StateChangeReason"] = json!({"Code": code, "Message": message});
+        }
+        if let Some(t) = self.ended {
+            status["Timeline"]["EndDateTime"] = json!(epoch(t));
+        }
+        status
+    }
+
+    pub fn to_json(&self) -> Value {
+        let mut cluster = json!({
+            "Id": self.id,
+            "Name": self.name,
+            "Status": self.status_json(),
+            "ClusterArn": format!("arn:aws:elasticmapreduce:us-east-1:123456789012:cluster/{}", self.id),
+            "AutoTerminate": !self.keep_alive,
+            "Tags": self.tags.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect::<Vec<_>>(),
+        });
+        if let Some(uri) = &self.log_uri {
+            cluster["LogUri"] = json!(uri);
+        }
+        cluster
+    }
+
+    pub fn summary_json(&self) -> Value {
+        json!({"Id": self.id, "Name": self.name, "Status": self.status_json()})
+    }
+}
