@@ -10,5 +10,6 @@ pub mod moto;
 pub mod paths;
 pub mod sagemaker;
 pub mod stack;
+pub mod template;
 
 pub use stack::LocalStack;
