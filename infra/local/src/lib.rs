@@ -3,13 +3,19 @@
 //! EventBridge, and a Lambda Runtime API for each function.
 
 pub mod aws_json;
+pub mod commands;
 pub mod emr;
+pub mod event_pattern;
 pub mod faults;
 pub mod lambda;
+pub mod live_view;
 pub mod moto;
 pub mod paths;
+pub mod pipeline;
 pub mod sagemaker;
+pub mod sqs_source;
 pub mod stack;
+pub mod step_runner;
 pub mod template;
 
 pub use stack::LocalStack;

@@ -10,25 +10,47 @@ use tokio::task::JoinHandle;
 use tracing::warn;
 
 use crate::emr::{EmrEventStream, EmrServer};
+use crate::event_pattern;
 use crate::lambda::{FunctionSpec, LocalFunction};
 use crate::moto::MotoServer;
 use crate::paths;
 use crate::sagemaker::SageMakerServer;
+use crate::sqs_source::SqsSource;
+use crate::step_runner::StackStepRunner;
+use crate::template::{EventSource, Template};
 
 pub const REGION: &str = "us-east-1";
+
+/// The long-running cluster `up` and `run` start, standing in for a team's shared
+/// cluster: its id is fixed so pipeline definitions can name it.
+pub const STANDING_CLUSTER_ID: &str = "j-LOCALCLUSTER1";
 
 /// Lambda retries a failed asynchronous invocation (as EventBridge makes) twice.
 const ASYNC_RETRIES: usize = 2;
 
 type Functions = Arc<Mutex<BTreeMap<String, Arc<LocalFunction>>>>;
+/// Where EMR's events go: a function, and the rule pattern they must match (none: all).
+type EventTargets = Arc<Mutex<Vec<(String, Option<Value>)>>>;
+
+/// How to deploy infra/template.yaml on the stack.
+#[derive(Clone, Debug, Default)]
+pub struct DeployOptions {
+    /// Template parameters, over their defaults.
+    pub parameters: BTreeMap<String, String>,
+    /// A shorter visibility timeout than the template's, so redelivery can be seen
+    /// in seconds (tests of crashes and the DLQ).
+    pub visibility_timeout: Option<Duration>,
+}
 
 pub struct LocalStack {
     pub sagemaker: SageMakerServer,
     pub emr: EmrServer,
     pub moto: MotoServer,
     functions: Functions,
-    emr_event_targets: Arc<Mutex<Vec<String>>>,
+    emr_event_targets: EventTargets,
     router: JoinHandle<()>,
+    background: Vec<JoinHandle<()>>,
+    queue_urls: BTreeMap<String, String>,
     echo_logs: bool,
     _work_dir: tempfile::TempDir,
 }
@@ -36,6 +58,7 @@ pub struct LocalStack {
 impl Drop for LocalStack {
     fn drop(&mut self) {
         self.router.abort();
+        self.background.iter().for_each(JoinHandle::abort);
     }
 }
 
@@ -53,7 +76,7 @@ impl LocalStack {
             .map_err(|e| format!("EMR endpoint: {e}"))?;
         let moto = MotoServer::start().await?;
         let functions: Functions = Arc::default();
-        let emr_event_targets: Arc<Mutex<Vec<String>>> = Arc::default();
+        let emr_event_targets: EventTargets = Arc::default();
         let router = tokio::spawn(route_emr_events(
             emr_events,
             functions.clone(),
@@ -66,6 +89,8 @@ impl LocalStack {
             functions,
             emr_event_targets,
             router,
+            background: Vec::new(),
+            queue_urls: BTreeMap::new(),
             echo_logs: false,
             _work_dir: work_dir,
         })
@@ -104,14 +129,30 @@ impl LocalStack {
         binary: &str,
         settings: &[(&str, &str)],
     ) -> Result<Arc<LocalFunction>, String> {
+        let settings = settings
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.start_function(name, binary, settings, Duration::from_secs(60), 128)
+            .await
+    }
+
+    async fn start_function(
+        &mut self,
+        name: &str,
+        binary: &str,
+        settings: Vec<(String, String)>,
+        timeout: Duration,
+        memory_mb: u32,
+    ) -> Result<Arc<LocalFunction>, String> {
         let mut env = self.client_env();
-        env.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        env.extend(settings);
         let spec = FunctionSpec {
             name: name.to_owned(),
             binary: paths::handler_binary(binary)?,
             env,
-            timeout: Duration::from_secs(60),
-            memory_mb: 128,
+            timeout,
+            memory_mb,
             echo_logs: self.echo_logs,
         };
         let function = Arc::new(
@@ -133,18 +174,195 @@ impl LocalStack {
     /// Delivers every EMR status event to function `name`, as the EventBridge rules of
     /// the template do in AWS.
     pub fn route_emr_events_to(&self, name: &str) {
-        self.emr_event_targets.lock().unwrap().push(name.to_owned());
+        self.emr_event_targets
+            .lock()
+            .unwrap()
+            .push((name.to_owned(), None));
+    }
+
+    /// Starts the standing cluster (WAITING, tagged for the template's IAM fence).
+    pub fn start_standing_cluster(&self) {
+        self.emr.engine().create_cluster_with_id(
+            STANDING_CLUSTER_ID,
+            "local-cluster",
+            Some("s3://local-logs/emr/".to_owned()),
+            true,
+            vec![("sagemaker-pipeline-steps".to_owned(), "callback".to_owned())],
+            Vec::new(),
+        );
+    }
+
+    /// The moto URL of a queue of the template, once deployed.
+    pub fn queue_url(&self, logical_id: &str) -> Option<&str> {
+        self.queue_urls.get(logical_id).map(String::as_str)
+    }
+
+    fn moto_config(&self) -> aws_config::SdkConfig {
+        aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(REGION))
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(
+                    aws_credential_types::Credentials::new(
+                        "testing",
+                        "testing",
+                        None,
+                        None,
+                        "local-stack",
+                    ),
+                ),
+            )
+            .endpoint_url(self.moto.endpoint())
+            .build()
+    }
+
+    pub fn sqs_client(&self) -> aws_sdk_sqs::Client {
+        aws_sdk_sqs::Client::new(&self.moto_config())
+    }
+
+    pub fn eventbridge_client(&self) -> aws_sdk_eventbridge::Client {
+        aws_sdk_eventbridge::Client::new(&self.moto_config())
+    }
+
+    /// Deploys infra/template.yaml: its queues (with redrive) on moto, its functions
+    /// with their settings, their SQS event sources, EventBridge rules and schedules,
+    /// and the pipeline runner of the SageMaker endpoint.
+    pub async fn deploy(&mut self, options: &DeployOptions) -> Result<Template, String> {
+        let template = Template::load(
+            &paths::workspace_root().join("infra/template.yaml"),
+            &options.parameters,
+        )?;
+        let sqs = self.sqs_client();
+        let events = self.eventbridge_client();
+
+        // Dead-letter queues first: a redrive policy names its target's ARN.
+        let mut queues = template.queues.clone();
+        queues.sort_by_key(|q| q.redrive.is_some());
+        let mut arns = BTreeMap::new();
+        for queue in &queues {
+            let visibility = options
+                .visibility_timeout
+                .unwrap_or(queue.visibility_timeout);
+            let mut request = sqs.create_queue().queue_name(&queue.logical_id).attributes(
+                aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
+                visibility.as_secs().to_string(),
+            );
+            if let Some((dlq, max_receive)) = &queue.redrive {
+                let target = arns.get(dlq).ok_or_else(|| {
+                    format!("queue {} redrives to unknown {dlq}", queue.logical_id)
+                })?;
+                let policy = serde_json::json!({"deadLetterTargetArn": target, "maxReceiveCount": max_receive.to_string()});
+                request = request.attributes(
+                    aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy,
+                    policy.to_string(),
+                );
+            }
+            let url = request
+                .send()
+                .await
+                .map_err(|e| format!("creating queue {}: {e:?}", queue.logical_id))?
+                .queue_url
+                .unwrap_or_default();
+            arns.insert(
+                queue.logical_id.clone(),
+                format!("arn:aws:sqs:{REGION}:123456789012:{}", queue.logical_id),
+            );
+            self.queue_urls.insert(queue.logical_id.clone(), url);
+        }
+
+        for definition in &template.functions {
+            let settings = definition.environment.clone().into_iter().collect();
+            let function = self
+                .start_function(
+                    &definition.logical_id,
+                    &definition.binary,
+                    settings,
+                    definition.timeout,
+                    definition.memory_mb,
+                )
+                .await?;
+            for source in &definition.events {
+                match source {
+                    EventSource::Sqs {
+                        queue,
+                        batch_size,
+                        report_batch_item_failures,
+                        ..
+                    } => {
+                        let source = SqsSource {
+                            sqs: sqs.clone(),
+                            queue_url: self
+                                .queue_urls
+                                .get(queue)
+                                .cloned()
+                                .ok_or_else(|| format!("no queue {queue}"))?,
+                            queue_arn: arns[queue].clone(),
+                            function: function.clone(),
+                            batch_size: *batch_size,
+                            report_batch_item_failures: *report_batch_item_failures,
+                        };
+                        self.background.push(tokio::spawn(source.run()));
+                    }
+                    EventSource::Rule { name, pattern } => {
+                        // The rule exists on the bus too, as emr-preflight checks it.
+                        events
+                            .put_rule()
+                            .name(name)
+                            .event_pattern(pattern.to_string())
+                            .send()
+                            .await
+                            .map_err(|e| format!("creating rule {name}: {e:?}"))?;
+                        self.emr_event_targets
+                            .lock()
+                            .unwrap()
+                            .push((definition.logical_id.clone(), Some(pattern.clone())));
+                    }
+                    EventSource::Schedule { name, every } => {
+                        self.background.push(tokio::spawn(run_schedule(
+                            name.clone(),
+                            *every,
+                            function.clone(),
+                        )));
+                    }
+                }
+            }
+        }
+
+        let runner = StackStepRunner {
+            callbacks: self.sagemaker.callbacks().clone(),
+            sqs,
+            template: template.clone(),
+            queue_urls: self.queue_urls.clone(),
+            functions: self.functions.clone(),
+            emr: self.emr.engine().clone(),
+        };
+        self.sagemaker.pipelines().attach_runner(Arc::new(runner));
+        Ok(template)
     }
 }
 
-async fn route_emr_events(
-    mut events: EmrEventStream,
-    functions: Functions,
-    targets: Arc<Mutex<Vec<String>>>,
-) {
+/// Fires a rule's schedule: the event EventBridge sends on `rate(...)`.
+async fn run_schedule(name: String, every: Duration, function: Arc<LocalFunction>) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    loop {
+        ticks.tick().await;
+        let event = serde_json::json!({
+            "version": "0", "id": format!("schedule-{name}"), "detail-type": "Scheduled Event",
+            "source": "aws.events", "account": "123456789012",
+            "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "region": REGION, "resources": [format!("arn:aws:events:{REGION}:123456789012:rule/{name}")], "detail": {}
+        });
+        deliver(&function, &event).await;
+    }
+}
+
+async fn route_emr_events(mut events: EmrEventStream, functions: Functions, targets: EventTargets) {
     while let Some(event) = events.recv().await {
-        let names = targets.lock().unwrap().clone();
-        for name in names {
+        let targets = targets.lock().unwrap().clone();
+        for (name, pattern) in targets {
+            if pattern.is_some_and(|p| !event_pattern::matches(&p, &event)) {
+                continue;
+            }
             let Some(function) = functions.lock().unwrap().get(&name).cloned() else {
                 continue;
             };

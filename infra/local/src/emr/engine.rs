@@ -79,10 +79,26 @@ impl EmrEngine {
         tags: Vec<(String, String)>,
         steps: Vec<NewStep>,
     ) -> String {
+        let id = self.state.lock().unwrap().id("j");
+        self.create_cluster_with_id(&id, name, log_uri, keep_alive, tags, steps);
+        id
+    }
+
+    /// The same with a chosen id: the stack's standing cluster has a fixed one, so
+    /// pipeline definitions can name it.
+    pub fn create_cluster_with_id(
+        &self,
+        id: &str,
+        name: &str,
+        log_uri: Option<String>,
+        keep_alive: bool,
+        tags: Vec<(String, String)>,
+        steps: Vec<NewStep>,
+    ) {
         let wake = Arc::new(Notify::new());
         let id = {
             let mut state = self.state.lock().unwrap();
-            let id = state.id("j");
+            let id = id.to_owned();
             let cluster = ClusterRecord {
                 id: id.clone(),
                 name: name.to_owned(),
@@ -103,8 +119,7 @@ impl EmrEngine {
             self.add_steps(&id, steps)
                 .expect("the cluster was just created");
         }
-        tokio::spawn(self.clone().run_cluster(id.clone(), wake));
-        id
+        tokio::spawn(self.clone().run_cluster(id, wake));
     }
 
     pub fn cluster(&self, id: &str) -> Result<ClusterRecord, EngineError> {

@@ -15,8 +15,10 @@ use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 
 use super::callbacks::{CallbackState, Callbacks, ReportRefusal};
+use super::pipeline_api;
 use crate::aws_json::{self, AwsError};
 use crate::faults::Faults;
+use crate::pipeline::Pipelines;
 
 /// The API's limits, enforced as the service does, so that a handler that breaks
 /// them fails here before it fails in AWS.
@@ -28,6 +30,7 @@ const MAX_REASON_CHARS: usize = 256;
 #[derive(Clone)]
 struct Shared {
     callbacks: Arc<Callbacks>,
+    pipelines: Arc<Pipelines>,
     faults: Arc<Faults>,
     requests: Arc<AtomicUsize>,
 }
@@ -36,6 +39,7 @@ struct Shared {
 pub struct SageMakerServer {
     addr: SocketAddr,
     callbacks: Arc<Callbacks>,
+    pipelines: Arc<Pipelines>,
     faults: Arc<Faults>,
     requests: Arc<AtomicUsize>,
     task: JoinHandle<()>,
@@ -46,8 +50,10 @@ impl SageMakerServer {
         let callbacks = Arc::new(Callbacks::default());
         let faults = Arc::new(Faults::default());
         let requests = Arc::new(AtomicUsize::new(0));
+        let pipelines = Arc::new(Pipelines::default());
         let shared = Shared {
             callbacks: callbacks.clone(),
+            pipelines: pipelines.clone(),
             faults: faults.clone(),
             requests: requests.clone(),
         };
@@ -60,6 +66,7 @@ impl SageMakerServer {
         Ok(Self {
             addr,
             callbacks,
+            pipelines,
             faults,
             requests,
             task,
@@ -72,6 +79,10 @@ impl SageMakerServer {
 
     pub fn callbacks(&self) -> &Arc<Callbacks> {
         &self.callbacks
+    }
+
+    pub fn pipelines(&self) -> &Arc<Pipelines> {
+        &self.pipelines
     }
 
     pub fn faults(&self) -> &Arc<Faults> {
@@ -100,11 +111,15 @@ async fn handle(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
         match operation {
             "SendPipelineExecutionStepSuccess" => send_success(&shared.callbacks, &request),
             "SendPipelineExecutionStepFailure" => send_failure(&shared.callbacks, &request),
-            other => Err(AwsError::new(
-                axum::http::StatusCode::BAD_REQUEST,
-                "UnknownOperationException",
-                format!("operation {other} is not served by the local stack"),
-            )),
+            other => {
+                pipeline_api::handle(&shared.pipelines, other, &request).unwrap_or_else(|| {
+                    Err(AwsError::new(
+                        axum::http::StatusCode::BAD_REQUEST,
+                        "UnknownOperationException",
+                        format!("operation {other} is not served by the local stack"),
+                    ))
+                })
+            }
         }
     });
     match answer {

@@ -1,0 +1,166 @@
+//! What the local-stack command does: `up`, `run`, `stop`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::live_view;
+use crate::paths;
+use crate::pipeline::start_execution;
+use crate::stack::{DeployOptions, LocalStack, STANDING_CLUSTER_ID};
+
+/// How long `run` waits, after Ctrl-C, for the execution to stop before tearing down.
+const STOP_GRACE: Duration = Duration::from_secs(60);
+
+/// Where `up` and `run` say where their endpoints are, for `stop`.
+fn endpoints_file() -> PathBuf {
+    paths::workspace_root().join(".local-stack/endpoints.json")
+}
+
+async fn start_stack(template_parameters: &BTreeMap<String, String>) -> Result<LocalStack, String> {
+    let mut stack = LocalStack::start()
+        .await?
+        .echo_logs(std::env::var_os("LOCAL_STACK_LOGS").is_some());
+    stack
+        .deploy(&DeployOptions {
+            parameters: template_parameters.clone(),
+            visibility_timeout: None,
+        })
+        .await?;
+    stack.start_standing_cluster();
+    let file = endpoints_file();
+    if let Some(dir) = file.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let endpoints = serde_json::json!({"sagemaker": stack.sagemaker.endpoint(), "emr": stack.emr.endpoint(),
+        "moto": stack.moto.endpoint(), "pid": std::process::id()});
+    let _ = std::fs::write(&file, endpoints.to_string());
+    Ok(stack)
+}
+
+fn forget_endpoints() {
+    let file = endpoints_file();
+    let mine = std::fs::read_to_string(&file)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .is_some_and(|v| v["pid"] == std::process::id());
+    if mine {
+        let _ = std::fs::remove_file(file);
+    }
+}
+
+/// `up`: the stack in the foreground until Ctrl-C.
+pub async fn up(template_parameters: BTreeMap<String, String>) -> Result<(), String> {
+    let stack = start_stack(&template_parameters).await?;
+    println!("local stack is up (Ctrl-C stops it)");
+    println!("  SageMaker  {}", stack.sagemaker.endpoint());
+    println!("  EMR        {}", stack.emr.endpoint());
+    println!("  SQS, EventBridge (moto)  {}", stack.moto.endpoint());
+    println!("  standing EMR cluster     {STANDING_CLUSTER_ID}");
+    println!("point any AWS client at it with:");
+    for (key, value) in stack.client_env() {
+        println!("  export {key}={value}");
+    }
+    let _ = tokio::signal::ctrl_c().await;
+    forget_endpoints();
+    println!("local stack stopped");
+    Ok(())
+}
+
+/// `run`: one definition end to end; answers the exit code (0 Succeeded, 1 Failed,
+/// 2 Stopped).
+pub async fn run(
+    definition: PathBuf,
+    parameters: Vec<(String, String)>,
+    max_parallel: Option<usize>,
+    template_parameters: BTreeMap<String, String>,
+) -> Result<i32, String> {
+    let text = std::fs::read_to_string(&definition)
+        .map_err(|e| format!("{}: {e}", definition.display()))?;
+    let stack = start_stack(&template_parameters).await?;
+    let pipelines = stack.sagemaker.pipelines().clone();
+    let name = definition
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("pipeline")
+        .to_owned();
+    pipelines
+        .put_pipeline(&name, &text, max_parallel, false)
+        .map_err(|e| format!("{}: {e}", definition.display()))?;
+    let arn = start_execution(&pipelines, &name, &parameters, max_parallel)?;
+    let mut stdout = std::io::stdout();
+    let follow = live_view::follow(&pipelines, &arn, &mut stdout);
+    tokio::pin!(follow);
+    let execution = tokio::select! {
+        execution = &mut follow => execution,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("stopping the execution (Ctrl-C again to quit at once)");
+            let _ = pipelines.request_stop(&arn);
+            tokio::select! {
+                execution = &mut follow => execution,
+                _ = tokio::signal::ctrl_c() => { forget_endpoints(); return Ok(2) }
+                _ = tokio::time::sleep(STOP_GRACE) => { forget_endpoints(); return Ok(2) }
+            }
+        }
+    };
+    println!("outputs:");
+    for step in &execution.steps {
+        for source in ["Callback", "Lambda"] {
+            for output in step.metadata[source]["OutputParameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                println!(
+                    "  {}.{} = {}",
+                    step.name,
+                    output["Name"].as_str().unwrap_or_default(),
+                    output["Value"].as_str().unwrap_or_default()
+                );
+            }
+        }
+    }
+    forget_endpoints();
+    drop(stack);
+    Ok(match execution.status.as_str() {
+        "Succeeded" => 0,
+        "Stopped" => 2,
+        _ => 1,
+    })
+}
+
+/// `stop`: asks the running stack (`up` or `run`) to stop an execution.
+pub async fn stop(execution_arn: String) -> Result<(), String> {
+    let file = endpoints_file();
+    let endpoints: serde_json::Value = std::fs::read_to_string(&file)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .ok_or_else(|| format!("no local stack is running ({} not found)", file.display()))?;
+    let endpoint = endpoints["sagemaker"]
+        .as_str()
+        .ok_or("the endpoints file names no SageMaker endpoint")?;
+    let config = aws_sdk_sagemaker::Config::builder()
+        .behavior_version(aws_sdk_sagemaker::config::BehaviorVersion::latest())
+        .region(aws_sdk_sagemaker::config::Region::new(crate::stack::REGION))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "local-stack",
+        ))
+        .endpoint_url(endpoint)
+        .build();
+    aws_sdk_sagemaker::Client::from_conf(config)
+        .stop_pipeline_execution()
+        .pipeline_execution_arn(&execution_arn)
+        .client_request_token(format!("stop-{}", std::process::id()))
+        .send()
+        .await
+        .map_err(|e| match e.as_service_error() {
+            Some(service) => service.to_string(),
+            None => format!("{e:?}"),
+        })?;
+    println!("stopping {execution_arn}");
+    Ok(())
+}

@@ -1,0 +1,80 @@
+//! `local-stack`: the project's Lambda handlers and SageMaker pipelines on one machine.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use local_stack::commands;
+
+#[derive(Parser)]
+#[command(
+    name = "local-stack",
+    about = "SageMaker Pipelines custom steps, end to end on one machine"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the stack in the foreground and print its endpoints.
+    Up {
+        /// A parameter of infra/template.yaml, Name=Value.
+        #[arg(long = "template-param", value_parser = pair)]
+        template_params: Vec<(String, String)>,
+    },
+    /// Run a pipeline definition end to end, following it live.
+    /// Exit code: 0 Succeeded, 1 Failed, 2 Stopped, 3 could not run.
+    Run {
+        definition: PathBuf,
+        /// A pipeline parameter, Name=Value.
+        #[arg(long = "param", value_parser = pair)]
+        params: Vec<(String, String)>,
+        /// ParallelismConfiguration: at most this many steps at once.
+        #[arg(long)]
+        max_parallel: Option<usize>,
+        /// A parameter of infra/template.yaml, Name=Value.
+        #[arg(long = "template-param", value_parser = pair)]
+        template_params: Vec<(String, String)>,
+    },
+    /// Stop an execution on the running stack.
+    Stop { execution_arn: String },
+}
+
+fn pair(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("'{text}' is not Name=Value"))
+}
+
+#[tokio::main]
+async fn main() {
+    let result = match Cli::parse().command {
+        Command::Up { template_params } => commands::up(BTreeMap::from_iter(template_params))
+            .await
+            .map(|()| 0),
+        Command::Run {
+            definition,
+            params,
+            max_parallel,
+            template_params,
+        } => {
+            commands::run(
+                definition,
+                params,
+                max_parallel,
+                BTreeMap::from_iter(template_params),
+            )
+            .await
+        }
+        Command::Stop { execution_arn } => commands::stop(execution_arn).await.map(|()| 0),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(message) => {
+            eprintln!("local-stack: {message}");
+            std::process::exit(3);
+        }
+    }
+}
