@@ -180,3 +180,67 @@ pub fn callback_event(token: &str, arguments: Value, stopping: bool) -> Value {
         "awsRegion": "us-east-1"
     }]})
 }
+
+/// A stack with infra/template.yaml deployed and the standing cluster started.
+pub async fn deployed_stack(
+    parameters: &[(&str, &str)],
+    visibility_timeout: Option<Duration>,
+) -> LocalStack {
+    let mut stack = LocalStack::start().await.expect("local stack");
+    let options = local_stack::stack::DeployOptions {
+        parameters: parameters
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        visibility_timeout,
+    };
+    stack.deploy(&options).await.expect("deploy the template");
+    stack.start_standing_cluster();
+    stack
+}
+
+/// aws-sdk-sagemaker pointed at the stack's SageMaker endpoint.
+pub fn sagemaker_client(stack: &LocalStack) -> aws_sdk_sagemaker::Client {
+    let config = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(aws_config::Region::new(local_stack::stack::REGION))
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(Credentials::new(
+                "testing",
+                "testing",
+                None,
+                None,
+                "local-stack",
+            )),
+        )
+        .endpoint_url(stack.sagemaker.endpoint())
+        .build();
+    aws_sdk_sagemaker::Client::new(&config)
+}
+
+/// A definition file of infra/pipelines/, as text.
+pub fn pipeline_file(name: &str) -> String {
+    let path = local_stack::paths::workspace_root()
+        .join("infra/pipelines")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A Version 2020-12-01 definition of these steps.
+pub fn definition(parameters: Value, steps: Value) -> String {
+    json!({"Version": "2020-12-01", "Metadata": {}, "Parameters": parameters, "Steps": steps})
+        .to_string()
+}
+
+pub const QUEUE_URL: &str = "https://sqs.us-east-1.amazonaws.com/123456789012/CallbackQueue";
+pub const LAMBDA_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:LambdaStepFunction";
+
+/// A Callback step of task `emr` on the standing cluster running `command`.
+pub fn emr_callback_step(name: &str, command: &[&str]) -> Value {
+    json!({"Name": name, "Type": "Callback",
+           "Arguments": {"task": "emr", "cluster_id": local_stack::stack::STANDING_CLUSTER_ID,
+                         "args": serde_json::to_string(command).unwrap(), "step_name": name},
+           "SqsQueueUrl": QUEUE_URL,
+           "OutputParameters": [{"OutputName": "StepId", "OutputType": "String"},
+                                {"OutputName": "State", "OutputType": "String"}]})
+}

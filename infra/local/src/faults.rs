@@ -1,5 +1,6 @@
-//! Fault knobs for tests and benchmarks: added latency, and answers of throttling or
-//! server errors for the next N requests (deterministic, unlike a rate).
+//! Fault knobs for tests and benchmarks, on the SageMaker operations handlers call
+//! (SendPipelineExecutionStepSuccess/Failure): added latency, and answers of throttling
+//! or server errors for the next N requests (deterministic, unlike a rate).
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;

@@ -377,10 +377,12 @@ fn read_steps(
                     else_steps,
                 }
             }
-            other => return Err(format!(
+            other => {
+                return Err(format!(
                 "step '{name}' has type '{other}', which the local stack does not run (it runs {})",
                 STEP_TYPES.join(", ")
-            )),
+            ))
+            }
         };
         let depends_on = step["DependsOn"]
             .as_array()
