@@ -338,3 +338,33 @@ async fn the_recorded_emr_events_are_handled_by_state() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_racing_duplicate_step_is_ignored_and_the_owner_is_reported() {
+    let h = harness();
+    let name = step_name("features", &token("EmrTok0001"));
+    let owner = h
+        .emr
+        .add_existing_step(CLUSTER, &name, StepState::Completed);
+    let duplicate = h
+        .emr
+        .add_existing_step(CLUSTER, &name, StepState::Cancelled);
+    let ignored = h
+        .handler
+        .handle(step_event(&duplicate, &name, "CANCELLED"))
+        .await
+        .unwrap();
+    assert!(ignored
+        .ignored
+        .unwrap()
+        .contains(&format!("duplicates step {owner}")));
+    assert_eq!(h.reporter.calls(), 0);
+    h.handler
+        .handle(step_event(&owner, &name, "COMPLETED"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        h.reporter.report_for("EmrTok0001"),
+        Some(StepOutcome::Succeeded(_))
+    ));
+}

@@ -5,7 +5,10 @@ use std::sync::Arc;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use serde_json::{json, Value};
 use shared::batch::BatchRunner;
-use shared::emr::{token_in_name, ClusterState, EmrError, FailureDetails, InMemoryEmr, StepState};
+use shared::emr::{
+    token_in_name, ClusterConfig, ClusterFilter, ClusterInfo, ClusterState, ClusterSummary,
+    EmrError, EmrJobs, FailureDetails, InMemoryEmr, StepInfo, StepRequest, StepState,
+};
 use shared::outcome::StepOutcome;
 use shared::processing::CallbackProcessor;
 use shared::report::InMemoryReporter;
@@ -249,4 +252,76 @@ async fn bad_arguments_fail_the_step_naming_the_argument() {
         "{}",
         failure(&h)
     );
+}
+
+/// EMR where another delivery of the same message submits its step just before this
+/// one does: the race the duplicate check alone cannot see.
+struct RacingEmr(Arc<InMemoryEmr>);
+
+#[async_trait::async_trait]
+impl EmrJobs for RacingEmr {
+    async fn describe_cluster(&self, id: &str) -> Result<ClusterInfo, EmrError> {
+        self.0.describe_cluster(id).await
+    }
+    async fn list_steps(&self, id: &str, states: &[StepState]) -> Result<Vec<StepInfo>, EmrError> {
+        self.0.list_steps(id, states).await
+    }
+    async fn describe_step(&self, cluster: &str, step: &str) -> Result<StepInfo, EmrError> {
+        self.0.describe_step(cluster, step).await
+    }
+    async fn add_step(&self, cluster: &str, step: &StepRequest) -> Result<String, EmrError> {
+        self.0
+            .add_existing_step(cluster, &step.name, StepState::Pending);
+        self.0.add_step(cluster, step).await
+    }
+    async fn run_job_flow(
+        &self,
+        name: &str,
+        config: &ClusterConfig,
+        step: &StepRequest,
+    ) -> Result<String, EmrError> {
+        self.0.run_job_flow(name, config, step).await
+    }
+    async fn cancel_step(&self, cluster: &str, step: &str) -> Result<(), EmrError> {
+        self.0.cancel_step(cluster, step).await
+    }
+    async fn terminate_cluster(&self, id: &str) -> Result<(), EmrError> {
+        self.0.terminate_cluster(id).await
+    }
+    async fn list_clusters(&self, filter: &ClusterFilter) -> Result<Vec<ClusterSummary>, EmrError> {
+        self.0.list_clusters(filter).await
+    }
+}
+
+#[tokio::test]
+async fn a_delivery_that_loses_a_race_cancels_its_own_step() {
+    let emr = Arc::new(InMemoryEmr::new());
+    emr.add_cluster(CLUSTER, ClusterState::Waiting, None);
+    let reporter = Arc::new(InMemoryReporter::new());
+    let tasks =
+        TaskRegistry::new(None).with(EmrTask::new(RacingEmr(emr.clone()), EmrPolicy::default()));
+    let h = Harness {
+        emr: emr.clone(),
+        reporter,
+        runner: BatchRunner::new(
+            CallbackProcessor::new(tasks, Arc::new(InMemoryReporter::new())),
+            1,
+        ),
+    };
+    let response = send(&h, on_cluster(), false).await;
+    assert!(response.batch_item_failures.is_empty());
+    let steps = emr.steps();
+    assert_eq!(steps.len(), 2);
+    let (winner, loser) = (&steps[0], &steps[1]);
+    assert_eq!(
+        winner.state,
+        StepState::Pending,
+        "the first submission runs"
+    );
+    assert_eq!(
+        emr.cancelled(),
+        std::slice::from_ref(&loser.id),
+        "the later one cancels itself"
+    );
+    assert_eq!(loser.state, StepState::Cancelled);
 }

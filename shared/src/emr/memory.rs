@@ -89,6 +89,7 @@ impl InMemoryEmr {
             cluster_id: cluster_id.to_owned(),
             state,
             failure: None,
+            created_at: Some(SystemTime::now()),
             ended_at,
         });
     }
@@ -178,6 +179,7 @@ impl EmrJobs for InMemoryEmr {
             cluster_id: cluster_id.to_owned(),
             state: StepState::Pending,
             failure: None,
+            created_at: Some(SystemTime::now()),
             ended_at: None,
         });
         Ok(id)
@@ -211,6 +213,7 @@ impl EmrJobs for InMemoryEmr {
             cluster_id: cluster_id.clone(),
             state: StepState::Pending,
             failure: None,
+            created_at: Some(SystemTime::now()),
             ended_at: None,
         });
         Ok(cluster_id)
@@ -251,10 +254,11 @@ impl EmrJobs for InMemoryEmr {
                 (filter.states.is_empty() || filter.states.contains(&c.state))
                     && filter.created_after.is_none_or(|after| *created >= after)
             })
-            .map(|(c, _)| ClusterSummary {
+            .map(|(c, created)| ClusterSummary {
                 id: c.id.clone(),
                 name: c.name.clone(),
                 state: c.state.clone(),
+                created_at: Some(*created),
             })
             .collect())
     }

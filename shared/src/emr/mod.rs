@@ -50,7 +50,38 @@ pub struct StepInfo {
     pub cluster_id: String,
     pub state: StepState,
     pub failure: Option<FailureDetails>,
+    pub created_at: Option<SystemTime>,
     pub ended_at: Option<SystemTime>,
+}
+
+impl StepInfo {
+    /// Which of two submissions came first: creation time, then id.
+    pub fn age_key(&self) -> (Option<SystemTime>, &str) {
+        (self.created_at, &self.id)
+    }
+}
+
+/// The step a token's callback owns: the oldest carrying it. Later ones are duplicates
+/// of a racing delivery, cancelled by their submitter and ignored by emr-events.
+pub fn callback_step<'a>(
+    steps: &'a [StepInfo],
+    token: &crate::callback::CallbackToken,
+) -> Option<&'a StepInfo> {
+    steps
+        .iter()
+        .filter(|s| token_in_name(&s.name).as_ref() == Some(token))
+        .min_by(|a, b| a.age_key().cmp(&b.age_key()))
+}
+
+/// Likewise for clusters created for a token.
+pub fn callback_cluster<'a>(
+    clusters: &'a [ClusterSummary],
+    token: &crate::callback::CallbackToken,
+) -> Option<&'a ClusterSummary> {
+    clusters
+        .iter()
+        .filter(|c| token_in_name(&c.name).as_ref() == Some(token))
+        .min_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)))
 }
 
 /// A HadoopJarStep to submit.
@@ -69,6 +100,7 @@ pub struct ClusterSummary {
     pub id: String,
     pub name: String,
     pub state: ClusterState,
+    pub created_at: Option<SystemTime>,
 }
 
 /// Which clusters to list: those in `states`, or created after `created_after`.

@@ -77,6 +77,7 @@ mod tests {
             cluster_id: "j-1".into(),
             state,
             failure,
+            created_at: None,
             ended_at: None,
         }
     }

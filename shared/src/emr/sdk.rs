@@ -75,6 +75,10 @@ fn step_info(
                 .unwrap_or_default(),
         ),
         failure,
+        created_at: status
+            .and_then(|s| s.timeline())
+            .and_then(|t| t.creation_date_time())
+            .and_then(|t| SystemTime::try_from(*t).ok()),
         ended_at: status
             .and_then(|s| s.timeline())
             .and_then(|t| t.end_date_time())
@@ -356,6 +360,11 @@ impl EmrJobs for SdkEmr {
                             .map(|s| s.as_str())
                             .unwrap_or_default(),
                     ),
+                    created_at: c
+                        .status()
+                        .and_then(|s| s.timeline())
+                        .and_then(|t| t.creation_date_time())
+                        .and_then(|t| SystemTime::try_from(*t).ok()),
                 }
             }));
         }

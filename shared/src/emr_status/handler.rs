@@ -1,4 +1,4 @@
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use aws_lambda_events::event::cloudwatch_events::emr::{ClusterStateChange, StepStatusChange};
 use serde::Serialize;
@@ -8,8 +8,8 @@ use tracing::{info, info_span, Instrument};
 use super::EmrEvent;
 use crate::callback::CallbackToken;
 use crate::emr::{
-    cluster_reason, step_outcome, token_in_name, ClusterState, EmrError, EmrJobs, StepInfo,
-    StepState,
+    callback_cluster, callback_step, cluster_reason, step_outcome, token_in_name, ClusterFilter,
+    ClusterState, EmrError, EmrJobs, StepInfo, StepState,
 };
 use crate::outcome::StepOutcome;
 use crate::report::{deliver, Delivery, StepReporter};
@@ -93,10 +93,68 @@ impl<E: EmrJobs, R: StepReporter> EmrStatusHandler<E, R> {
                 .describe_step(&detail.cluster_id, &detail.step_id)
                 .await
                 .map_err(|e| format!("describing step {}: {e}", detail.step_id))?;
+            if let Some(owner) = self.duplicate_owner(&token, &step).await? {
+                return Ok(Handled::ignored(format!(
+                    "step {} duplicates {owner} of the same callback",
+                    step.id
+                )));
+            }
             self.report_step(&token, &step).await
         }
         .instrument(span)
         .await
+    }
+
+    /// Which submission owns the callback when `step` is a racing duplicate: an older
+    /// step carrying the token on its cluster, or an older cluster created for it.
+    pub(super) async fn duplicate_owner(
+        &self,
+        token: &CallbackToken,
+        step: &StepInfo,
+    ) -> Result<Option<String>, String> {
+        let passing = |what: String| {
+            move |e: EmrError| match e {
+                EmrError::Transient(why) => Err(format!("{what}: {why}")),
+                _ => Ok(None),
+            }
+        };
+        let steps = match self.emr.list_steps(&step.cluster_id, &[]).await {
+            Ok(steps) => steps,
+            Err(e) => return passing(format!("listing steps of {}", step.cluster_id))(e),
+        };
+        if let Some(owner) = callback_step(&steps, token).filter(|owner| owner.id != step.id) {
+            return Ok(Some(format!("step {}", owner.id)));
+        }
+        let cluster = match self.emr.describe_cluster(&step.cluster_id).await {
+            Ok(cluster) => cluster,
+            Err(e) => return passing(format!("describing cluster {}", step.cluster_id))(e),
+        };
+        self.older_cluster_for(token, &cluster.id, &cluster.name)
+            .await
+    }
+
+    /// An older cluster created for the token, when `cluster_name` carries it.
+    pub(super) async fn older_cluster_for(
+        &self,
+        token: &CallbackToken,
+        cluster_id: &str,
+        cluster_name: &str,
+    ) -> Result<Option<String>, String> {
+        if token_in_name(cluster_name).as_ref() != Some(token) {
+            return Ok(None);
+        }
+        let filter = ClusterFilter {
+            states: Vec::new(),
+            created_after: SystemTime::now().checked_sub(self.window.clusters_created_within),
+        };
+        let clusters = match self.emr.list_clusters(&filter).await {
+            Ok(clusters) => clusters,
+            Err(EmrError::Transient(why)) => return Err(format!("listing clusters: {why}")),
+            Err(_) => return Ok(None),
+        };
+        Ok(callback_cluster(&clusters, token)
+            .filter(|owner| owner.id != cluster_id)
+            .map(|owner| format!("cluster {}", owner.id)))
     }
 
     /// Reports an ended step's outcome.
@@ -146,6 +204,17 @@ impl<E: EmrJobs, R: StepReporter> EmrStatusHandler<E, R> {
             )));
         }
         let why = readable_reason(&detail.state_change_reason, &detail.message);
+        if let Some(token) = token_in_name(&detail.name) {
+            if let Some(owner) = self
+                .older_cluster_for(&token, &detail.cluster_id, &detail.name)
+                .await?
+            {
+                return Ok(Handled::ignored(format!(
+                    "cluster {} duplicates {owner} of the same callback",
+                    detail.cluster_id
+                )));
+            }
+        }
         let steps = match self.emr.list_steps(&detail.cluster_id, &[]).await {
             Ok(steps) => steps,
             Err(EmrError::Transient(e)) => {
@@ -155,15 +224,18 @@ impl<E: EmrJobs, R: StepReporter> EmrStatusHandler<E, R> {
         };
         let mut handled = Handled::default();
         let mut any_token = false;
-        for step in steps {
+        for step in &steps {
             let Some(token) = token_in_name(&step.name) else {
                 continue;
             };
             any_token = true;
+            if callback_step(&steps, &token).is_some_and(|owner| owner.id != step.id) {
+                continue;
+            }
             let span = info_span!("emr_step", token = %token, step_id = %step.id, cluster_id = %detail.cluster_id);
             let result = async {
                 if step.state == StepState::Completed {
-                    self.report_step(&token, &step).await
+                    self.report_step(&token, step).await
                 } else {
                     let reason =
                         cluster_reason(&detail.cluster_id, &detail.state, &why, Some(&step.id));

@@ -56,6 +56,14 @@ impl<E: EmrJobs, R: StepReporter> EmrStatusHandler<E, R> {
                 if !recent {
                     continue;
                 }
+                match self.duplicate_owner(&token, &step).await {
+                    Ok(Some(_)) => continue,
+                    Ok(None) => {}
+                    Err(e) => {
+                        errors.push(e);
+                        continue;
+                    }
+                }
                 match self.report_step(&token, &step).await {
                     Ok(done) => handled.reported += done.reported,
                     Err(e) => errors.push(e),

@@ -7,8 +7,8 @@ use super::emr_arguments::{EmrArguments, EmrTarget};
 use super::{CallbackTask, RetryableError, TaskOutcome};
 use crate::callback::{CallbackMessage, CallbackToken};
 use crate::emr::{
-    cluster_name, step_name, step_outcome, token_in_name, ClusterFilter, ClusterSummary, EmrError,
-    EmrJobs, StepInfo, StepState, MAX_PENDING_STEPS,
+    callback_cluster, callback_step, cluster_name, step_name, step_outcome, ClusterFilter,
+    ClusterSummary, EmrError, EmrJobs, StepInfo, StepState, MAX_PENDING_STEPS,
 };
 
 /// How far back to look for a cluster created for a redelivered message: SQS keeps a
@@ -61,9 +61,7 @@ impl<E: EmrJobs> EmrTask<E> {
         token: &CallbackToken,
     ) -> Result<Option<StepInfo>, EmrError> {
         let steps = self.emr.list_steps(cluster_id, &[]).await?;
-        Ok(steps
-            .into_iter()
-            .find(|s| token_in_name(&s.name).as_ref() == Some(token)))
+        Ok(callback_step(&steps, token).cloned())
     }
 
     async fn find_created_cluster(
@@ -75,9 +73,40 @@ impl<E: EmrJobs> EmrTask<E> {
             created_after: SystemTime::now().checked_sub(CREATED_CLUSTER_LOOKBACK),
         };
         let clusters = self.emr.list_clusters(&filter).await?;
-        Ok(clusters
-            .into_iter()
-            .find(|c| token_in_name(&c.name).as_ref() == Some(token)))
+        Ok(callback_cluster(&clusters, token).cloned())
+    }
+
+    /// Two deliveries of one message can pass the duplicate check at the same moment.
+    /// The oldest submission is the callback's; a later one cancels itself before it
+    /// runs (a cluster runs its steps one at a time), and emr-events ignores it.
+    async fn settle_step_race(
+        &self,
+        cluster_id: &str,
+        step_id: &str,
+        token: &CallbackToken,
+    ) -> Result<(), EmrError> {
+        if let Some(owner) = self.find_step(cluster_id, token).await? {
+            if owner.id != step_id {
+                self.emr.cancel_step(cluster_id, step_id).await?;
+                info!(cluster_id, step_id, owner = %owner.id, "a racing delivery submitted first; this duplicate step was cancelled");
+            }
+        }
+        Ok(())
+    }
+
+    /// Likewise for a cluster created for the token: a later one terminates itself.
+    async fn settle_cluster_race(
+        &self,
+        cluster_id: &str,
+        token: &CallbackToken,
+    ) -> Result<(), EmrError> {
+        if let Some(owner) = self.find_created_cluster(token).await? {
+            if owner.id != cluster_id {
+                self.emr.terminate_cluster(cluster_id).await?;
+                info!(cluster_id, owner = %owner.id, "a racing delivery created a cluster first; this duplicate was terminated");
+            }
+        }
+        Ok(())
     }
 
     /// A step already submitted for this token: pending while it runs, its real
@@ -145,6 +174,10 @@ impl<E: EmrJobs> EmrTask<E> {
             self.emr.add_step(cluster_id, &step)
         );
         info!(cluster_id, step_id = %step_id, "EMR step submitted; the step completes on EMR's status event");
+        attempt!(
+            format!("checking {cluster_id} for a racing duplicate"),
+            self.settle_step_race(cluster_id, &step_id, &message.token)
+        );
         Ok(TaskOutcome::Pending)
     }
 
@@ -183,6 +216,10 @@ impl<E: EmrJobs> EmrTask<E> {
             self.emr.run_job_flow(&name, config, &step)
         );
         info!(cluster_id = %cluster_id, "EMR cluster created for the step; it terminates after it");
+        attempt!(
+            "checking for a racing duplicate cluster",
+            self.settle_cluster_race(&cluster_id, &message.token)
+        );
         Ok(TaskOutcome::Pending)
     }
 
