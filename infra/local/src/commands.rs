@@ -12,9 +12,13 @@ use crate::stack::{DeployOptions, LocalStack, STANDING_CLUSTER_ID};
 /// How long `run` waits, after Ctrl-C, for the execution to stop before tearing down.
 const STOP_GRACE: Duration = Duration::from_secs(60);
 
-/// Where `up` and `run` say where their endpoints are, for `stop`.
+/// Where `up` and `run` say where their endpoints are, for `stop`:
+/// `LOCAL_STACK_STATE_DIR`, else `.local-stack/` in the workspace.
 fn endpoints_file() -> PathBuf {
-    paths::workspace_root().join(".local-stack/endpoints.json")
+    std::env::var_os("LOCAL_STACK_STATE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| paths::workspace_root().join(".local-stack"))
+        .join("endpoints.json")
 }
 
 async fn start_stack(template_parameters: &BTreeMap<String, String>) -> Result<LocalStack, String> {

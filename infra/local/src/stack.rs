@@ -137,6 +137,28 @@ impl LocalStack {
             .await
     }
 
+    /// How to run a process as a function of this stack: its settings on top of the
+    /// stack's client environment. Benchmarks start other runtimes with it.
+    pub fn function_spec(
+        &self,
+        name: &str,
+        binary: std::path::PathBuf,
+        args: Vec<String>,
+        settings: Vec<(String, String)>,
+    ) -> FunctionSpec {
+        let mut env = self.client_env();
+        env.extend(settings);
+        FunctionSpec {
+            name: name.to_owned(),
+            binary,
+            args,
+            env,
+            timeout: Duration::from_secs(60),
+            memory_mb: 128,
+            echo_logs: self.echo_logs,
+        }
+    }
+
     async fn start_function(
         &mut self,
         name: &str,
@@ -145,16 +167,10 @@ impl LocalStack {
         timeout: Duration,
         memory_mb: u32,
     ) -> Result<Arc<LocalFunction>, String> {
-        let mut env = self.client_env();
-        env.extend(settings);
-        let spec = FunctionSpec {
-            name: name.to_owned(),
-            binary: paths::handler_binary(binary)?,
-            env,
-            timeout,
-            memory_mb,
-            echo_logs: self.echo_logs,
-        };
+        let mut spec =
+            self.function_spec(name, paths::handler_binary(binary)?, Vec::new(), settings);
+        spec.timeout = timeout;
+        spec.memory_mb = memory_mb;
         let function = Arc::new(
             LocalFunction::start(spec)
                 .await

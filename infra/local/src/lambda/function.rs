@@ -18,6 +18,8 @@ use super::InvokeError;
 pub struct FunctionSpec {
     pub name: String,
     pub binary: PathBuf,
+    /// Arguments of the binary (an interpreter's script and handler, say).
+    pub args: Vec<String>,
     /// The function's environment; nothing else of this process's environment is
     /// passed on but PATH, so no real credentials reach a local function.
     pub env: Vec<(String, String)>,
@@ -37,9 +39,11 @@ pub struct LocalFunction {
     api: Arc<RuntimeApi>,
     process: tokio::sync::Mutex<Option<Process>>,
     logs: Arc<Mutex<Vec<String>>>,
+    busy: Mutex<Duration>,
 }
 
 struct Process {
+    pid: Option<u32>,
     watcher: JoinHandle<()>,
     exited: Arc<Mutex<Option<String>>>,
 }
@@ -59,6 +63,7 @@ impl LocalFunction {
             api,
             process: tokio::sync::Mutex::new(None),
             logs: Arc::new(Mutex::new(Vec::new())),
+            busy: Mutex::new(Duration::ZERO),
         };
         {
             let mut process = function.process.lock().await;
@@ -76,7 +81,25 @@ impl LocalFunction {
         self.logs.lock().unwrap().clone()
     }
 
+    /// The id of the current process, if one runs.
+    pub async fn pid(&self) -> Option<u32> {
+        self.process.lock().await.as_ref().and_then(|p| p.pid)
+    }
+
+    /// Time spent in invocations so far, from enqueue to answer: the handler's own time
+    /// as a pipeline step sees it.
+    pub fn busy_time(&self) -> Duration {
+        *self.busy.lock().unwrap()
+    }
+
     pub async fn invoke(&self, payload: &Value) -> Result<Value, InvokeError> {
+        let started = std::time::Instant::now();
+        let answer = self.invoke_once(payload).await;
+        *self.busy.lock().unwrap() += started.elapsed();
+        answer
+    }
+
+    async fn invoke_once(&self, payload: &Value) -> Result<Value, InvokeError> {
         let mut process = self.process.lock().await;
         let running = process
             .as_ref()
@@ -106,6 +129,7 @@ impl LocalFunction {
         let spec = &self.spec;
         let mut command = Command::new(&spec.binary);
         command
+            .args(&spec.args)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("AWS_LAMBDA_RUNTIME_API", self.api.address())
@@ -149,9 +173,14 @@ impl LocalFunction {
                 spec.echo_logs,
             ));
         }
+        let pid = child.id();
         let exited = Arc::new(Mutex::new(None));
         let watcher = tokio::spawn(watch_exit(child, self.api.clone(), exited.clone()));
-        Ok(Process { watcher, exited })
+        Ok(Process {
+            pid,
+            watcher,
+            exited,
+        })
     }
 }
 

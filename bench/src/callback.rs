@@ -1,0 +1,152 @@
+//! callback-queue beside the Python consumer: cold start, a batch under latency, and
+//! sustained throughput with its peak memory.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use local_stack::LocalStack;
+
+use crate::consumers::{peak_rss_mb, Consumer, Tokens};
+use crate::stats::{median, ms, row};
+
+const COLD_STARTS: usize = 20;
+
+/// Process start to first answered event (its clients built), median of 20 starts.
+pub async fn cold_start(
+    stack: &LocalStack,
+    bin_dir: &Path,
+    consumer: Consumer,
+    tokens: &mut Tokens,
+) -> (Duration, f64) {
+    let mut samples = Vec::new();
+    let mut rss = Vec::new();
+    for _ in 0..COLD_STARTS {
+        let event = tokens.batch(stack, 1);
+        let started = Instant::now();
+        let function = consumer.start(stack, bin_dir).await;
+        let answer = function.invoke(&event).await.expect("first event answered");
+        samples.push(started.elapsed());
+        assert!(
+            answer["batchItemFailures"]
+                .as_array()
+                .is_some_and(Vec::is_empty),
+            "{answer}"
+        );
+        if let Some(mb) = function.pid().await.and_then(peak_rss_mb) {
+            rss.push(mb);
+        }
+    }
+    rss.sort_by(f64::total_cmp);
+    (
+        median(samples),
+        rss.get(rss.len() / 2).copied().unwrap_or(f64::NAN),
+    )
+}
+
+/// The median time of a batch of `size` against a warm function.
+async fn batch_time(
+    stack: &LocalStack,
+    function: &local_stack::lambda::LocalFunction,
+    size: usize,
+    tokens: &mut Tokens,
+) -> Duration {
+    let mut samples = Vec::new();
+    for _ in 0..15 {
+        let event = tokens.batch(stack, size);
+        let started = Instant::now();
+        function.invoke(&event).await.expect("batch answered");
+        samples.push(started.elapsed());
+    }
+    median(samples)
+}
+
+pub async fn batch_under_latency(stack: &LocalStack, bin_dir: &Path, tokens: &mut Tokens) {
+    let function = Consumer::Rust.start(stack, bin_dir).await;
+    batch_time(stack, &function, 1, tokens).await;
+    stack
+        .sagemaker
+        .faults()
+        .set_latency(Duration::from_millis(50));
+    let one = batch_time(stack, &function, 1, tokens).await;
+    let ten = batch_time(stack, &function, 10, tokens).await;
+    stack.sagemaker.faults().set_latency(Duration::ZERO);
+    let ratio = ten.as_secs_f64() / one.as_secs_f64();
+    row(
+        "batch of 10, 50 ms SageMaker latency (vs 1 message)",
+        format!("{} vs {} = {ratio:.2} x", ms(ten), ms(one)),
+        "<= 1.30 x".into(),
+        ratio <= 1.3,
+    );
+}
+
+/// Messages per second over 1,000 messages in batches of 10, and the peak RSS.
+pub async fn throughput(
+    stack: &LocalStack,
+    bin_dir: &Path,
+    consumer: Consumer,
+    tokens: &mut Tokens,
+) -> (f64, f64) {
+    let function = consumer.start(stack, bin_dir).await;
+    function
+        .invoke(&tokens.batch(stack, 10))
+        .await
+        .expect("warm-up");
+    let started = Instant::now();
+    for _ in 0..100 {
+        let answer = function
+            .invoke(&tokens.batch(stack, 10))
+            .await
+            .expect("batch answered");
+        assert!(
+            answer["batchItemFailures"]
+                .as_array()
+                .is_some_and(Vec::is_empty),
+            "{answer}"
+        );
+    }
+    let rate = 1000.0 / started.elapsed().as_secs_f64();
+    let rss = function
+        .pid()
+        .await
+        .and_then(peak_rss_mb)
+        .unwrap_or(f64::NAN);
+    (rate, rss)
+}
+
+pub async fn report(stack: &LocalStack, bin_dir: &Path) -> f64 {
+    let mut tokens = Tokens::new(1);
+    let (rust_start, rust_start_rss) =
+        cold_start(stack, bin_dir, Consumer::Rust, &mut tokens).await;
+    let (py_start, py_start_rss) = cold_start(stack, bin_dir, Consumer::Python, &mut tokens).await;
+    println!(
+        "  cold start: {} {} ({rust_start_rss:.1} MB), {} {} ({py_start_rss:.1} MB)",
+        Consumer::Rust.label(),
+        ms(rust_start),
+        Consumer::Python.label(),
+        ms(py_start)
+    );
+    let ratio = py_start.as_secs_f64() / rust_start.as_secs_f64();
+    row(
+        "callback-queue cold start (median of 20)",
+        format!("{} = 1/{ratio:.0} of Python", ms(rust_start)),
+        format!("<= 1/30 ({})", ms(py_start / 30)),
+        ratio >= 30.0,
+    );
+
+    batch_under_latency(stack, bin_dir, &mut tokens).await;
+
+    let (rust_rate, rust_rss) = throughput(stack, bin_dir, Consumer::Rust, &mut tokens).await;
+    let (py_rate, py_rss) = throughput(stack, bin_dir, Consumer::Python, &mut tokens).await;
+    println!(
+        "  throughput: {} {rust_rate:.0} msg/s, {} {py_rate:.0} msg/s (peak RSS {py_rss:.1} MB)",
+        Consumer::Rust.label(),
+        Consumer::Python.label()
+    );
+    row(
+        "sustained throughput, one process, no latency",
+        format!("{rust_rate:.0} msg/s = {:.1} x Python", rust_rate / py_rate),
+        ">= 10 x".into(),
+        rust_rate / py_rate >= 10.0,
+    );
+    rust_rss
+}

@@ -1,0 +1,94 @@
+//! The two callback consumers measured side by side under the same Runtime API: the
+//! release callback-queue binary, and the Python boto3 consumer under awslambdaric.
+
+use std::path::{Path, PathBuf};
+
+use local_stack::lambda::{FunctionSpec, LocalFunction};
+use local_stack::paths::workspace_root;
+use local_stack::LocalStack;
+use serde_json::{json, Value};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Consumer {
+    Rust,
+    Python,
+}
+
+impl Consumer {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Rust => "Rust callback-queue",
+            Self::Python => "Python boto3 consumer",
+        }
+    }
+
+    pub fn spec(self, stack: &LocalStack, bin_dir: &Path) -> FunctionSpec {
+        match self {
+            Self::Rust => stack.function_spec(
+                "callback-queue",
+                bin_dir.join("callback-queue"),
+                Vec::new(),
+                Vec::new(),
+            ),
+            Self::Python => {
+                let root = workspace_root();
+                let mut spec = stack.function_spec(
+                    "python-consumer",
+                    root.join(".venv/bin/python"),
+                    vec!["-m".into(), "awslambdaric".into(), "handler.handler".into()],
+                    vec![(
+                        "PYTHONPATH".into(),
+                        root.join("bench/python_consumer").display().to_string(),
+                    )],
+                );
+                spec.memory_mb = 128;
+                spec
+            }
+        }
+    }
+
+    pub async fn start(self, stack: &LocalStack, bin_dir: &Path) -> LocalFunction {
+        LocalFunction::start(self.spec(stack, bin_dir))
+            .await
+            .expect("start the consumer")
+    }
+}
+
+/// Fresh tokens, registered as waiting steps, so every report is a first report.
+pub struct Tokens(u64);
+
+impl Tokens {
+    pub fn new(prefix: u64) -> Self {
+        Self(prefix * 100_000_000)
+    }
+
+    pub fn batch(&mut self, stack: &LocalStack, size: usize) -> Value {
+        let records: Vec<Value> = (0..size)
+            .map(|_| {
+                self.0 += 1;
+                let token = format!("B{:09}", self.0);
+                stack.sagemaker.callbacks().register(&token);
+                let body = json!({"token": token, "arguments": {"task": "benchmark"},
+                    "pipelineExecutionArn": "arn:aws:sagemaker:us-east-1:123456789012:pipeline/bench/execution/b1"});
+                json!({"messageId": format!("m-{token}"), "receiptHandle": "r", "body": body.to_string(),
+                       "attributes": {}, "messageAttributes": {}, "eventSource": "aws:sqs", "awsRegion": "us-east-1",
+                       "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:CallbackQueue"})
+            })
+            .collect();
+        json!({"Records": records})
+    }
+}
+
+/// Peak resident memory (VmHWM) of a process, in MB.
+pub fn peak_rss_mb(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+pub fn release_bin_dir() -> PathBuf {
+    std::env::var_os("BENCH_BIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target/x86_64-unknown-linux-gnu/release"))
+}

@@ -1,0 +1,75 @@
+//! `bench`: every figure of the design's budgets, measured in one run on this machine,
+//! next to its budget. Run through scripts/bench, which builds the release artifacts.
+
+mod callback;
+mod consumers;
+mod memory;
+mod pipeline;
+mod stats;
+
+use local_stack::paths::workspace_root;
+use local_stack::stack::DeployOptions;
+use local_stack::LocalStack;
+
+use consumers::release_bin_dir;
+use stats::{ms, row};
+
+const RSS_BUDGET_MB: f64 = 20.0;
+const ZIP_BUDGET_BYTES: u64 = 4 * 1024 * 1024;
+
+#[tokio::main]
+async fn main() {
+    let bin_dir = release_bin_dir();
+    println!("release binaries: {}", bin_dir.display());
+    let mut stack = LocalStack::start().await.expect("local stack");
+
+    let callback_rss = callback::report(&stack, &bin_dir).await;
+    let emr_rss = memory::emr_events(&stack, &bin_dir).await;
+    let step_rss = memory::lambda_step(&stack, &bin_dir).await;
+    for (name, mb) in [
+        ("callback-queue", callback_rss),
+        ("emr-events", emr_rss),
+        ("lambda-step", step_rss),
+    ] {
+        row(
+            &format!("peak RSS of {name}, 1,000-message run"),
+            format!("{mb:.1} MB"),
+            format!("<= {RSS_BUDGET_MB} MB"),
+            mb <= RSS_BUDGET_MB,
+        );
+    }
+
+    for name in ["callback-queue", "emr-events", "lambda-step"] {
+        let zip = workspace_root()
+            .join("target/lambda")
+            .join(name)
+            .join("bootstrap.zip");
+        match std::fs::metadata(&zip) {
+            Ok(meta) => row(
+                &format!("release artifact {name}, zipped"),
+                format!("{:.2} MB", meta.len() as f64 / 1_048_576.0),
+                "<= 4 MB".into(),
+                meta.len() <= ZIP_BUDGET_BYTES,
+            ),
+            Err(_) => println!(
+                "  {} not built (scripts/build-release builds it)",
+                zip.display()
+            ),
+        }
+    }
+
+    stack
+        .deploy(&DeployOptions::default())
+        .await
+        .expect("deploy the template");
+    let overhead = pipeline::overhead_per_step(&stack).await;
+    row(
+        &format!(
+            "local stack overhead per step ({}-step pipeline)",
+            pipeline::STEPS
+        ),
+        ms(overhead),
+        "<= 20 ms".into(),
+        overhead.as_millis() <= 20,
+    );
+}

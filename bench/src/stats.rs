@@ -1,0 +1,23 @@
+//! Medians and the printed table.
+
+use std::time::Duration;
+
+pub fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+pub fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// One line of the report: the figure, what was measured, the budget, and the verdict.
+pub fn row(figure: &str, measured: String, budget: String, met: bool) {
+    println!(
+        "{:<52} {:>28}   budget {:<22} {}",
+        figure,
+        measured,
+        budget,
+        if met { "MET" } else { "MISSED" }
+    );
+}

@@ -1,0 +1,289 @@
+//! The local-stack command as a user runs it: `run`'s live view and exit codes, a bad
+//! definition, Ctrl-C, and `up` with `stop`.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use integration_tests::{definition, emr_callback_step};
+use local_stack::paths::{binary_dir, workspace_root};
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const DEADLINE: Duration = Duration::from_secs(120);
+
+/// The command, with a state folder of its own per test, so that `stop` reaches the
+/// stack of its own test.
+fn local_stack(state: &tempfile::TempDir) -> Command {
+    let mut command = Command::new(binary_dir().join("local-stack"));
+    command
+        .current_dir(workspace_root())
+        .env("LOCAL_STACK_STATE_DIR", state.path())
+        .kill_on_drop(true);
+    command
+}
+
+fn temp_definition(text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pipeline.json");
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
+/// Reads stdout lines until one contains `marker`; answers every line read.
+async fn read_until(
+    lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    marker: &str,
+) -> Vec<String> {
+    let mut seen = Vec::new();
+    let found = tokio::time::timeout(DEADLINE, async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            let hit = line.contains(marker);
+            seen.push(line);
+            if hit {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert!(
+        matches!(found, Ok(true)),
+        "no line with '{marker}' in {seen:#?}"
+    );
+    seen
+}
+
+/// The processes whose parent is `pid`.
+fn children_of(pid: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|child| {
+            std::fs::read_to_string(format!("/proc/{child}/stat"))
+                .ok()
+                .and_then(|stat| {
+                    stat.rsplit(')')
+                        .next()?
+                        .split_whitespace()
+                        .nth(1)?
+                        .parse::<u32>()
+                        .ok()
+                })
+                == Some(pid)
+        })
+        .collect()
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| !stat.contains(") Z "))
+}
+
+fn interrupt(child: &Child) {
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().unwrap().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn run_follows_the_demo_live_and_exits_0() {
+    let state = tempfile::tempdir().unwrap();
+    let output = tokio::time::timeout(
+        DEADLINE,
+        local_stack(&state)
+            .args(["run", "infra/pipelines/demo.json"])
+            .output(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for expected in [
+        "CheckCluster",
+        "Executing",
+        "ClusterReady",
+        "Outcome=True",
+        "BuildFeatures",
+        "execution Succeeded",
+        "BuildFeatures.State = COMPLETED",
+        "CheckCluster.Ready = true",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "'{expected}' missing from:\n{stdout}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn run_exits_1_when_the_execution_fails_and_3_for_a_bad_definition() {
+    let state = tempfile::tempdir().unwrap();
+    let failed = local_stack(&state)
+        .args([
+            "run",
+            "infra/pipelines/demo.json",
+            "--param",
+            "ClusterId=j-NOSUCH",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(failed.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&failed.stdout)
+        .contains("execution Failed: EMR cluster j-NOSUCH cannot take the step"));
+
+    let lambda = |name: &str, after: &str| {
+        json!({"Name": name, "Type": "Lambda", "Arguments": {},
+        "FunctionArn": integration_tests::LAMBDA_ARN, "DependsOn": [after]})
+    };
+    let (_dir, path) = temp_definition(&definition(
+        json!([]),
+        json!([lambda("a", "b"), lambda("b", "a")]),
+    ));
+    let bad = local_stack(&state)
+        .arg("run")
+        .arg(&path)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(3));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("the steps a → b → a form a cycle"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}
+
+#[tokio::test]
+async fn ctrl_c_stops_the_execution_exits_2_and_leaves_no_process_behind() {
+    let steps = json!([emr_callback_step("Long", &["sleep", "60"])]);
+    let (_dir, path) = temp_definition(&definition(json!([]), steps));
+    let state = tempfile::tempdir().unwrap();
+    let mut child = local_stack(&state)
+        .arg("run")
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    read_until(&mut lines, "Long").await;
+    let pid = child.id().unwrap();
+    let children = children_of(pid);
+    assert!(
+        children.len() >= 4,
+        "moto and the functions run under it: {children:?}"
+    );
+
+    interrupt(&child);
+    let rest = read_until(&mut lines, "execution Stopped").await;
+    assert!(rest.iter().any(|l| l.contains("Stopped")), "{rest:?}");
+    let status = tokio::time::timeout(DEADLINE, child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.code(), Some(2));
+    integration_tests::wait_until(
+        "every child process is gone",
+        Duration::from_secs(10),
+        || children.iter().all(|c| !alive(*c)),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn up_serves_until_ctrl_c_and_stop_stops_an_execution_on_it() {
+    let state = tempfile::tempdir().unwrap();
+    let mut up = local_stack(&state)
+        .arg("up")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(up.stdout.take().unwrap()).lines();
+    let printed = read_until(&mut lines, "export AWS_ENDPOINT_URL_EVENTBRIDGE").await;
+    let endpoint = printed
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("export AWS_ENDPOINT_URL_SAGEMAKER="))
+        .expect("the SageMaker endpoint is printed")
+        .to_owned();
+
+    let config = aws_sdk_sagemaker::Config::builder()
+        .behavior_version(aws_sdk_sagemaker::config::BehaviorVersion::latest())
+        .region(aws_sdk_sagemaker::config::Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "testing", "testing", None, None, "test",
+        ))
+        .endpoint_url(endpoint)
+        .build();
+    let client = aws_sdk_sagemaker::Client::from_conf(config);
+    let steps = json!([emr_callback_step("Long", &["sleep", "60"])]);
+    client
+        .create_pipeline()
+        .pipeline_name("long")
+        .pipeline_definition(definition(json!([]), steps))
+        .role_arn("arn:aws:iam::123456789012:role/p")
+        .client_request_token("create-long-000000000000000000000000")
+        .send()
+        .await
+        .unwrap();
+    let arn = client
+        .start_pipeline_execution()
+        .pipeline_name("long")
+        .client_request_token("start-long-0000000000000000000000000")
+        .send()
+        .await
+        .unwrap()
+        .pipeline_execution_arn
+        .unwrap();
+
+    let stop = local_stack(&state)
+        .args(["stop", &arn])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(
+        stop.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&stop.stderr)
+    );
+    let mut status = String::new();
+    let end = std::time::Instant::now() + DEADLINE;
+    while status != "Stopped" && std::time::Instant::now() < end {
+        let described = client
+            .describe_pipeline_execution()
+            .pipeline_execution_arn(&arn)
+            .send()
+            .await
+            .unwrap();
+        status = described
+            .pipeline_execution_status
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, "Stopped");
+
+    interrupt(&up);
+    let code = tokio::time::timeout(DEADLINE, up.wait())
+        .await
+        .unwrap()
+        .unwrap()
+        .code();
+    assert_eq!(code, Some(0));
+    let missing = local_stack(&state)
+        .args(["stop", &arn])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no local stack is running"));
+}
