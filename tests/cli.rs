@@ -215,15 +215,7 @@ async fn up_serves_until_ctrl_c_and_stop_stops_an_execution_on_it() {
         .expect("the SageMaker endpoint is printed")
         .to_owned();
 
-    let config = aws_sdk_sagemaker::Config::builder()
-        .behavior_version(aws_sdk_sagemaker::config::BehaviorVersion::latest())
-        .region(aws_sdk_sagemaker::config::Region::new("us-east-1"))
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
-        .endpoint_url(endpoint)
-        .build();
-    let client = aws_sdk_sagemaker::Client::from_conf(config);
+    let client = aws_sdk_sagemaker::Client::new(&local_stack::stack::sdk_config(&endpoint));
     let steps = json!([emr_callback_step("Long", &["sleep", "60"])]);
     client
         .create_pipeline()

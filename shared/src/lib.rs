@@ -16,3 +16,4 @@ pub mod report;
 pub mod sdk_error;
 pub mod settings;
 pub mod task;
+pub mod text;

@@ -3,8 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use aws_config::{BehaviorVersion, SdkConfig};
-use aws_credential_types::Credentials;
+use aws_config::SdkConfig;
 use local_stack::LocalStack;
 use serde_json::{json, Value};
 
@@ -40,20 +39,7 @@ pub fn batch_item_failures(response: &Value) -> Vec<String> {
 
 /// An SDK configuration for moto server.
 pub fn moto_config(stack: &LocalStack) -> SdkConfig {
-    SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(aws_config::Region::new(local_stack::stack::REGION))
-        .credentials_provider(
-            aws_credential_types::provider::SharedCredentialsProvider::new(Credentials::new(
-                "testing",
-                "testing",
-                None,
-                None,
-                "local-stack",
-            )),
-        )
-        .endpoint_url(stack.moto.endpoint())
-        .build()
+    local_stack::stack::sdk_config(&stack.moto.endpoint())
 }
 
 /// Every event on the default bus with a given source, delivered by an EventBridge
@@ -201,21 +187,7 @@ pub async fn deployed_stack(
 
 /// aws-sdk-sagemaker pointed at the stack's SageMaker endpoint.
 pub fn sagemaker_client(stack: &LocalStack) -> aws_sdk_sagemaker::Client {
-    let config = SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(aws_config::Region::new(local_stack::stack::REGION))
-        .credentials_provider(
-            aws_credential_types::provider::SharedCredentialsProvider::new(Credentials::new(
-                "testing",
-                "testing",
-                None,
-                None,
-                "local-stack",
-            )),
-        )
-        .endpoint_url(stack.sagemaker.endpoint())
-        .build();
-    aws_sdk_sagemaker::Client::new(&config)
+    aws_sdk_sagemaker::Client::new(&local_stack::stack::sdk_config(&stack.sagemaker.endpoint()))
 }
 
 /// A definition file of infra/pipelines/, as text.

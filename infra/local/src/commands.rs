@@ -143,19 +143,7 @@ pub async fn stop(execution_arn: String) -> Result<(), String> {
     let endpoint = endpoints["sagemaker"]
         .as_str()
         .ok_or("the endpoints file names no SageMaker endpoint")?;
-    let config = aws_sdk_sagemaker::Config::builder()
-        .behavior_version(aws_sdk_sagemaker::config::BehaviorVersion::latest())
-        .region(aws_sdk_sagemaker::config::Region::new(crate::stack::REGION))
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "testing",
-            "testing",
-            None,
-            None,
-            "local-stack",
-        ))
-        .endpoint_url(endpoint)
-        .build();
-    aws_sdk_sagemaker::Client::from_conf(config)
+    aws_sdk_sagemaker::Client::new(&crate::stack::sdk_config(endpoint))
         .stop_pipeline_execution()
         .pipeline_execution_arn(&execution_arn)
         .client_request_token(format!("stop-{}", std::process::id()))

@@ -21,6 +21,27 @@ use crate::template::{EventSource, Template};
 
 pub const REGION: &str = "us-east-1";
 
+/// An AWS SDK configuration for one of the stack's endpoints, with its fixed test
+/// credentials: what the CLI, the benchmarks and the tests talk to it with.
+pub fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(REGION))
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::new(
+                    "testing",
+                    "testing",
+                    None,
+                    None,
+                    "local-stack",
+                ),
+            ),
+        )
+        .endpoint_url(endpoint)
+        .build()
+}
+
 /// The long-running cluster `up` and `run` start, standing in for a team's shared
 /// cluster: its id is fixed so pipeline definitions can name it.
 pub const STANDING_CLUSTER_ID: &str = "j-LOCALCLUSTER1";
@@ -214,22 +235,7 @@ impl LocalStack {
     }
 
     fn moto_config(&self) -> aws_config::SdkConfig {
-        aws_config::SdkConfig::builder()
-            .behavior_version(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(REGION))
-            .credentials_provider(
-                aws_credential_types::provider::SharedCredentialsProvider::new(
-                    aws_credential_types::Credentials::new(
-                        "testing",
-                        "testing",
-                        None,
-                        None,
-                        "local-stack",
-                    ),
-                ),
-            )
-            .endpoint_url(self.moto.endpoint())
-            .build()
+        sdk_config(&self.moto.endpoint())
     }
 
     pub fn sqs_client(&self) -> aws_sdk_sqs::Client {

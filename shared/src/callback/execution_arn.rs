@@ -1,5 +1,7 @@
 use std::fmt;
 
+use crate::text::shorten;
+
 /// `arn:<partition>:sagemaker:<region>:<account>:pipeline/<pipeline>/execution/<id>`,
 /// kept whole for logs and split for the tasks that need its parts.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -14,7 +16,7 @@ pub struct PipelineExecutionArn {
 
 impl PipelineExecutionArn {
     pub fn parse(arn: &str) -> Result<Self, String> {
-        let bad = |why: &str| format!("pipelineExecutionArn '{}' {why}", shorten(arn));
+        let bad = |why: &str| format!("pipelineExecutionArn '{}' {why}", shorten(arn, 80));
         let parts: Vec<&str> = arn.splitn(6, ':').collect();
         let [prefix, partition, service, region, account, resource] = parts[..] else {
             return Err(bad("is not an ARN"));
@@ -60,15 +62,6 @@ impl PipelineExecutionArn {
 impl fmt::Display for PipelineExecutionArn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.arn)
-    }
-}
-
-/// Hostile input can be megabytes long; error messages quote only its start.
-fn shorten(text: &str) -> String {
-    const QUOTED: usize = 80;
-    match text.char_indices().nth(QUOTED) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
     }
 }
 

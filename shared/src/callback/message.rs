@@ -1,6 +1,7 @@
 use serde_json::{Map, Value};
 
 use super::{CallbackToken, PipelineExecutionArn};
+use crate::text::quote;
 
 /// What SageMaker asks of a Callback step: a fresh start, or that the execution stops.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -99,14 +100,6 @@ impl CallbackMessage {
             arguments,
             status,
         })
-    }
-}
-
-fn quote(value: &Value) -> String {
-    let text = value.to_string();
-    match text.char_indices().nth(40) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text,
     }
 }
 

@@ -8,6 +8,7 @@ use serde_json::Value;
 use crate::callback::CallbackMessage;
 use crate::emr::{ClusterConfig, StepRequest};
 use crate::fields::{FieldKind, Fields};
+use crate::text::shorten;
 
 pub const DEFAULT_JAR: &str = "command-runner.jar";
 pub const ACTIONS_ON_FAILURE: [&str; 4] = [
@@ -43,7 +44,7 @@ impl EmrArguments {
             (true, false) => {
                 let id = fields.required_str("cluster_id").map_err(|e| e.to_string())?;
                 if !is_cluster_id(id) {
-                    return Err(fields.error("cluster_id", format!("must look like j-XXXXXXXXXXXXX, got '{}'", short(id))).to_string());
+                    return Err(fields.error("cluster_id", format!("must look like j-XXXXXXXXXXXXX, got '{}'", shorten(id, 40))).to_string());
                 }
                 EmrTarget::Cluster(id.to_owned())
             }
@@ -99,7 +100,7 @@ impl EmrArguments {
                     format!(
                         "must be one of {}, got '{}'",
                         ACTIONS_ON_FAILURE.join(", "),
-                        short(action_on_failure)
+                        shorten(action_on_failure, 40)
                     ),
                 )
                 .to_string());
@@ -136,10 +137,6 @@ fn is_cluster_id(id: &str) -> bool {
     id.strip_prefix("j-").is_some_and(|rest| {
         !rest.is_empty() && rest.len() <= 64 && rest.bytes().all(|b| b.is_ascii_alphanumeric())
     })
-}
-
-fn short(text: &str) -> String {
-    text.chars().take(40).collect()
 }
 
 #[cfg(test)]
