@@ -13,6 +13,7 @@ pub mod lambda_step;
 pub mod outcome;
 pub mod processing;
 pub mod report;
+pub mod sdk_config;
 pub mod sdk_error;
 pub mod settings;
 pub mod task;

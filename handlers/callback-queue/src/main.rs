@@ -16,7 +16,7 @@ use shared::task::{EmrTask, EventTask, TaskRegistry};
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let settings = CallbackSettings::from_env()?;
-    let config = aws_config::load_from_env().await;
+    let config = shared::sdk_config::load().await?;
 
     let reporter = SageMakerReporter::new(aws_sdk_sagemaker::Client::new(&config));
     let publisher = EventBridgeBus::new(

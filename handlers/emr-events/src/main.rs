@@ -13,7 +13,7 @@ use shared::settings::EmrEventsSettings;
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let settings = EmrEventsSettings::from_env()?;
-    let config = aws_config::load_from_env().await;
+    let config = shared::sdk_config::load().await?;
 
     let handler = EmrStatusHandler::new(
         SdkEmr::new(aws_sdk_emr::Client::new(&config)),

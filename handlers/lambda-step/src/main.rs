@@ -14,7 +14,7 @@ use shared::settings::LambdaStepSettings;
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let settings = LambdaStepSettings::from_env();
-    let config = aws_config::load_from_env().await;
+    let config = shared::sdk_config::load().await?;
     let emr = Arc::new(SdkEmr::new(aws_sdk_emr::Client::new(&config)));
     // EMR's status events arrive on the default bus, so its rules are looked up there.
     let bus = Arc::new(EventBridgeBus::new(
