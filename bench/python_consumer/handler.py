@@ -1,8 +1,9 @@
 """The Python boto3 consumer that callback-queue is measured against.
 
 It does the benchmark's work the same way: read the SQS batch, read each callback
-message (a token that cannot be read is left for the DLQ), and report the step's failure
-for an unknown task to SageMaker with a deterministic ClientRequestToken. Written as a
+message (a token that cannot be read is left for the DLQ), report the step's failure for
+an unknown task to SageMaker with a deterministic ClientRequestToken, and log one line
+per message. Written as a
 careful Python engineer would: the clients (SageMaker, EventBridge, EMR, as callback-queue
 builds) are made once at init, reports of one batch run in parallel threads over pooled
 connections, and nothing is imported or built per invocation.
@@ -10,6 +11,7 @@ connections, and nothing is imported or built per invocation.
 
 import hashlib
 import json
+import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
 
@@ -22,6 +24,9 @@ SAGEMAKER = boto3.client("sagemaker", config=_CONFIG)
 EVENTS = boto3.client("events", config=_CONFIG)
 EMR = boto3.client("emr", config=_CONFIG)
 POOL = ThreadPoolExecutor(max_workers=10)
+
+LOG = logging.getLogger()
+LOG.setLevel(logging.INFO)
 
 TOKEN = re.compile(r"^[A-Za-z0-9]{10}$")
 TASKS = ("event", "emr")
@@ -51,10 +56,14 @@ def _handle(record):
     task = (message.get("arguments") or {}).get("task")
     if task in TASKS:
         return None
+    reason = f"unknown task '{task}'; tasks: {', '.join(TASKS)}"
     try:
-        _report_failure(token, f"unknown task '{task}'; tasks: {', '.join(TASKS)}")
+        _report_failure(token, reason)
     except Exception:  # throttling, 5xx: the message comes back
+        LOG.warning("report failed; will be retried: token=%s", token)
         return record["messageId"]
+    # One line per message, the outcome's, as callback-queue logs.
+    LOG.info("step reported: outcome=failure token=%s reason=%s", token, reason)
     return None
 
 

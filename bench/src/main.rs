@@ -62,13 +62,19 @@ async fn main() {
         .deploy(&DeployOptions::default())
         .await
         .expect("deploy the template");
-    let overhead = pipeline::overhead_per_step(&stack).await;
+    let (overhead, wall, handlers) = pipeline::overhead_per_step(&stack).await;
+    println!(
+        "  {}-step pipeline: {} in all, {} of it in the handlers",
+        pipeline::STEPS,
+        ms(wall),
+        ms(handlers)
+    );
     row(
         &format!(
             "local stack overhead per step ({}-step pipeline)",
             pipeline::STEPS
         ),
-        ms(overhead),
+        format!("{:.3} ms", overhead.as_secs_f64() * 1000.0),
         "<= 20 ms".into(),
         overhead.as_millis() <= 20,
     );

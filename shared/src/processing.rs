@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::callback::{CallbackMessage, CallbackStatus, CallbackToken, MessageError};
 use crate::outcome::StepOutcome;
@@ -38,7 +38,6 @@ impl CallbackProcessor {
                 Disposition::Retry
             }
             MessageError::Invalid { token, reason, .. } => {
-                warn!(reason = %reason, "invalid callback message; failing the step");
                 self.report(
                     token,
                     StepOutcome::failed(format!("invalid callback message: {reason}")),
@@ -52,13 +51,13 @@ impl CallbackProcessor {
         let task = match self.tasks.select(message) {
             Ok(task) => task,
             Err(reason) => {
-                warn!(reason = %reason, "no task for this message; failing the step");
                 return self
                     .report(&message.token, StepOutcome::failed(reason))
                     .await;
             }
         };
-        info!(
+        // One line per message at INFO, the outcome's: this one is for debugging.
+        debug!(
             task = task.name(),
             status = message.status.as_str(),
             "running task"

@@ -12,7 +12,7 @@ use shared::report::SageMakerReporter;
 use shared::settings::CallbackSettings;
 use shared::task::{EmrTask, EventTask, TaskRegistry};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let settings = CallbackSettings::from_env()?;

@@ -9,7 +9,7 @@ use shared::emr_status::{EmrEvent, EmrStatusHandler, Handled};
 use shared::report::SageMakerReporter;
 use shared::settings::EmrEventsSettings;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let settings = EmrEventsSettings::from_env()?;

@@ -10,7 +10,7 @@ use shared::functions::{emr_preflight, flatten_json};
 use shared::lambda_step::StepFunctions;
 use shared::settings::LambdaStepSettings;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let settings = LambdaStepSettings::from_env();

@@ -35,7 +35,12 @@ pub async fn deliver(
     };
     match answer {
         Ok(()) => {
-            info!(outcome = outcome.kind(), "step reported");
+            match &outcome {
+                StepOutcome::Failed(reason) => {
+                    info!(outcome = "failure", reason = %reason, "step reported")
+                }
+                StepOutcome::Succeeded(_) => info!(outcome = "success", "step reported"),
+            }
             Delivery::Done
         }
         Err(ReportError::NoLongerWaiting(why)) => {
