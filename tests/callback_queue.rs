@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use integration_tests::{batch_item_failures, fixture, tokens_in, BusCapture};
+use integration_tests::{batch_item_failures, fixture, reported, tokens_in, BusCapture};
 use local_stack::sagemaker::CallbackState;
 use local_stack::LocalStack;
 use serde_json::Value;
@@ -36,15 +36,6 @@ async fn invoke(stack: &LocalStack, name: &str) -> Value {
         .invoke(&event)
         .await
         .unwrap_or_else(|e| panic!("{name}: {e}"))
-}
-
-async fn reported(stack: &LocalStack, token: &str) -> CallbackState {
-    stack
-        .sagemaker
-        .callbacks()
-        .wait_for_report(token, DEADLINE)
-        .await
-        .unwrap_or_else(|| panic!("no report for {token}"))
 }
 
 fn failure_reason(state: CallbackState) -> String {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use integration_tests::{definition, emr_callback_step};
+use integration_tests::{create_and_start, definition, emr_callback_step};
 use local_stack::paths::{binary_dir, workspace_root};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -217,24 +217,7 @@ async fn up_serves_until_ctrl_c_and_stop_stops_an_execution_on_it() {
 
     let client = aws_sdk_sagemaker::Client::new(&local_stack::stack::sdk_config(&endpoint));
     let steps = json!([emr_callback_step("Long", &["sleep", "60"])]);
-    client
-        .create_pipeline()
-        .pipeline_name("long")
-        .pipeline_definition(definition(json!([]), steps))
-        .role_arn("arn:aws:iam::123456789012:role/p")
-        .client_request_token("create-long-000000000000000000000000")
-        .send()
-        .await
-        .unwrap();
-    let arn = client
-        .start_pipeline_execution()
-        .pipeline_name("long")
-        .client_request_token("start-long-0000000000000000000000000")
-        .send()
-        .await
-        .unwrap()
-        .pipeline_execution_arn
-        .unwrap();
+    let arn = create_and_start(&client, "long", &definition(json!([]), steps), &[]).await;
 
     let stop = local_stack(&state)
         .args(["stop", &arn])

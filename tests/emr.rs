@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use integration_tests::{batch_item_failures, callback_event, fixture, moto_config, wait_until};
+use integration_tests::{
+    batch_item_failures, callback_event, fixture, moto_config, reported, wait_until,
+};
 use local_stack::lambda::InvokeError;
 use local_stack::sagemaker::CallbackState;
 use local_stack::LocalStack;
@@ -54,15 +56,6 @@ async fn start(stack: &LocalStack, token: &str, arguments: Value) {
         .await
         .unwrap();
     assert!(batch_item_failures(&response).is_empty(), "{response}");
-}
-
-async fn reported(stack: &LocalStack, token: &str) -> CallbackState {
-    stack
-        .sagemaker
-        .callbacks()
-        .wait_for_report(token, DEADLINE)
-        .await
-        .unwrap_or_else(|| panic!("no report for {token}"))
 }
 
 fn step_state(stack: &LocalStack, cluster: &str) -> Option<String> {

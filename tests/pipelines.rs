@@ -3,50 +3,16 @@
 
 use std::time::Duration;
 
-use aws_sdk_sagemaker::types::{
-    ParallelismConfiguration, Parameter, PipelineExecutionStatus, StepStatus,
-};
+use aws_sdk_sagemaker::types::{ParallelismConfiguration, PipelineExecutionStatus, StepStatus};
 use integration_tests::{
-    definition, deployed_stack, emr_callback_step, fixture, pipeline_file, sagemaker_client,
-    wait_until, LAMBDA_ARN, QUEUE_URL,
+    create_and_start, definition, deployed_stack, emr_callback_step, fixture, pipeline_file,
+    sagemaker_client, wait_until, LAMBDA_ARN, QUEUE_URL,
 };
 use local_stack::stack::STANDING_CLUSTER_ID;
 use local_stack::LocalStack;
 use serde_json::{json, Value};
 
 const DEADLINE: Duration = Duration::from_secs(60);
-
-async fn create_and_start(
-    client: &aws_sdk_sagemaker::Client,
-    name: &str,
-    definition: &str,
-    parameters: &[(&str, &str)],
-) -> String {
-    client
-        .create_pipeline()
-        .pipeline_name(name)
-        .pipeline_definition(definition)
-        .role_arn("arn:aws:iam::123456789012:role/pipeline")
-        .client_request_token(format!("create-{name}-0000000000000000000000"))
-        .send()
-        .await
-        .expect("create pipeline");
-    client
-        .start_pipeline_execution()
-        .pipeline_name(name)
-        .set_pipeline_parameters(Some(
-            parameters
-                .iter()
-                .map(|(n, v)| Parameter::builder().name(*n).value(*v).build())
-                .collect(),
-        ))
-        .client_request_token(format!("start-{name}-00000000000000000000000"))
-        .send()
-        .await
-        .expect("start execution")
-        .pipeline_execution_arn
-        .unwrap()
-}
 
 async fn finished(stack: &LocalStack, arn: &str) -> local_stack::pipeline::ExecutionRecord {
     stack

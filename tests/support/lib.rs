@@ -216,3 +216,51 @@ pub fn emr_callback_step(name: &str, command: &[&str]) -> Value {
            "OutputParameters": [{"OutputName": "StepId", "OutputType": "String"},
                                 {"OutputName": "State", "OutputType": "String"}]})
 }
+
+/// Creates a pipeline through the SageMaker API and starts an execution of it.
+pub async fn create_and_start(
+    client: &aws_sdk_sagemaker::Client,
+    name: &str,
+    definition: &str,
+    parameters: &[(&str, &str)],
+) -> String {
+    client
+        .create_pipeline()
+        .pipeline_name(name)
+        .pipeline_definition(definition)
+        .role_arn("arn:aws:iam::123456789012:role/pipeline")
+        .client_request_token(format!("create-{name}-0000000000000000000000"))
+        .send()
+        .await
+        .expect("create pipeline");
+    client
+        .start_pipeline_execution()
+        .pipeline_name(name)
+        .set_pipeline_parameters(Some(
+            parameters
+                .iter()
+                .map(|(n, v)| {
+                    aws_sdk_sagemaker::types::Parameter::builder()
+                        .name(*n)
+                        .value(*v)
+                        .build()
+                })
+                .collect(),
+        ))
+        .client_request_token(format!("start-{name}-00000000000000000000000"))
+        .send()
+        .await
+        .expect("start execution")
+        .pipeline_execution_arn
+        .unwrap()
+}
+
+/// Waits for the report on a callback step's token, or panics at the deadline.
+pub async fn reported(stack: &LocalStack, token: &str) -> local_stack::sagemaker::CallbackState {
+    stack
+        .sagemaker
+        .callbacks()
+        .wait_for_report(token, Duration::from_secs(30))
+        .await
+        .unwrap_or_else(|| panic!("no report for {token}"))
+}
