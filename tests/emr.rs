@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use integration_tests::{
-    batch_item_failures, callback_event, fixture, moto_config, reported, wait_until,
+    batch_item_failures, callback_event, fixture, moto_config, reported, wait_for_newest_step,
+    wait_until,
 };
 use local_stack::lambda::InvokeError;
 use local_stack::sagemaker::CallbackState;
@@ -56,16 +57,6 @@ async fn start(stack: &LocalStack, token: &str, arguments: Value) {
         .await
         .unwrap();
     assert!(batch_item_failures(&response).is_empty(), "{response}");
-}
-
-fn step_state(stack: &LocalStack, cluster: &str) -> Option<String> {
-    stack
-        .emr
-        .engine()
-        .steps(cluster)
-        .ok()?
-        .first()
-        .map(|s| s.state.clone())
 }
 
 #[tokio::test]
@@ -134,10 +125,7 @@ async fn stop_cancels_a_running_step_and_fails_the_callback() {
     let (stack, cluster) = stack().await;
     let arguments = on_cluster(&cluster, &["sleep", "30"]);
     start(&stack, "StopMe0001", arguments.clone()).await;
-    wait_until("the step runs", DEADLINE, || {
-        step_state(&stack, &cluster).as_deref() == Some("RUNNING")
-    })
-    .await;
+    wait_for_newest_step(&stack, &cluster, "RUNNING").await;
 
     let response = stack
         .function("callback-queue")
@@ -153,20 +141,14 @@ async fn stop_cancels_a_running_step_and_fails_the_callback() {
         reason.contains("pipeline stopped") && reason.contains("step cancelled"),
         "{reason}"
     );
-    wait_until("the step is cancelled", DEADLINE, || {
-        step_state(&stack, &cluster).as_deref() == Some("CANCELLED")
-    })
-    .await;
+    wait_for_newest_step(&stack, &cluster, "CANCELLED").await;
 }
 
 #[tokio::test]
 async fn a_cluster_terminated_under_a_running_step_fails_the_callback_with_its_reason() {
     let (stack, cluster) = stack().await;
     start(&stack, "Terminate1", on_cluster(&cluster, &["sleep", "30"])).await;
-    wait_until("the step runs", DEADLINE, || {
-        step_state(&stack, &cluster).as_deref() == Some("RUNNING")
-    })
-    .await;
+    wait_for_newest_step(&stack, &cluster, "RUNNING").await;
     stack.emr.engine().terminate(&cluster).unwrap();
     let CallbackState::Failed { reason, .. } = reported(&stack, "Terminate1").await else {
         panic!("not a failure")

@@ -6,7 +6,7 @@ use std::time::Duration;
 use aws_sdk_sagemaker::types::{ParallelismConfiguration, PipelineExecutionStatus, StepStatus};
 use integration_tests::{
     create_and_start, definition, deployed_stack, emr_callback_step, fixture, pipeline_file,
-    sagemaker_client, wait_until, LAMBDA_ARN, QUEUE_URL,
+    sagemaker_client, wait_for_newest_step, wait_until, LAMBDA_ARN, QUEUE_URL,
 };
 use local_stack::stack::STANDING_CLUSTER_ID;
 use local_stack::LocalStack;
@@ -127,15 +127,7 @@ async fn stop_during_a_callback_reaches_the_handler_and_the_execution_ends_stopp
     let client = sagemaker_client(&stack);
     let steps = json!([emr_callback_step("LongJob", &["sleep", "30"])]);
     let arn = create_and_start(&client, "long", &definition(json!([]), steps), &[]).await;
-    let engine = stack.emr.engine().clone();
-    wait_until("the EMR step runs", DEADLINE, || {
-        engine
-            .steps(STANDING_CLUSTER_ID)
-            .unwrap()
-            .first()
-            .is_some_and(|s| s.state == "RUNNING")
-    })
-    .await;
+    wait_for_newest_step(&stack, STANDING_CLUSTER_ID, "RUNNING").await;
 
     client
         .stop_pipeline_execution()
@@ -153,10 +145,7 @@ async fn stop_during_a_callback_reaches_the_handler_and_the_execution_ends_stopp
         reason.contains("pipeline stopped") && reason.contains("step cancelled"),
         "{reason}"
     );
-    wait_until("the EMR step is cancelled", DEADLINE, || {
-        engine.steps(STANDING_CLUSTER_ID).unwrap()[0].state == "CANCELLED"
-    })
-    .await;
+    wait_for_newest_step(&stack, STANDING_CLUSTER_ID, "CANCELLED").await;
 }
 
 #[tokio::test]
@@ -320,14 +309,7 @@ async fn a_cluster_terminated_under_the_step_fails_the_pipeline_with_its_reason(
     let steps = json!([emr_callback_step("Doomed", &["sleep", "30"])]);
     let arn = create_and_start(&client, "doomed", &definition(json!([]), steps), &[]).await;
     let engine = stack.emr.engine().clone();
-    wait_until("the EMR step runs", DEADLINE, || {
-        engine
-            .steps(STANDING_CLUSTER_ID)
-            .unwrap()
-            .first()
-            .is_some_and(|s| s.state == "RUNNING")
-    })
-    .await;
+    wait_for_newest_step(&stack, STANDING_CLUSTER_ID, "RUNNING").await;
     engine.terminate(STANDING_CLUSTER_ID).unwrap();
     let execution = finished(&stack, &arn).await;
     assert_eq!(execution.status, "Failed");

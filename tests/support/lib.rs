@@ -264,3 +264,20 @@ pub async fn reported(stack: &LocalStack, token: &str) -> local_stack::sagemaker
         .await
         .unwrap_or_else(|| panic!("no report for {token}"))
 }
+
+/// Waits until the newest EMR step on `cluster` of the local EMR is in `state`.
+pub async fn wait_for_newest_step(stack: &LocalStack, cluster: &str, state: &str) {
+    let engine = stack.emr.engine();
+    wait_until(
+        &format!("the newest step on {cluster} is {state}"),
+        Duration::from_secs(60),
+        || {
+            engine
+                .steps(cluster)
+                .ok()
+                .and_then(|steps| steps.first().map(|s| s.state == state))
+                .unwrap_or(false)
+        },
+    )
+    .await;
+}

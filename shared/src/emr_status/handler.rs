@@ -9,7 +9,7 @@ use super::EmrEvent;
 use crate::callback::CallbackToken;
 use crate::emr::{
     callback_cluster, callback_step, cluster_reason, step_outcome, token_in_name, ClusterFilter,
-    ClusterState, EmrError, EmrJobs, StepInfo, StepState,
+    ClusterInfo, ClusterState, EmrError, EmrJobs, StepInfo, StepState,
 };
 use crate::outcome::StepOutcome;
 use crate::report::{deliver, Delivery, StepReporter};
@@ -93,16 +93,30 @@ impl<E: EmrJobs, R: StepReporter> EmrStatusHandler<E, R> {
                 .describe_step(&detail.cluster_id, &detail.step_id)
                 .await
                 .map_err(|e| format!("describing step {}: {e}", detail.step_id))?;
-            if let Some(owner) = self.duplicate_owner(&token, &step).await? {
+            let cluster = self.cluster(&step.cluster_id).await?;
+            if let Some(owner) = self
+                .duplicate_owner(&token, &step, cluster.as_ref())
+                .await?
+            {
                 return Ok(Handled::ignored(format!(
                     "step {} duplicates {owner} of the same callback",
                     step.id
                 )));
             }
-            self.report_step(&token, &step).await
+            self.report_step(&token, &step, cluster.as_ref()).await
         }
         .instrument(span)
         .await
+    }
+
+    /// A step's cluster, described once per event and passed to what needs it. None
+    /// when EMR no longer knows it; an error only when EMR is unreachable for now.
+    pub(super) async fn cluster(&self, cluster_id: &str) -> Result<Option<ClusterInfo>, String> {
+        match self.emr.describe_cluster(cluster_id).await {
+            Ok(cluster) => Ok(Some(cluster)),
+            Err(EmrError::Transient(why)) => Err(format!("describing cluster {cluster_id}: {why}")),
+            Err(_) => Ok(None),
+        }
     }
 
     /// Which submission owns the callback when `step` is a racing duplicate: an older
@@ -111,26 +125,25 @@ impl<E: EmrJobs, R: StepReporter> EmrStatusHandler<E, R> {
         &self,
         token: &CallbackToken,
         step: &StepInfo,
+        cluster: Option<&ClusterInfo>,
     ) -> Result<Option<String>, String> {
-        let passing = |what: String| {
-            move |e: EmrError| match e {
-                EmrError::Transient(why) => Err(format!("{what}: {why}")),
-                _ => Ok(None),
-            }
-        };
         let steps = match self.emr.list_steps(&step.cluster_id, &[]).await {
             Ok(steps) => steps,
-            Err(e) => return passing(format!("listing steps of {}", step.cluster_id))(e),
+            Err(EmrError::Transient(why)) => {
+                return Err(format!("listing steps of {}: {why}", step.cluster_id))
+            }
+            Err(_) => return Ok(None),
         };
         if let Some(owner) = callback_step(&steps, token).filter(|owner| owner.id != step.id) {
             return Ok(Some(format!("step {}", owner.id)));
         }
-        let cluster = match self.emr.describe_cluster(&step.cluster_id).await {
-            Ok(cluster) => cluster,
-            Err(e) => return passing(format!("describing cluster {}", step.cluster_id))(e),
-        };
-        self.older_cluster_for(token, &cluster.id, &cluster.name)
-            .await
+        match cluster {
+            Some(cluster) => {
+                self.older_cluster_for(token, &cluster.id, &cluster.name)
+                    .await
+            }
+            None => Ok(None),
+        }
     }
 
     /// An older cluster created for the token, when `cluster_name` carries it.
@@ -157,20 +170,15 @@ impl<E: EmrJobs, R: StepReporter> EmrStatusHandler<E, R> {
             .map(|owner| format!("cluster {}", owner.id)))
     }
 
-    /// Reports an ended step's outcome.
+    /// Reports an ended step's outcome; its cluster gives the LogUri and, for a step
+    /// that ended with its cluster, the cluster's reason.
     pub(super) async fn report_step(
         &self,
         token: &CallbackToken,
         step: &StepInfo,
+        cluster: Option<&ClusterInfo>,
     ) -> Result<Handled, String> {
-        let cluster = match self.emr.describe_cluster(&step.cluster_id).await {
-            Ok(cluster) => Some(cluster),
-            Err(EmrError::Transient(why)) => {
-                return Err(format!("describing cluster {}: {why}", step.cluster_id))
-            }
-            Err(_) => None,
-        };
-        match step_outcome(step, cluster.as_ref()) {
+        match step_outcome(step, cluster) {
             Some(outcome) => self.report(token, outcome).await,
             None => Ok(Handled::ignored(format!(
                 "step {} is {}",
@@ -222,6 +230,13 @@ impl<E: EmrJobs, R: StepReporter> EmrStatusHandler<E, R> {
             }
             Err(_) => Vec::new(),
         };
+        let reports_a_success = steps
+            .iter()
+            .any(|s| s.state == StepState::Completed && token_in_name(&s.name).is_some());
+        let cluster = match reports_a_success {
+            true => self.cluster(&detail.cluster_id).await?,
+            false => None,
+        };
         let mut handled = Handled::default();
         let mut any_token = false;
         for step in &steps {
@@ -235,7 +250,7 @@ impl<E: EmrJobs, R: StepReporter> EmrStatusHandler<E, R> {
             let span = info_span!("emr_step", token = %token, step_id = %step.id, cluster_id = %detail.cluster_id);
             let result = async {
                 if step.state == StepState::Completed {
-                    self.report_step(&token, step).await
+                    self.report_step(&token, step, cluster.as_ref()).await
                 } else {
                     let reason =
                         cluster_reason(&detail.cluster_id, &detail.state, &why, Some(&step.id));

@@ -45,18 +45,27 @@ impl<E: EmrJobs, R: StepReporter> EmrStatusHandler<E, R> {
                     continue;
                 }
             };
-            for step in steps {
-                let Some(token) = token_in_name(&step.name) else {
-                    continue;
-                };
-                let recent = match (step.ended_at, ended_after) {
+            let candidates: Vec<_> = steps
+                .into_iter()
+                .filter_map(|step| Some((token_in_name(&step.name)?, step)))
+                .filter(|(_, step)| match (step.ended_at, ended_after) {
                     (Some(ended), Some(after)) => ended >= after,
                     _ => true,
-                };
-                if !recent {
+                })
+                .collect();
+            if candidates.is_empty() {
+                continue;
+            }
+            // One description of the cluster serves all of its steps.
+            let cluster = match self.cluster(cluster_id).await {
+                Ok(cluster) => cluster,
+                Err(e) => {
+                    errors.push(e);
                     continue;
                 }
-                match self.duplicate_owner(&token, &step).await {
+            };
+            for (token, step) in candidates {
+                match self.duplicate_owner(&token, &step, cluster.as_ref()).await {
                     Ok(Some(_)) => continue,
                     Ok(None) => {}
                     Err(e) => {
@@ -64,7 +73,7 @@ impl<E: EmrJobs, R: StepReporter> EmrStatusHandler<E, R> {
                         continue;
                     }
                 }
-                match self.report_step(&token, &step).await {
+                match self.report_step(&token, &step, cluster.as_ref()).await {
                     Ok(done) => handled.reported += done.reported,
                     Err(e) => errors.push(e),
                 }

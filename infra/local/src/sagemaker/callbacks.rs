@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use serde_json::Value;
 use tokio::sync::watch;
 
 /// Where a callback step stands.
@@ -118,18 +117,5 @@ impl Callbacks {
             }
         };
         tokio::time::timeout(timeout, ended).await.ok()
-    }
-
-    /// The outputs of a succeeded step as a JSON object, for display.
-    pub fn outputs_json(state: &CallbackState) -> Value {
-        match state {
-            CallbackState::Succeeded { outputs, .. } => Value::Object(
-                outputs
-                    .iter()
-                    .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-                    .collect(),
-            ),
-            _ => Value::Null,
-        }
     }
 }
