@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use integration_tests::{batch_item_failures, fixture, reported, tokens_in, BusCapture};
+use integration_tests::{
+    batch_item_failures, fixture, reported, tokens_in, wait_until, BusCapture,
+};
 use local_stack::sagemaker::CallbackState;
 use local_stack::LocalStack;
 use serde_json::Value;
@@ -150,6 +152,11 @@ async fn log_lines_are_json_with_token_arn_and_message_id_and_no_payload() {
     reported(&stack, "UnknownTk1").await;
 
     let function = stack.function("callback-queue").unwrap();
+    // The lines reach the stack through a pipe read by a task of its own.
+    wait_until("the lines about the message are kept", DEADLINE, || {
+        function.logs().iter().any(|l| l.contains("UnknownTk1"))
+    })
+    .await;
     let lines: Vec<Value> = function
         .logs()
         .iter()

@@ -3,7 +3,8 @@
 //! Every write to stdout is a system call and, in Lambda, a wake-up of the log collector
 //! reading the other end. A batch of 10 logs a line per message, so writing an
 //! invocation's lines together when it ends takes nine of every ten writes off the hot
-//! path (about 5% of callback-queue's throughput). WARN and ERROR lines are written at
+//! path (about 5% of callback-queue's throughput). WARN and ERROR lines, and every line
+//! logged outside an invocation (init, the runtime between invocations), are written at
 //! once, after what is pending so the order holds. A sandbox killed in the middle of an
 //! invocation (a timeout) loses only that invocation's INFO lines; its messages are
 //! redelivered and logged again.
@@ -13,6 +14,7 @@
 
 use std::future::Future;
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 use lambda_runtime::tracing::subscriber::fmt::MakeWriter;
@@ -23,6 +25,7 @@ use lambda_runtime::tracing::{Level, Metadata};
 const WRITE_AT_BYTES: usize = 64 * 1024;
 
 pub struct InvocationLog {
+    in_invocation: AtomicBool,
     pending: Mutex<Vec<u8>>,
     out: Mutex<Box<dyn Write + Send>>,
 }
@@ -39,16 +42,23 @@ pub fn init() -> &'static InvocationLog {
 impl InvocationLog {
     pub fn new(out: Box<dyn Write + Send>) -> Self {
         Self {
+            in_invocation: AtomicBool::new(false),
             pending: Mutex::new(Vec::with_capacity(4096)),
             out: Mutex::new(out),
         }
     }
 
-    /// Runs one invocation's work, then writes the lines it logged.
+    /// Runs one invocation's work, then writes the lines it logged (also when the work
+    /// panics).
     pub async fn around<F: Future>(&self, work: F) -> F::Output {
-        let output = work.await;
-        self.flush();
-        output
+        let _invocation = self.invocation();
+        work.await
+    }
+
+    /// Holds INFO and DEBUG lines until the returned guard is dropped.
+    pub fn invocation(&self) -> Invocation<'_> {
+        self.in_invocation.store(true, Ordering::Relaxed);
+        Invocation(self)
     }
 
     /// Writes the pending lines.
@@ -60,7 +70,8 @@ impl InvocationLog {
     fn append(&self, line: &[u8], at_once: bool) {
         let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
         pending.extend_from_slice(line);
-        if at_once || pending.len() >= WRITE_AT_BYTES {
+        if at_once || !self.in_invocation.load(Ordering::Relaxed) || pending.len() >= WRITE_AT_BYTES
+        {
             self.write_out(&mut pending);
         }
     }
@@ -73,6 +84,16 @@ impl InvocationLog {
         // A log that cannot be written must not fail the invocation: the lines are dropped.
         let _ = out.write_all(pending).and_then(|()| out.flush());
         pending.clear();
+    }
+}
+
+/// An invocation under way: its lines are written when this is dropped.
+pub struct Invocation<'a>(&'a InvocationLog);
+
+impl Drop for Invocation<'_> {
+    fn drop(&mut self) {
+        self.0.in_invocation.store(false, Ordering::Relaxed);
+        self.0.flush();
     }
 }
 
@@ -159,13 +180,14 @@ mod tests {
     fn info_lines_wait_for_the_end_of_the_invocation_and_go_out_in_one_write() {
         let output = Output::default();
         let log = leaked_log(&output);
+        let invocation = log.invocation();
         with_subscriber(log, || {
             for i in 0..10 {
                 tracing::info!(message_number = i, "reported");
             }
         });
         assert_eq!(output.text(), "");
-        log.flush();
+        drop(invocation);
         assert_eq!(output.writes(), 1);
         assert_eq!(output.text().lines().count(), 10);
         assert!(output
@@ -180,6 +202,7 @@ mod tests {
     fn a_warning_goes_out_at_once_after_the_pending_lines() {
         let output = Output::default();
         let log = leaked_log(&output);
+        let _invocation = log.invocation();
         with_subscriber(log, || {
             tracing::info!("first");
             tracing::warn!("second");
@@ -197,6 +220,7 @@ mod tests {
         let output = Output::default();
         let log = leaked_log(&output);
         let long = "x".repeat(1000);
+        let invocation = log.invocation();
         with_subscriber(log, || {
             for _ in 0..100 {
                 tracing::info!(detail = %long, "line");
@@ -205,8 +229,32 @@ mod tests {
         assert!(output.writes() >= 1);
         let written = output.text().len();
         assert!(written >= WRITE_AT_BYTES, "{written} bytes written");
-        log.flush();
+        drop(invocation);
         assert_eq!(output.text().lines().count(), 100);
+    }
+
+    #[test]
+    fn lines_outside_an_invocation_are_written_at_once() {
+        let output = Output::default();
+        let log = leaked_log(&output);
+        with_subscriber(log, || tracing::info!("init"));
+        assert!(output.text().contains("init"));
+        drop(log.invocation());
+        with_subscriber(log, || tracing::info!("between invocations"));
+        assert!(output.text().contains("between invocations"));
+    }
+
+    #[test]
+    fn a_panicking_invocation_still_writes_its_lines() {
+        let output = Output::default();
+        let log = leaked_log(&output);
+        let panicked = std::panic::catch_unwind(|| {
+            let _invocation = log.invocation();
+            with_subscriber(log, || tracing::info!("before the panic"));
+            panic!("handler bug");
+        });
+        assert!(panicked.is_err());
+        assert!(output.text().contains("before the panic"));
     }
 
     #[tokio::test]

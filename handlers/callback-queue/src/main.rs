@@ -38,10 +38,8 @@ async fn main() -> Result<(), Error> {
     );
     let runner = &runner;
 
-    let served = lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         log.around(async move { Ok::<SqsBatchResponse, Error>(runner.run(event.payload).await) })
     }))
-    .await;
-    log.flush();
-    served
+    .await
 }

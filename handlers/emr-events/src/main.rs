@@ -27,7 +27,7 @@ async fn main() -> Result<(), Error> {
     );
     let handler = &handler;
 
-    let served = lambda_runtime::run(service_fn(
+    lambda_runtime::run(service_fn(
         move |event: LambdaEvent<CloudWatchEvent<Value>>| {
             log.around(async move {
                 let event = EmrEvent::from_eventbridge(event.payload)?;
@@ -36,7 +36,5 @@ async fn main() -> Result<(), Error> {
             })
         },
     ))
-    .await;
-    log.flush();
-    served
+    .await
 }

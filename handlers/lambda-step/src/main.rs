@@ -31,10 +31,8 @@ async fn main() -> Result<(), Error> {
         .with(emr_preflight(emr, bus, settings.emr_event_rules));
     let functions = &functions;
 
-    let served = lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         log.around(functions.invoke(event.payload))
     }))
-    .await;
-    log.flush();
-    served
+    .await
 }
