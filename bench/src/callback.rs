@@ -1,5 +1,5 @@
 //! callback-queue beside the Python consumer: cold start, a batch under latency and
-//! sustained throughput; and callback-queue's peak memory over 1,000 messages.
+//! sustained throughput.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -114,20 +114,6 @@ pub async fn throughput(
         }
     }
     messages as f64 / started.elapsed().as_secs_f64()
-}
-
-/// callback-queue's peak RSS over 1,000 messages in batches of 10.
-pub async fn peak_rss(stack: &LocalStack, bin_dir: &Path, tokens: &mut Tokens) -> f64 {
-    let function = Consumer::Rust.start(stack, bin_dir).await;
-    let batches: Vec<_> = (0..100).map(|_| tokens.batch(stack, 10)).collect();
-    for batch in &batches {
-        function.invoke(batch).await.expect("batch answered");
-    }
-    function
-        .pid()
-        .await
-        .and_then(peak_rss_mb)
-        .unwrap_or(f64::NAN)
 }
 
 pub async fn cold_start_report(stack: &LocalStack, bin_dir: &Path, tokens: &mut Tokens) {

@@ -55,7 +55,7 @@ async fn main() {
         callback::throughput_report(&stack, &bin_dir, &mut tokens).await;
     }
     if wanted(Figure::Memory) {
-        let callback_rss = callback::peak_rss(&stack, &bin_dir, &mut tokens).await;
+        let callback_rss = memory::callback_queue(&stack, &bin_dir, &mut tokens).await;
         let emr_rss = memory::emr_events(&stack, &bin_dir).await;
         let step_rss = memory::lambda_step(&stack, &bin_dir).await;
         for (name, mb) in [

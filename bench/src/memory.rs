@@ -1,4 +1,4 @@
-//! Peak RSS of emr-events and lambda-step over 1,000 events each.
+//! Peak RSS of each handler over 1,000 messages or events.
 
 use std::path::Path;
 use std::time::Duration;
@@ -7,7 +7,7 @@ use local_stack::lambda::LocalFunction;
 use local_stack::LocalStack;
 use serde_json::json;
 
-use crate::consumers::peak_rss_mb;
+use crate::consumers::{peak_rss_mb, Consumer, Tokens};
 
 async fn wait_until_completed(stack: &LocalStack, cluster: &str, count: usize) {
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
@@ -65,11 +65,7 @@ pub async fn emr_events(stack: &LocalStack, bin_dir: &Path) -> f64 {
             "name": step.name, "clusterId": cluster, "state": "COMPLETED", "message": "completed"}});
         function.invoke(&event).await.expect("event handled");
     }
-    function
-        .pid()
-        .await
-        .and_then(peak_rss_mb)
-        .unwrap_or(f64::NAN)
+    peak_rss(&function).await
 }
 
 /// 1,000 flatten-json invocations.
@@ -86,6 +82,20 @@ pub async fn lambda_step(stack: &LocalStack, bin_dir: &Path) -> f64 {
         let inputs = json!({"function": "flatten-json", "json": json!({"metrics": {"auc": 0.9, "run": i}}).to_string()});
         function.invoke(&inputs).await.expect("invocation answered");
     }
+    peak_rss(&function).await
+}
+
+/// callback-queue over 1,000 messages in batches of 10.
+pub async fn callback_queue(stack: &LocalStack, bin_dir: &Path, tokens: &mut Tokens) -> f64 {
+    let function = Consumer::Rust.start(stack, bin_dir).await;
+    let batches: Vec<_> = (0..100).map(|_| tokens.batch(stack, 10)).collect();
+    for batch in &batches {
+        function.invoke(batch).await.expect("batch answered");
+    }
+    peak_rss(&function).await
+}
+
+async fn peak_rss(function: &LocalFunction) -> f64 {
     function
         .pid()
         .await

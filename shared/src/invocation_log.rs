@@ -14,8 +14,7 @@
 
 use std::future::Future;
 use std::io::{self, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
 use lambda_runtime::tracing::subscriber::fmt::MakeWriter;
 use lambda_runtime::tracing::{Level, Metadata};
@@ -24,10 +23,12 @@ use lambda_runtime::tracing::{Level, Metadata};
 /// batch cannot hold an unbounded amount of log in memory.
 const WRITE_AT_BYTES: usize = 64 * 1024;
 
-pub struct InvocationLog {
-    in_invocation: AtomicBool,
-    pending: Mutex<Vec<u8>>,
-    out: Mutex<Box<dyn Write + Send>>,
+pub struct InvocationLog(Mutex<Lines>);
+
+struct Lines {
+    in_invocation: bool,
+    pending: Vec<u8>,
+    out: Box<dyn Write + Send>,
 }
 
 static STDOUT_LOG: OnceLock<InvocationLog> = OnceLock::new();
@@ -41,11 +42,11 @@ pub fn init() -> &'static InvocationLog {
 
 impl InvocationLog {
     pub fn new(out: Box<dyn Write + Send>) -> Self {
-        Self {
-            in_invocation: AtomicBool::new(false),
-            pending: Mutex::new(Vec::with_capacity(4096)),
-            out: Mutex::new(out),
-        }
+        Self(Mutex::new(Lines {
+            in_invocation: false,
+            pending: Vec::with_capacity(4096),
+            out,
+        }))
     }
 
     /// Runs one invocation's work, then writes the lines it logged (also when the work
@@ -57,33 +58,34 @@ impl InvocationLog {
 
     /// Holds INFO and DEBUG lines until the returned guard is dropped.
     pub fn invocation(&self) -> Invocation<'_> {
-        self.in_invocation.store(true, Ordering::Relaxed);
+        self.lines().in_invocation = true;
         Invocation(self)
     }
 
-    /// Writes the pending lines.
-    pub fn flush(&self) {
-        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-        self.write_out(&mut pending);
+    fn lines(&self) -> MutexGuard<'_, Lines> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn append(&self, line: &[u8], at_once: bool) {
-        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-        pending.extend_from_slice(line);
-        if at_once || !self.in_invocation.load(Ordering::Relaxed) || pending.len() >= WRITE_AT_BYTES
-        {
-            self.write_out(&mut pending);
+        let mut lines = self.lines();
+        lines.pending.extend_from_slice(line);
+        if at_once || !lines.in_invocation || lines.pending.len() >= WRITE_AT_BYTES {
+            lines.write_out();
         }
     }
+}
 
-    fn write_out(&self, pending: &mut Vec<u8>) {
-        if pending.is_empty() {
+impl Lines {
+    fn write_out(&mut self) {
+        if self.pending.is_empty() {
             return;
         }
-        let mut out = self.out.lock().unwrap_or_else(PoisonError::into_inner);
         // A log that cannot be written must not fail the invocation: the lines are dropped.
-        let _ = out.write_all(pending).and_then(|()| out.flush());
-        pending.clear();
+        let _ = self
+            .out
+            .write_all(&self.pending)
+            .and_then(|()| self.out.flush());
+        self.pending.clear();
     }
 }
 
@@ -92,8 +94,9 @@ pub struct Invocation<'a>(&'a InvocationLog);
 
 impl Drop for Invocation<'_> {
     fn drop(&mut self) {
-        self.0.in_invocation.store(false, Ordering::Relaxed);
-        self.0.flush();
+        let mut lines = self.0.lines();
+        lines.in_invocation = false;
+        lines.write_out();
     }
 }
 
