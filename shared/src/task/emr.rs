@@ -140,12 +140,13 @@ impl<E: EmrJobs> EmrTask<E> {
                 "task emr: cluster {cluster_id} is not in this handler's EMR_ALLOWED_CLUSTER_IDS"
             )));
         }
-        let existing = attempt!(
+        // One listing serves both the duplicate check and the PENDING limit.
+        let steps = attempt!(
             format!("listing steps of {cluster_id}"),
-            self.find_step(cluster_id, &message.token)
+            self.emr.list_steps(cluster_id, &[])
         );
-        if let Some(step) = existing {
-            return self.already_submitted(&step).await;
+        if let Some(step) = callback_step(&steps, &message.token) {
+            return self.already_submitted(step).await;
         }
         let cluster = attempt!(
             format!("describing cluster {cluster_id}"),
@@ -157,14 +158,13 @@ impl<E: EmrJobs> EmrTask<E> {
                 cluster.state
             )));
         }
-        let pending = attempt!(
-            format!("listing pending steps of {cluster_id}"),
-            self.emr.list_steps(cluster_id, &[StepState::Pending])
-        );
-        if pending.len() >= MAX_PENDING_STEPS {
+        let pending = steps
+            .iter()
+            .filter(|step| step.state == StepState::Pending)
+            .count();
+        if pending >= MAX_PENDING_STEPS {
             return Ok(TaskOutcome::failed(format!(
-                "task emr: cluster {cluster_id} already has {} PENDING steps, EMR's limit is {MAX_PENDING_STEPS}",
-                pending.len()
+                "task emr: cluster {cluster_id} already has {pending} PENDING steps, EMR's limit is {MAX_PENDING_STEPS}"
             )));
         }
         let mut step = arguments.step;
