@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use local_stack::pipeline::start_execution;
+use local_stack::pipeline::{start_execution, PipelineSpec, StartRequest};
 use local_stack::LocalStack;
 use serde_json::json;
 
@@ -26,7 +26,14 @@ pub async fn overhead_per_step(stack: &LocalStack) -> (Duration, Duration, Durat
     let definition = json!({"Version": "2020-12-01", "Parameters": [], "Steps": steps}).to_string();
     let pipelines = stack.sagemaker.pipelines().clone();
     pipelines
-        .put_pipeline("fifty", &definition, None, false)
+        .put_pipeline(
+            PipelineSpec {
+                name: "fifty".to_owned(),
+                definition_text: definition,
+                ..PipelineSpec::default()
+            },
+            false,
+        )
         .expect("a valid definition");
     let function = stack.function("LambdaStepFunction").expect("deployed");
     function
@@ -36,7 +43,7 @@ pub async fn overhead_per_step(stack: &LocalStack) -> (Duration, Duration, Durat
 
     let busy_before = function.busy_time();
     let started = Instant::now();
-    let arn = start_execution(&pipelines, "fifty", &[], None).expect("started");
+    let arn = start_execution(&pipelines, "fifty", &StartRequest::default()).expect("started");
     let execution = pipelines
         .wait_until_done(&arn, Duration::from_secs(120))
         .await

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::live_view;
 use crate::paths;
-use crate::pipeline::start_execution;
+use crate::pipeline::{start_execution, PipelineSpec, StartRequest};
 use crate::stack::{DeployOptions, LocalStack, STANDING_CLUSTER_ID};
 
 /// How long `run` waits, after Ctrl-C, for the execution to stop before tearing down.
@@ -59,7 +59,7 @@ pub async fn up(template_parameters: BTreeMap<String, String>) -> Result<(), Str
     println!("local stack is up (Ctrl-C stops it)");
     println!("  SageMaker  {}", stack.sagemaker.endpoint());
     println!("  EMR        {}", stack.emr.endpoint());
-    println!("  SQS, EventBridge (moto)  {}", stack.moto.endpoint());
+    println!("  SQS, EventBridge, S3 (moto)  {}", stack.moto.endpoint());
     println!("  standing EMR cluster     {STANDING_CLUSTER_ID}");
     println!("point any AWS client at it with:");
     for (key, value) in stack.client_env() {
@@ -89,9 +89,22 @@ pub async fn run(
         .unwrap_or("pipeline")
         .to_owned();
     pipelines
-        .put_pipeline(&name, &text, max_parallel, false)
+        .put_pipeline(
+            PipelineSpec {
+                name: name.clone(),
+                definition_text: text,
+                max_parallel,
+                ..PipelineSpec::default()
+            },
+            false,
+        )
         .map_err(|e| format!("{}: {e}", definition.display()))?;
-    let arn = start_execution(&pipelines, &name, &parameters, max_parallel)?;
+    let start = StartRequest {
+        parameters,
+        max_parallel,
+        ..StartRequest::default()
+    };
+    let arn = start_execution(&pipelines, &name, &start)?;
     let mut stdout = std::io::stdout();
     let follow = live_view::follow(&pipelines, &arn, &mut stdout);
     tokio::pin!(follow);

@@ -135,7 +135,10 @@ impl LocalStack {
             ("AWS_ENDPOINT_URL_SAGEMAKER", self.sagemaker.endpoint()),
             ("AWS_ENDPOINT_URL_EMR", self.emr.endpoint()),
             ("AWS_ENDPOINT_URL_SQS", moto.clone()),
-            ("AWS_ENDPOINT_URL_EVENTBRIDGE", moto),
+            ("AWS_ENDPOINT_URL_EVENTBRIDGE", moto.clone()),
+            ("AWS_ENDPOINT_URL_S3", moto.clone()),
+            // The SageMaker SDK asks STS for the account of its default bucket.
+            ("AWS_ENDPOINT_URL_STS", moto),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -246,6 +249,14 @@ impl LocalStack {
         aws_sdk_eventbridge::Client::new(&self.moto_config())
     }
 
+    /// moto's S3, path-style as a local endpoint needs.
+    pub fn s3_client(&self) -> aws_sdk_s3::Client {
+        let config = aws_sdk_s3::config::Builder::from(&self.moto_config())
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
     /// Deploys infra/template.yaml: its queues (with redrive) on moto, its functions
     /// with their settings, their SQS event sources, EventBridge rules and schedules,
     /// and the pipeline runner of the SageMaker endpoint.
@@ -353,6 +364,7 @@ impl LocalStack {
         let runner = StackStepRunner {
             callbacks: self.sagemaker.callbacks().clone(),
             sqs,
+            s3: self.s3_client(),
             template: template.clone(),
             queue_urls: self.queue_urls.clone(),
             functions: self.functions.clone(),

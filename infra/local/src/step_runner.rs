@@ -10,7 +10,8 @@ use async_trait::async_trait;
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
-use crate::emr::EmrEngine;
+use crate::aws_json::AwsError;
+use crate::emr::{EmrEngine, EngineError};
 use crate::lambda::{InvokeError, LocalFunction};
 use crate::pipeline::{EmrStepEnd, StepRunner};
 use crate::sagemaker::Callbacks;
@@ -19,6 +20,7 @@ use crate::template::Template;
 pub struct StackStepRunner {
     pub callbacks: Arc<Callbacks>,
     pub sqs: aws_sdk_sqs::Client,
+    pub s3: aws_sdk_s3::Client,
     pub template: Template,
     /// Queue logical id → moto queue URL.
     pub queue_urls: BTreeMap<String, String>,
@@ -92,7 +94,14 @@ impl StepRunner for StackStepRunner {
         let (cluster_id, step_id) = match arguments["ClusterId"].as_str() {
             Some(cluster_id) => match self.emr.add_steps(cluster_id, vec![step]) {
                 Ok(ids) => (cluster_id.to_owned(), ids[0].clone()),
-                Err(e) => return EmrStepEnd::Failed(format!("{e:?}"), json!({})),
+                Err(e) => {
+                    let fault = matches!(e, EngineError::Throttled).then_some("Step.THROTTLING");
+                    return EmrStepEnd::Failed {
+                        reason: format!("AddJobFlowSteps on {cluster_id}: {}", AwsError::from(e).message),
+                        fault,
+                        metadata: json!({}),
+                    };
+                }
             },
             None => {
                 let cluster_id =
@@ -111,20 +120,30 @@ impl StepRunner for StackStepRunner {
         let mut cancelled = false;
         loop {
             let Ok(record) = self.emr.step(&cluster_id, &step_id) else {
-                return EmrStepEnd::Failed(format!("EMR step {step_id} disappeared"), metadata);
+                return EmrStepEnd::Failed {
+                    reason: format!("EMR step {step_id} disappeared"),
+                    fault: None,
+                    metadata,
+                };
             };
             match record.state.as_str() {
-                "COMPLETED" => return EmrStepEnd::Completed(metadata),
-                "CANCELLED" | "INTERRUPTED" if cancelled => return EmrStepEnd::Stopped(metadata),
+                "COMPLETED" => {
+                    return EmrStepEnd::Completed {
+                        metadata,
+                        step: record.to_json(),
+                    }
+                }
+                "CANCELLED" | "INTERRUPTED" if cancelled => return EmrStepEnd::Stopped { metadata },
                 "FAILED" | "CANCELLED" | "INTERRUPTED" => {
                     let details = record
                         .failure
                         .map(|(reason, message, log)| format!(": {reason} {message} (log: {log})"))
                         .unwrap_or_default();
-                    return EmrStepEnd::Failed(
-                        format!("EMR step {step_id} {}{details}", record.state),
+                    return EmrStepEnd::Failed {
+                        reason: format!("EMR step {step_id} {}{details}", record.state),
+                        fault: None,
                         metadata,
-                    );
+                    };
                 }
                 _ => {}
             }
@@ -137,5 +156,31 @@ impl StepRunner for StackStepRunner {
                 _ = stop.changed(), if !cancelled => {}
             }
         }
+    }
+
+    async fn read_s3_object(&self, uri: &str) -> Result<String, String> {
+        let (bucket, key) = uri
+            .strip_prefix("s3://")
+            .and_then(|rest| rest.split_once('/'))
+            .filter(|(bucket, key)| !bucket.is_empty() && !key.is_empty())
+            .ok_or_else(|| format!("'{uri}' is not an s3://bucket/key URI"))?;
+        let object = self
+            .s3
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| match e.as_service_error() {
+                Some(service) => format!("no such object in the local S3 ({service})"),
+                None => format!("the local S3 did not answer: {e}"),
+            })?;
+        let bytes = object
+            .body
+            .collect()
+            .await
+            .map_err(|e| format!("reading {uri}: {e}"))?
+            .into_bytes();
+        String::from_utf8(bytes.to_vec()).map_err(|_| format!("{uri} is not UTF-8 text"))
     }
 }

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -43,6 +44,8 @@ pub struct EmrEngine {
     state: Arc<Mutex<State>>,
     emitter: Emitter,
     log_root: PathBuf,
+    /// AddJobFlowSteps calls still to answer with throttling (a fault knob).
+    throttle_add_steps: Arc<AtomicUsize>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -50,6 +53,8 @@ pub enum EngineError {
     UnknownCluster(String),
     UnknownStep(String),
     Invalid(String),
+    /// EMR's ThrottlingException, injected by `throttle_next_add_steps`.
+    Throttled,
 }
 
 impl EmrEngine {
@@ -60,6 +65,7 @@ impl EmrEngine {
                 state: Arc::new(Mutex::new(State::default())),
                 emitter,
                 log_root,
+                throttle_add_steps: Arc::default(),
             },
             events,
         )
@@ -67,6 +73,12 @@ impl EmrEngine {
 
     pub fn event_faults(&self) -> Arc<EventFaults> {
         self.emitter.faults.clone()
+    }
+
+    /// The next `count` AddJobFlowSteps calls are throttled, as EMR throttles a busy
+    /// account: what a step's `Step.THROTTLING` retry policy is for.
+    pub fn throttle_next_add_steps(&self, count: usize) {
+        self.throttle_add_steps.store(count, Ordering::SeqCst);
     }
 
     /// Creates a cluster; it starts, runs `steps` one at a time, then waits for more
@@ -169,6 +181,13 @@ impl EmrEngine {
         cluster_id: &str,
         steps: Vec<NewStep>,
     ) -> Result<Vec<String>, EngineError> {
+        if self
+            .throttle_add_steps
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(EngineError::Throttled);
+        }
         let mut state = self.state.lock().unwrap();
         let cluster = state
             .clusters

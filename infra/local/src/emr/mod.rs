@@ -7,7 +7,7 @@ mod events;
 mod model;
 mod server;
 
-pub use engine::{EmrEngine, NewStep};
+pub use engine::{EmrEngine, EngineError, NewStep};
 pub use events::{EmrEventStream, EventFaults};
 pub use model::{ClusterRecord, StepRecord};
 pub use server::EmrServer;

@@ -65,6 +65,11 @@ impl From<EngineError> for AwsError {
             EngineError::UnknownCluster(id) => invalid(format!("Cluster id '{id}' is not valid.")),
             EngineError::UnknownStep(id) => invalid(format!("Step id '{id}' is not valid.")),
             EngineError::Invalid(message) => AwsError::validation(message),
+            EngineError::Throttled => AwsError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "ThrottlingException",
+                "Rate exceeded (injected by the local stack)",
+            ),
         }
     }
 }

@@ -1,11 +1,16 @@
 //! A pipeline definition as the SageMaker Python SDK writes it (`Version 2020-12-01`),
-//! read and checked before anything runs: every problem is named.
+//! read into steps, parameters and their settings. What it may not do is checked in
+//! `validate`; what a step waits for is in `prerequisites`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
+use std::time::Duration;
 
 use serde_json::Value;
 
+use super::references::{self, Reference};
+
 pub const STEP_TYPES: [&str; 5] = ["Callback", "Lambda", "EMR", "Condition", "Fail"];
+pub const PARAMETER_TYPES: [&str; 4] = ["String", "Integer", "Float", "Boolean"];
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Parameter {
@@ -13,6 +18,8 @@ pub struct Parameter {
     /// String, Integer, Float or Boolean.
     pub kind: String,
     pub default: Option<Value>,
+    /// `EnumValues`: the only values the parameter may take.
+    pub enum_values: Option<Vec<Value>>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -58,32 +65,74 @@ impl StepKind {
             _ => &[],
         }
     }
+
+    /// Whether SageMaker honours `CacheConfig` on this step type (job steps and EMR;
+    /// Lambda and Callback steps accept the setting and always run).
+    pub fn caches(&self) -> bool {
+        matches!(self, Self::Emr)
+    }
+}
+
+/// A `RetryPolicies` entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RetryPolicy {
+    /// `Step.SERVICE_FAULT`, `Step.THROTTLING`, `SageMaker.JOB_INTERNAL_ERROR`, ...
+    pub exception_types: Vec<String>,
+    pub interval: Duration,
+    pub backoff_rate: f64,
+    /// At most this many attempts in all, or
+    pub max_attempts: Option<u32>,
+    /// retries for at most this long after the first attempt.
+    pub expire_after: Option<Duration>,
+}
+
+/// A step's `CacheConfig`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CacheConfig {
+    pub enabled: bool,
+    /// `ExpireAfter`; none: a cached result never expires.
+    pub expire_after: Option<Duration>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct StepDef {
     pub name: String,
+    pub display_name: Option<String>,
+    pub description: Option<String>,
     pub kind: StepKind,
     pub arguments: Value,
     pub depends_on: Vec<String>,
     /// The condition step and branch (true: IfSteps) this step runs under, if any.
     pub gate: Option<(String, bool)>,
+    pub retry_policies: Vec<RetryPolicy>,
+    pub cache: Option<CacheConfig>,
 }
 
 impl StepDef {
-    /// Every step this one waits for: DependsOn, the steps whose outputs it reads, and
-    /// the condition that gates it.
+    /// Every reference the step reads: its arguments, and a Condition's conditions
+    /// (not its branches: the branch steps read on their own account).
+    pub fn references(&self) -> Result<Vec<Reference>, String> {
+        let mut refs = Vec::new();
+        match &self.kind {
+            StepKind::Condition { conditions, .. } => conditions
+                .iter()
+                .try_for_each(|c| references::collect(c, &mut refs)),
+            _ => references::collect(&self.arguments, &mut refs),
+        }
+        .map_err(|e| format!("step '{}': {e}", self.name))?;
+        Ok(refs)
+    }
+
+    /// Every step this one waits for: DependsOn, the steps whose properties it reads,
+    /// and the condition that gates it.
     pub fn prerequisites(&self) -> BTreeSet<String> {
         let mut all: BTreeSet<String> = self.depends_on.iter().cloned().collect();
-        let mut refs = Vec::new();
-        collect_refs(&self.arguments, &mut refs);
-        if let StepKind::Condition { conditions, .. } = &self.kind {
-            conditions.iter().for_each(|c| collect_refs(c, &mut refs));
-        }
-        all.extend(refs.into_iter().filter_map(|r| match r {
-            Reference::StepOutput { step, .. } => Some(step),
-            _ => None,
-        }));
+        all.extend(
+            self.references()
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|r| r.step().map(str::to_owned)),
+        );
         if let Some((condition, _)) = &self.gate {
             all.insert(condition.clone());
         }
@@ -96,61 +145,81 @@ pub struct Definition {
     pub parameters: Vec<Parameter>,
     /// In definition order, the steps of condition branches after their condition.
     pub steps: Vec<StepDef>,
+    /// `PipelineExperimentConfig` (ExperimentName, TrialName), expressions unevaluated.
+    pub experiment_config: Option<Value>,
 }
 
-/// A `{"Get": ...}` path.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Reference {
-    Parameter(String),
-    StepOutput { step: String, output: String },
-    StepProperty { step: String, path: String },
-    Execution(String),
-}
+impl Definition {
+    /// Reads and checks a definition; every problem is named.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let doc: Value =
+            serde_json::from_str(text).map_err(|e| format!("the definition is not JSON: {e}"))?;
+        let version = doc["Version"].as_str().unwrap_or_default();
+        if version != "2020-12-01" {
+            return Err(format!(
+                "the definition's Version is '{version}'; SageMaker reads Version 2020-12-01"
+            ));
+        }
+        let parameters = doc["Parameters"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .map(read_parameter)
+            .collect::<Result<Vec<_>, _>>()?;
+        let steps = doc["Steps"]
+            .as_array()
+            .ok_or("the definition has no Steps list")?;
+        let mut out = Vec::new();
+        read_steps(steps, None, &mut out)?;
+        let definition = Self {
+            parameters,
+            steps: out,
+            experiment_config: doc
+                .get("PipelineExperimentConfig")
+                .filter(|c| !c.is_null())
+                .cloned(),
+        };
+        super::validate::check(&definition)?;
+        Ok(definition)
+    }
 
-impl Reference {
-    pub fn parse(path: &str) -> Result<Self, String> {
-        if let Some(name) = path.strip_prefix("Parameters.") {
-            return Ok(Self::Parameter(name.to_owned()));
-        }
-        if let Some(variable) = path.strip_prefix("Execution.") {
-            return Ok(Self::Execution(variable.to_owned()));
-        }
-        if let Some(rest) = path.strip_prefix("Steps.") {
-            let (step, property) = rest
-                .split_once('.')
-                .ok_or_else(|| format!("'{path}' names no property"))?;
-            if let Some(output) = property
-                .strip_prefix("OutputParameters['")
-                .and_then(|s| s.strip_suffix("']"))
-            {
-                return Ok(Self::StepOutput {
-                    step: step.to_owned(),
-                    output: output.to_owned(),
-                });
-            }
-            return Ok(Self::StepProperty {
-                step: step.to_owned(),
-                path: property.to_owned(),
-            });
-        }
-        Err(format!("'{path}' is not a reference the local stack resolves (Parameters., Steps., Execution.)"))
+    pub fn step(&self, name: &str) -> Option<&StepDef> {
+        self.steps.iter().find(|s| s.name == name)
+    }
+
+    pub fn parameter(&self, name: &str) -> Option<&Parameter> {
+        self.parameters.iter().find(|p| p.name == name)
     }
 }
 
-/// Every `Get` reference inside a value.
-pub fn collect_refs(value: &Value, out: &mut Vec<Reference>) {
-    match value {
-        Value::Object(map) => {
-            if let Some(Value::String(path)) = map.get("Get") {
-                if let Ok(reference) = Reference::parse(path) {
-                    out.push(reference);
-                }
-            }
-            map.values().for_each(|v| collect_refs(v, out));
-        }
-        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
-        _ => {}
+fn read_parameter(p: &Value) -> Result<Parameter, String> {
+    let name = p["Name"]
+        .as_str()
+        .ok_or("a parameter has no Name")?
+        .to_owned();
+    let kind = p["Type"].as_str().unwrap_or("String").to_owned();
+    if !PARAMETER_TYPES.contains(&kind.as_str()) {
+        return Err(format!(
+            "parameter '{name}' has type '{kind}'; parameters are {}",
+            PARAMETER_TYPES.join(", ")
+        ));
     }
+    let enum_values = match p.get("EnumValues") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(values)) if !values.is_empty() => Some(values.clone()),
+        Some(other) => {
+            return Err(format!(
+                "parameter '{name}': EnumValues must be a non-empty list, not {other}"
+            ))
+        }
+    };
+    Ok(Parameter {
+        name,
+        kind,
+        default: p.get("DefaultValue").filter(|v| !v.is_null()).cloned(),
+        enum_values,
+    })
 }
 
 fn outputs_of(step: &Value, name: &str) -> Result<Vec<OutputDecl>, String> {
@@ -167,7 +236,7 @@ fn outputs_of(step: &Value, name: &str) -> Result<Vec<OutputDecl>, String> {
                 .as_str()
                 .ok_or_else(|| format!("step '{name}': an output has no OutputName"))?;
             let kind = o["OutputType"].as_str().unwrap_or("String");
-            if !["String", "Integer", "Float", "Boolean"].contains(&kind) {
+            if !PARAMETER_TYPES.contains(&kind) {
                 return Err(format!(
                     "step '{name}': output '{output}' has unknown OutputType '{kind}'"
                 ));
@@ -180,144 +249,58 @@ fn outputs_of(step: &Value, name: &str) -> Result<Vec<OutputDecl>, String> {
         .collect()
 }
 
-impl Definition {
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let doc: Value =
-            serde_json::from_str(text).map_err(|e| format!("the definition is not JSON: {e}"))?;
-        let version = doc["Version"].as_str().unwrap_or_default();
-        if version != "2020-12-01" {
-            return Err(format!(
-                "the definition's Version is '{version}'; the local stack runs Version 2020-12-01"
-            ));
-        }
-        let mut parameters = Vec::new();
-        for p in doc["Parameters"]
-            .as_array()
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-        {
-            let name = p["Name"]
-                .as_str()
-                .ok_or("a parameter has no Name")?
-                .to_owned();
-            let kind = p["Type"].as_str().unwrap_or("String").to_owned();
-            if !["String", "Integer", "Float", "Boolean"].contains(&kind.as_str()) {
-                return Err(format!("parameter '{name}' has type '{kind}'; the local stack takes String, Integer, Float and Boolean"));
+fn read_retry_policies(step: &Value, name: &str) -> Result<Vec<RetryPolicy>, String> {
+    let Some(list) = step.get("RetryPolicies").filter(|v| !v.is_null()) else {
+        return Ok(Vec::new());
+    };
+    let list = list
+        .as_array()
+        .ok_or_else(|| format!("step '{name}': RetryPolicies is not a list"))?;
+    list.iter()
+        .map(|p| {
+            let exception_types = p["ExceptionType"]
+                .as_array()
+                .ok_or_else(|| format!("step '{name}': a retry policy has no ExceptionType list"))?
+                .iter()
+                .map(|t| t.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| format!("step '{name}': ExceptionType holds a non-string"))?;
+            let max_attempts = p["MaxAttempts"].as_u64().map(|n| n as u32);
+            let expire_after = p["ExpireAfterMin"]
+                .as_u64()
+                .map(|m| Duration::from_secs(m * 60));
+            if max_attempts.is_some() == expire_after.is_some() {
+                return Err(format!(
+                    "step '{name}': a retry policy takes exactly one of MaxAttempts and ExpireAfterMin"
+                ));
             }
-            parameters.push(Parameter {
-                name,
-                kind,
-                default: p.get("DefaultValue").cloned(),
-            });
-        }
-        let steps = doc["Steps"]
-            .as_array()
-            .ok_or("the definition has no Steps list")?;
-        let mut out = Vec::new();
-        read_steps(steps, None, &mut out)?;
-        let definition = Self {
-            parameters,
-            steps: out,
-        };
-        definition.check()?;
-        Ok(definition)
-    }
+            Ok(RetryPolicy {
+                exception_types,
+                interval: Duration::from_secs_f64(p["IntervalSeconds"].as_f64().unwrap_or(1.0).max(0.0)),
+                backoff_rate: p["BackoffRate"].as_f64().unwrap_or(2.0).max(1.0),
+                max_attempts,
+                expire_after,
+            })
+        })
+        .collect()
+}
 
-    pub fn step(&self, name: &str) -> Option<&StepDef> {
-        self.steps.iter().find(|s| s.name == name)
-    }
-
-    fn check(&self) -> Result<(), String> {
-        let mut names = BTreeSet::new();
-        for step in &self.steps {
-            if !names.insert(step.name.as_str()) {
-                return Err(format!("step '{}' is defined twice", step.name));
-            }
-        }
-        let parameters: BTreeSet<&str> = self.parameters.iter().map(|p| p.name.as_str()).collect();
-        for step in &self.steps {
-            for dependency in &step.depends_on {
-                let Some(target) = self.step(dependency) else {
-                    return Err(format!(
-                        "step '{}' depends on '{dependency}', which is not a step of this pipeline",
-                        step.name
-                    ));
-                };
-                if matches!(target.kind, StepKind::Fail) {
-                    return Err(format!(
-                        "step '{}' depends on Fail step '{dependency}'; a Fail step cannot be depended upon",
-                        step.name
-                    ));
-                }
-            }
-            let mut refs = Vec::new();
-            collect_refs(&step.arguments, &mut refs);
-            if let StepKind::Condition { conditions, .. } = &step.kind {
-                conditions.iter().for_each(|c| collect_refs(c, &mut refs));
-            }
-            for reference in refs {
-                match reference {
-                    Reference::Parameter(name) if !parameters.contains(name.as_str()) => {
-                        return Err(format!("step '{}' uses parameter '{name}', which the pipeline does not declare", step.name))
-                    }
-                    Reference::StepOutput { step: source, output } => {
-                        let Some(target) = self.step(&source) else {
-                            return Err(format!("step '{}' uses an output of '{source}', which is not a step of this pipeline", step.name));
-                        };
-                        if !target.kind.outputs().iter().any(|o| o.name == output) {
-                            return Err(format!(
-                                "step '{}' uses output '{output}' of step '{source}', which declares no output by that name",
-                                step.name
-                            ));
-                        }
-                    }
-                    Reference::StepProperty { step: source, .. } if self.step(&source).is_none() => {
-                        return Err(format!("step '{}' uses a property of '{source}', which is not a step of this pipeline", step.name));
-                    }
-                    _ => {}
-                }
-            }
-        }
-        self.check_acyclic()
-    }
-
-    fn check_acyclic(&self) -> Result<(), String> {
-        let edges: BTreeMap<&str, BTreeSet<String>> = self
-            .steps
-            .iter()
-            .map(|s| (s.name.as_str(), s.prerequisites()))
-            .collect();
-        // Depth-first search that keeps the path, so the cycle can be shown.
-        fn visit<'a>(
-            node: &'a str,
-            edges: &'a BTreeMap<&'a str, BTreeSet<String>>,
-            done: &mut BTreeSet<&'a str>,
-            path: &mut Vec<&'a str>,
-        ) -> Result<(), String> {
-            if done.contains(node) {
-                return Ok(());
-            }
-            if let Some(start) = path.iter().position(|n| *n == node) {
-                let mut cycle: Vec<&str> = path[start..].to_vec();
-                cycle.push(node);
-                return Err(format!("the steps {} form a cycle", cycle.join(" → ")));
-            }
-            path.push(node);
-            for next in edges.get(node).into_iter().flatten() {
-                if let Some((key, _)) = edges.get_key_value(next.as_str()) {
-                    visit(key, edges, done, path)?;
-                }
-            }
-            path.pop();
-            done.insert(node);
-            Ok(())
-        }
-        let mut done = BTreeSet::new();
-        for node in edges.keys() {
-            visit(node, &edges, &mut done, &mut Vec::new())?;
-        }
-        Ok(())
-    }
+fn read_cache_config(step: &Value, name: &str) -> Result<Option<CacheConfig>, String> {
+    let Some(config) = step.get("CacheConfig").filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let enabled = config["Enabled"].as_bool().unwrap_or(false);
+    let expire_after = match config["ExpireAfter"].as_str() {
+        None => None,
+        Some(text) => Some(
+            super::iso_duration::parse(text)
+                .map_err(|e| format!("step '{name}': CacheConfig ExpireAfter {e}"))?,
+        ),
+    };
+    Ok(Some(CacheConfig {
+        enabled,
+        expire_after,
+    }))
 }
 
 fn read_steps(
@@ -353,6 +336,11 @@ fn read_steps(
             "EMR" => StepKind::Emr,
             "Fail" => StepKind::Fail,
             "Condition" => {
+                if let Some((outer, _)) = &gate {
+                    return Err(format!(
+                        "Condition step '{name}' is inside a branch of Condition step '{outer}'; nested Condition steps are not supported"
+                    ));
+                }
                 let names = |key: &str| -> Vec<String> {
                     arguments[key]
                         .as_array()
@@ -379,9 +367,9 @@ fn read_steps(
             }
             other => {
                 return Err(format!(
-                "step '{name}' has type '{other}', which the local stack does not run (it runs {})",
-                STEP_TYPES.join(", ")
-            ))
+                    "step '{name}' has type '{other}', which the local stack does not run (it runs {})",
+                    STEP_TYPES.join(", ")
+                ))
             }
         };
         let depends_on = step["DependsOn"]
@@ -393,13 +381,18 @@ fn read_steps(
                     .collect()
             })
             .unwrap_or_default();
+        let text = |key: &str| step[key].as_str().map(str::to_owned);
         let is_condition = matches!(kind, StepKind::Condition { .. });
         out.push(StepDef {
             name: name.clone(),
+            display_name: text("DisplayName"),
+            description: text("Description"),
             kind,
             arguments: arguments.clone(),
             depends_on,
             gate: gate.clone(),
+            retry_policies: read_retry_policies(step, &name)?,
+            cache: read_cache_config(step, &name)?,
         });
         if is_condition {
             for (key, branch) in [("IfSteps", true), ("ElseSteps", false)] {
@@ -412,121 +405,4 @@ fn read_steps(
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn definition(steps: Value) -> Result<Definition, String> {
-        Definition::parse(
-            &json!({"Version": "2020-12-01", "Parameters": [{"Name": "Threshold", "Type": "Float", "DefaultValue": 0.5}],
-                    "Steps": steps})
-            .to_string(),
-        )
-    }
-
-    fn lambda(name: &str, extra: Value) -> Value {
-        let mut step = json!({"Name": name, "Type": "Lambda", "Arguments": {},
-            "FunctionArn": "arn:aws:lambda:us-east-1:1:function:LambdaStepFunction",
-            "OutputParameters": [{"OutputName": "Ready", "OutputType": "Boolean"}]});
-        for (k, v) in extra.as_object().unwrap() {
-            step[k] = v.clone();
-        }
-        step
-    }
-
-    #[test]
-    fn reads_steps_branches_and_prerequisites() {
-        let d = definition(json!([
-            lambda("check", json!({})),
-            {"Name": "gate", "Type": "Condition", "Arguments": {
-                "Conditions": [{"Type": "Equals", "LeftValue": {"Get": "Steps.check.OutputParameters['Ready']"}, "RightValue": true}],
-                "IfSteps": [lambda("go", json!({}))],
-                "ElseSteps": [{"Name": "stop", "Type": "Fail", "Arguments": {"ErrorMessage": "no"}}]}}
-        ]))
-        .unwrap();
-        let names: Vec<&str> = d.steps.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names, ["check", "gate", "go", "stop"]);
-        assert_eq!(d.step("go").unwrap().gate, Some(("gate".into(), true)));
-        assert_eq!(
-            d.step("gate").unwrap().prerequisites(),
-            BTreeSet::from(["check".to_owned()])
-        );
-    }
-
-    #[test]
-    fn every_bad_definition_is_named() {
-        let cases = [
-            (
-                json!([{"Name": "p", "Type": "Processing", "Arguments": {}}]),
-                "step 'p' has type 'Processing', which the local stack does not run",
-            ),
-            (
-                json!([
-                    lambda("a", json!({"DependsOn": ["b"]})),
-                    lambda("b", json!({"DependsOn": ["a"]}))
-                ]),
-                "form a cycle",
-            ),
-            (
-                json!([lambda("a", json!({"DependsOn": ["ghost"]}))]),
-                "step 'a' depends on 'ghost', which is not a step of this pipeline",
-            ),
-            (
-                json!([lambda(
-                    "a",
-                    json!({"Arguments": {"x": {"Get": "Parameters.Nope"}}})
-                )]),
-                "step 'a' uses parameter 'Nope', which the pipeline does not declare",
-            ),
-            (
-                json!([
-                    lambda("a", json!({})),
-                    lambda(
-                        "b",
-                        json!({"Arguments": {"x": {"Get": "Steps.a.OutputParameters['Other']"}}})
-                    )
-                ]),
-                "uses output 'Other' of step 'a', which declares no output by that name",
-            ),
-            (
-                json!([{"Name": "c", "Type": "Condition", "Arguments": {"Conditions": [], "IfSteps": [lambda("x", json!({}))], "ElseSteps": [lambda("x", json!({}))]}}]),
-                "step 'x' is in both IfSteps and ElseSteps of condition 'c'",
-            ),
-            (
-                json!([{"Name": "f", "Type": "Fail", "Arguments": {}}, lambda("a", json!({"DependsOn": ["f"]}))]),
-                "depends on Fail step 'f'; a Fail step cannot be depended upon",
-            ),
-            (
-                json!([lambda("a", json!({})), lambda("a", json!({}))]),
-                "step 'a' is defined twice",
-            ),
-        ];
-        for (steps, expected) in cases {
-            let err = definition(steps.clone()).unwrap_err();
-            assert!(err.contains(expected), "{steps}: {err}");
-        }
-        assert!(Definition::parse("{").unwrap_err().contains("not JSON"));
-        assert!(Definition::parse(r#"{"Version": "2019"}"#)
-            .unwrap_err()
-            .contains("Version"));
-    }
-
-    #[test]
-    fn a_cycle_through_data_dependencies_is_shown() {
-        let err = definition(json!([
-            lambda(
-                "a",
-                json!({"Arguments": {"x": {"Get": "Steps.b.OutputParameters['Ready']"}}})
-            ),
-            lambda(
-                "b",
-                json!({"Arguments": {"x": {"Get": "Steps.a.OutputParameters['Ready']"}}})
-            )
-        ]))
-        .unwrap_err();
-        assert_eq!(err, "the steps a → b → a form a cycle");
-    }
 }

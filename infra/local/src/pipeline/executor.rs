@@ -1,60 +1,34 @@
-//! Runs an execution: steps start when what they wait for succeeded (DependsOn, data
-//! dependencies, their condition's branch), at most ParallelismConfiguration at once.
+//! Runs an execution: steps start when what they wait for succeeded (DependsOn, the
+//! steps they read, their condition's branch), at most ParallelismConfiguration at
+//! once; a failed attempt is retried as its RetryPolicies say; a cached step is reused.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Instant, SystemTime};
 
-use async_trait::async_trait;
 use serde_json::{json, Value};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::definition::{Definition, OutputDecl, StepDef, StepKind};
-use super::expressions::{text, typed, Context};
-use super::store::{Pipelines, StepRecord};
-use crate::sagemaker::{CallbackState, Callbacks};
+use super::attempts::retry_delay;
+use super::cache::{signature, CachedStep};
+use super::definition::{Definition, StepDef, StepKind};
+use super::expressions::{typed, Context};
+use super::runner::StepRunner;
+use super::step_task::{StepEnd, StepTask};
+use super::store::{NewExecution, Pipelines, StepRecord};
 
 /// SageMaker's default cap on the steps of one execution that run at once.
 const DEFAULT_MAX_PARALLEL: usize = 50;
-/// A Callback step waits at most this long, as in SageMaker.
-const CALLBACK_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
-/// After the Stopping message, how long a Callback step waits for its report.
-const STOPPING_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// How an EMR step ended.
-#[derive(Clone, Debug, PartialEq)]
-pub enum EmrStepEnd {
-    Completed(Value),
-    Failed(String, Value),
-    Stopped(Value),
-}
-
-/// The outside systems the steps use; the local stack provides them.
-#[async_trait]
-pub trait StepRunner: Send + Sync {
-    fn callbacks(&self) -> Arc<Callbacks>;
-    /// Puts a Callback step's message on the queue its SqsQueueUrl names.
-    async fn send_callback_message(&self, queue_url: &str, body: &Value) -> Result<(), String>;
-    /// Invokes the function a FunctionArn names; an error is the step's failure reason.
-    async fn invoke_lambda(&self, function_arn: &str, inputs: &Value) -> Result<Value, String>;
-    /// Runs an EMR step until it ends, or until `stop` turns true.
-    async fn run_emr_step(
-        &self,
-        step_name: &str,
-        arguments: &Value,
-        stop: watch::Receiver<bool>,
-    ) -> EmrStepEnd;
-}
-
-#[derive(Clone, Debug, PartialEq)]
-enum StepEnd {
-    Succeeded {
-        outputs: BTreeMap<String, Value>,
-        outcome: Option<bool>,
-    },
-    Failed(String),
-    Stopped(String),
+/// What StartPipelineExecution asks for.
+#[derive(Clone, Debug, Default)]
+pub struct StartRequest {
+    /// Parameter overrides, Name and Value as text.
+    pub parameters: Vec<(String, String)>,
+    pub max_parallel: Option<usize>,
+    pub display_name: Option<String>,
+    pub description: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -67,22 +41,14 @@ enum Progress {
     Skipped,
 }
 
-/// Starts an execution of a stored pipeline; answers its ARN.
-pub fn start_execution(
-    pipelines: &Arc<Pipelines>,
-    pipeline_name: &str,
+/// The parameters of an execution: the overrides typed and checked against their
+/// declaration (type, EnumValues), the defaults for the rest.
+pub fn resolve_parameters(
+    definition: &Definition,
     overrides: &[(String, String)],
-    max_parallel: Option<usize>,
-) -> Result<String, String> {
-    let pipeline = pipelines
-        .pipeline(pipeline_name)
-        .ok_or_else(|| format!("Pipeline {pipeline_name} does not exist"))?;
-    let runner = pipelines
-        .runner()
-        .ok_or("this SageMaker endpoint runs no steps: start it with the local stack")?;
-    let definition = pipeline.definition.clone();
+) -> Result<BTreeMap<String, Value>, String> {
     for (name, _) in overrides {
-        if !definition.parameters.iter().any(|p| &p.name == name) {
+        if definition.parameter(name).is_none() {
             return Err(format!("the pipeline declares no parameter '{name}'"));
         }
     }
@@ -98,9 +64,49 @@ pub fn start_execution(
                 )
             })?,
         };
+        if let Some(allowed) = &parameter.enum_values {
+            if !allowed.contains(&value) {
+                return Err(format!(
+                    "parameter '{}': {value} is not one of its EnumValues {}",
+                    parameter.name,
+                    Value::Array(allowed.clone())
+                ));
+            }
+        }
         parameters.insert(parameter.name.clone(), value);
     }
-    let (arn, stop) = pipelines.new_execution(&pipeline, parameters.clone());
+    Ok(parameters)
+}
+
+/// Starts an execution of a stored pipeline; answers its ARN.
+pub fn start_execution(
+    pipelines: &Arc<Pipelines>,
+    pipeline_name: &str,
+    request: &StartRequest,
+) -> Result<String, String> {
+    let pipeline = pipelines
+        .pipeline(pipeline_name)
+        .ok_or_else(|| format!("Pipeline {pipeline_name} does not exist"))?;
+    let runner = pipelines
+        .runner()
+        .ok_or("this SageMaker endpoint runs no steps: start it with the local stack")?;
+    let definition = pipeline.definition.clone();
+    let parameters = resolve_parameters(&definition, &request.parameters)?;
+    let limit = request
+        .max_parallel
+        .or(pipeline.max_parallel)
+        .unwrap_or(DEFAULT_MAX_PARALLEL)
+        .max(1);
+    let started = chrono::Utc::now();
+    let (arn, stop) = pipelines.new_execution(
+        &pipeline,
+        NewExecution {
+            parameters: parameters.clone(),
+            display_name: request.display_name.clone(),
+            description: request.description.clone(),
+            max_parallel: limit,
+        },
+    );
     let mut context = Context {
         parameters,
         ..Context::default()
@@ -111,20 +117,30 @@ pub fn start_execution(
         ("PipelineExecutionArn", arn.clone()),
         ("PipelineName", pipeline.name.clone()),
         ("PipelineArn", pipeline.arn.clone()),
-        ("StartDateTime", chrono::Utc::now().to_rfc3339()),
+        (
+            "StartDateTime",
+            started.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        ),
     ] {
         context
             .execution
             .insert(key.to_owned(), Value::String(value));
     }
-    let limit = max_parallel
-        .or(pipeline.max_parallel)
-        .unwrap_or(DEFAULT_MAX_PARALLEL)
-        .max(1);
+    if let Some(config) = &definition.experiment_config {
+        // Evaluated once: every step reads the same experiment and trial.
+        let evaluated = context.evaluate(config).map_err(|e| {
+            format!("PipelineExperimentConfig cannot be evaluated: {e:?}")
+        })?;
+        if let Value::Object(members) = &evaluated {
+            context.experiment_config = members.clone().into_iter().collect();
+        }
+        pipelines.update_execution(&arn, |e| e.experiment_config = Some(evaluated));
+    }
     tokio::spawn(run(
         pipelines.clone(),
         runner,
         arn.clone(),
+        pipeline.name.clone(),
         definition,
         context,
         limit,
@@ -133,10 +149,12 @@ pub fn start_execution(
     Ok(arn)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run(
     pipelines: Arc<Pipelines>,
     runner: Arc<dyn StepRunner>,
     arn: String,
+    pipeline_name: String,
     definition: Definition,
     mut context: Context,
     limit: usize,
@@ -176,17 +194,7 @@ async fn run(
                     continue;
                 }
                 progress.insert(step.name.clone(), Progress::Running);
-                pipelines.update_execution(&arn, |e| {
-                    e.steps.push(StepRecord {
-                        name: step.name.clone(),
-                        step_type: step.kind.type_name().to_owned(),
-                        status: "Executing".to_owned(),
-                        started: SystemTime::now(),
-                        ended: None,
-                        failure_reason: None,
-                        metadata: json!({}),
-                    })
-                });
+                pipelines.update_execution(&arn, |e| e.steps.push(StepRecord::started(step)));
                 let task = StepTask {
                     pipelines: pipelines.clone(),
                     runner: runner.clone(),
@@ -195,9 +203,10 @@ async fn run(
                     context: context.clone(),
                     stop: stop.clone(),
                 };
+                let pipeline_name = pipeline_name.clone();
                 running.spawn(async move {
-                    let end = task.run().await;
-                    (task.step.name.clone(), end)
+                    let name = task.step.name.clone();
+                    (name, run_step(task, &pipeline_name).await)
                 });
             }
         }
@@ -208,12 +217,12 @@ async fn run(
             joined = running.join_next() => {
                 let Some(Ok((name, end))) = joined else { continue };
                 let (status, reason) = match &end {
-                    StepEnd::Succeeded { outputs, outcome } => {
-                        context.outputs.insert(name.clone(), outputs.clone());
+                    StepEnd::Succeeded { properties, outcome } => {
+                        context.properties.insert(name.clone(), properties.clone());
                         progress.insert(name.clone(), Progress::Succeeded(*outcome));
                         ("Succeeded", None)
                     }
-                    StepEnd::Failed(reason) => {
+                    StepEnd::Failed { reason, .. } => {
                         progress.insert(name.clone(), Progress::Failed);
                         first_failure.get_or_insert_with(|| match definition.step(&name).map(|s| &s.kind) {
                             Some(StepKind::Fail) => reason.clone(),
@@ -245,6 +254,84 @@ async fn run(
     });
 }
 
+/// One step from its arguments to its end: a cache hit, or attempts until one
+/// succeeds or its RetryPolicies give up.
+async fn run_step(mut task: StepTask, pipeline_name: &str) -> StepEnd {
+    let inputs = match task.inputs().await {
+        Ok(inputs) => inputs,
+        Err(reason) => return StepEnd::failed(reason),
+    };
+    let cache = task
+        .step
+        .cache
+        .clone()
+        .filter(|c| c.enabled && task.step.kind.caches());
+    let step_signature = signature(task.step.kind.type_name(), &inputs);
+    if let Some(cache) = &cache {
+        if let Some(hit) = task.pipelines.cache().lookup(
+            pipeline_name,
+            &task.step.name,
+            &step_signature,
+            cache.expire_after,
+        ) {
+            task.pipelines.update_step(&task.arn, &task.step.name, |r| {
+                r.metadata = hit.metadata.clone();
+                r.cache_hit = Some(hit.execution_arn.clone());
+            });
+            return StepEnd::Succeeded {
+                properties: hit.properties,
+                outcome: None,
+            };
+        }
+    }
+    let first_started = Instant::now();
+    let mut attempts = 1;
+    let end = loop {
+        let end = task.run(inputs.clone()).await;
+        let StepEnd::Failed { fault, .. } = &end else {
+            break end;
+        };
+        let Some(delay) = retry_delay(
+            &task.step.retry_policies,
+            *fault,
+            attempts,
+            first_started.elapsed(),
+        ) else {
+            break end;
+        };
+        let mut stop = task.stop.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = async { drop(stop.wait_for(|stopping| *stopping).await) } => {
+                break StepEnd::Stopped("pipeline execution stopped between attempts".to_owned());
+            }
+        }
+        attempts += 1;
+        task.pipelines
+            .update_step(&task.arn, &task.step.name, |r| r.attempts = attempts);
+    };
+    if let (Some(_), StepEnd::Succeeded { properties, .. }) = (&cache, &end) {
+        let metadata = task
+            .pipelines
+            .execution(&task.arn)
+            .and_then(|e| e.steps.into_iter().find(|s| s.name == task.step.name))
+            .map(|s| s.metadata)
+            .unwrap_or_else(|| json!({}));
+        task.pipelines.cache().remember(
+            pipeline_name,
+            &task.step.name,
+            step_signature,
+            CachedStep {
+                execution_arn: task.arn.clone(),
+                ended: SystemTime::now(),
+                properties: properties.clone(),
+                metadata,
+            },
+        );
+    }
+    end
+}
+
 fn is_skipped(step: &StepDef, progress: &BTreeMap<String, Progress>) -> bool {
     if let Some((condition, branch)) = &step.gate {
         match progress.get(condition) {
@@ -266,205 +353,4 @@ fn is_ready(step: &StepDef, progress: &BTreeMap<String, Progress>) -> bool {
         },
         _ => false,
     })
-}
-
-struct StepTask {
-    pipelines: Arc<Pipelines>,
-    runner: Arc<dyn StepRunner>,
-    arn: String,
-    step: StepDef,
-    context: Context,
-    stop: watch::Receiver<bool>,
-}
-
-impl StepTask {
-    fn set_metadata(&self, metadata: Value) {
-        self.pipelines
-            .update_step(&self.arn, &self.step.name, |r| r.metadata = metadata);
-    }
-
-    async fn run(&self) -> StepEnd {
-        let inputs = match self.context.evaluate(&self.step.arguments) {
-            Ok(inputs) => inputs,
-            Err(reason) => return StepEnd::Failed(reason),
-        };
-        match &self.step.kind {
-            StepKind::Callback { queue_url, outputs } => {
-                self.callback(queue_url, outputs, inputs).await
-            }
-            StepKind::Lambda {
-                function_arn,
-                outputs,
-            } => self.lambda(function_arn, outputs, inputs).await,
-            StepKind::Emr => match self
-                .runner
-                .run_emr_step(&self.step.name, &inputs, self.stop.clone())
-                .await
-            {
-                EmrStepEnd::Completed(metadata) => {
-                    self.set_metadata(json!({"EMR": metadata}));
-                    StepEnd::Succeeded {
-                        outputs: BTreeMap::new(),
-                        outcome: None,
-                    }
-                }
-                EmrStepEnd::Failed(reason, metadata) => {
-                    self.set_metadata(json!({"EMR": metadata}));
-                    StepEnd::Failed(reason)
-                }
-                EmrStepEnd::Stopped(metadata) => {
-                    self.set_metadata(json!({"EMR": metadata}));
-                    StepEnd::Stopped("EMR step cancelled: pipeline execution stopped".to_owned())
-                }
-            },
-            StepKind::Condition { conditions, .. } => {
-                let mut outcome = true;
-                for condition in conditions {
-                    match self.context.holds(condition) {
-                        Ok(holds) => outcome &= holds,
-                        Err(reason) => return StepEnd::Failed(reason),
-                    }
-                }
-                self.set_metadata(
-                    json!({"Condition": {"Outcome": if outcome { "True" } else { "False" }}}),
-                );
-                StepEnd::Succeeded {
-                    outputs: BTreeMap::new(),
-                    outcome: Some(outcome),
-                }
-            }
-            StepKind::Fail => {
-                let message = text(&inputs["ErrorMessage"]);
-                self.set_metadata(json!({"Fail": {"ErrorMessage": message}}));
-                StepEnd::Failed(message)
-            }
-        }
-    }
-
-    async fn callback(&self, queue_url: &str, declared: &[OutputDecl], inputs: Value) -> StepEnd {
-        let callbacks = self.runner.callbacks();
-        let token = new_token();
-        callbacks.register(&token);
-        self.set_metadata(json!({"Callback": {"CallbackToken": token, "SqsQueueUrl": queue_url}}));
-        let mut body =
-            json!({"token": token, "pipelineExecutionArn": self.arn, "arguments": inputs});
-        if let Err(reason) = self.runner.send_callback_message(queue_url, &body).await {
-            return StepEnd::Failed(format!("could not send the callback message: {reason}"));
-        }
-        let mut stop = self.stop.clone();
-        let state = tokio::select! {
-            state = callbacks.wait_for_report(&token, CALLBACK_TIMEOUT) => state,
-            _ = async { drop(stop.wait_for(|stopping| *stopping).await) } => {
-                body["status"] = json!("Stopping");
-                if let Err(reason) = self.runner.send_callback_message(queue_url, &body).await {
-                    return StepEnd::Stopped(format!("could not send the Stopping message: {reason}"));
-                }
-                let reason = match callbacks.wait_for_report(&token, STOPPING_TIMEOUT).await {
-                    Some(CallbackState::Failed { reason, .. }) => reason,
-                    Some(_) => "stopped after the step reported success".to_owned(),
-                    None => "no report after the Stopping message".to_owned(),
-                };
-                return StepEnd::Stopped(reason);
-            }
-        };
-        match state {
-            Some(CallbackState::Succeeded { outputs, .. }) => {
-                let reported: BTreeMap<String, Value> = outputs
-                    .into_iter()
-                    .map(|(name, value)| (name, Value::String(value)))
-                    .collect();
-                let typed_outputs = match typed_outputs(declared, &reported, false) {
-                    Ok(outputs) => outputs,
-                    Err(reason) => return StepEnd::Failed(reason),
-                };
-                self.set_metadata(
-                    json!({"Callback": {"CallbackToken": token, "SqsQueueUrl": queue_url,
-                    "OutputParameters": output_list(&typed_outputs)}}),
-                );
-                StepEnd::Succeeded {
-                    outputs: typed_outputs,
-                    outcome: None,
-                }
-            }
-            Some(CallbackState::Failed { reason, .. }) => StepEnd::Failed(reason),
-            Some(CallbackState::Waiting) | None => {
-                StepEnd::Failed("the callback step timed out".to_owned())
-            }
-        }
-    }
-
-    async fn lambda(&self, function_arn: &str, declared: &[OutputDecl], inputs: Value) -> StepEnd {
-        let answer = match self.runner.invoke_lambda(function_arn, &inputs).await {
-            Ok(answer) => answer,
-            Err(reason) => return StepEnd::Failed(reason),
-        };
-        let returned: BTreeMap<String, Value> = match answer {
-            Value::Object(map) => map.into_iter().collect(),
-            other => {
-                return StepEnd::Failed(format!("the function returned {other}, not a JSON object"))
-            }
-        };
-        match typed_outputs(declared, &returned, true) {
-            Ok(outputs) => {
-                self.set_metadata(json!({"Lambda": {"Arn": function_arn, "OutputParameters": output_list(&outputs)}}));
-                StepEnd::Succeeded {
-                    outputs,
-                    outcome: None,
-                }
-            }
-            Err(reason) => StepEnd::Failed(reason),
-        }
-    }
-}
-
-/// The declared outputs, typed by OutputType. `required`: a declared output missing
-/// from the answer fails the step.
-fn typed_outputs(
-    declared: &[OutputDecl],
-    answer: &BTreeMap<String, Value>,
-    required: bool,
-) -> Result<BTreeMap<String, Value>, String> {
-    let mut outputs = BTreeMap::new();
-    for output in declared {
-        let Some(value) = answer.get(&output.name) else {
-            if required {
-                return Err(format!(
-                    "no output '{}' in the answer, though OutputParameters declares it",
-                    output.name
-                ));
-            }
-            continue;
-        };
-        let value = typed(&output.kind, &text(value))
-            .map_err(|e| format!("output '{}': {e}", output.name))?;
-        outputs.insert(output.name.clone(), value);
-    }
-    Ok(outputs)
-}
-
-fn output_list(outputs: &BTreeMap<String, Value>) -> Value {
-    Value::Array(
-        outputs
-            .iter()
-            .map(|(name, value)| json!({"Name": name, "Value": text(value)}))
-            .collect(),
-    )
-}
-
-/// A fresh callback token: 10 characters of `[a-zA-Z0-9]`.
-fn new_token() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(NEXT.fetch_add(1, Ordering::SeqCst));
-    let mut bits = hasher.finish();
-    (0..10)
-        .map(|_| {
-            let c = ALPHABET[(bits % 62) as usize] as char;
-            bits /= 62;
-            c
-        })
-        .collect()
 }

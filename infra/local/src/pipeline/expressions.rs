@@ -1,45 +1,88 @@
-//! Values of a running execution: `Get` references, `Std:Join`, and conditions.
+//! Values of a running execution: `Get` references, `Std:Join` and `Std:JsonGet`.
 
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::definition::Reference;
+use super::references::{PropertyPath, Reference};
+
+/// Why a value could not be computed yet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EvalError {
+    /// The step fails with this reason.
+    Failed(String),
+    /// `Std:JsonGet` needs this S3 object: fetch it into `Context::documents`, then
+    /// evaluate again.
+    NeedsObject(String),
+}
+
+impl From<String> for EvalError {
+    fn from(reason: String) -> Self {
+        Self::Failed(reason)
+    }
+}
+
+impl From<&str> for EvalError {
+    fn from(reason: &str) -> Self {
+        Self::Failed(reason.to_owned())
+    }
+}
 
 /// What references resolve against.
 #[derive(Clone, Debug, Default)]
 pub struct Context {
     pub parameters: BTreeMap<String, Value>,
-    /// Step name → output name → typed value.
-    pub outputs: BTreeMap<String, BTreeMap<String, Value>>,
+    /// Step name → the step's properties: `{"OutputParameters": {...}}` of a Lambda or
+    /// Callback step, `{"Outcome": true}` of a Condition step, DescribeStep's `Step`
+    /// of an EMR step.
+    pub properties: BTreeMap<String, Value>,
     pub execution: BTreeMap<String, Value>,
+    /// `PipelineExperimentConfig`, evaluated when the execution starts.
+    pub experiment_config: BTreeMap<String, Value>,
+    /// S3 URI → the text of the object, as fetched for `Std:JsonGet`.
+    pub documents: BTreeMap<String, String>,
 }
 
 impl Context {
-    fn get(&self, path: &str) -> Result<Value, String> {
+    fn get(&self, path: &str) -> Result<Value, EvalError> {
         match Reference::parse(path)? {
-            Reference::Parameter(name) => {
-                self.parameters.get(&name).cloned().ok_or_else(|| format!("parameter '{name}' has no value"))
-            }
-            Reference::StepOutput { step, output } => self
-                .outputs
-                .get(&step)
-                .and_then(|o| o.get(&output))
+            Reference::Parameter(name) => self
+                .parameters
+                .get(&name)
                 .cloned()
-                .ok_or_else(|| format!("step '{step}' produced no output '{output}'")),
+                .ok_or_else(|| format!("parameter '{name}' has no value").into()),
+            Reference::Step { step, path } => {
+                let properties = self
+                    .properties
+                    .get(&step)
+                    .ok_or_else(|| format!("step '{step}' has not run, so '{}' has no value", path.text))?;
+                path.lookup(properties).cloned().ok_or_else(|| {
+                    match path.output_name() {
+                        Some(output) => format!("step '{step}' produced no output '{output}'"),
+                        None => format!("step '{step}' has no property '{}'", path.text),
+                    }
+                    .into()
+                })
+            }
+            // Read when asked: each step that reads it sees the time it started.
+            Reference::Execution(variable) if variable == "CurrentDateTime" => Ok(Value::String(
+                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            )),
             Reference::Execution(variable) => self
                 .execution
                 .get(&variable)
                 .cloned()
-                .ok_or_else(|| format!("execution variable '{variable}' is not known locally")),
-            Reference::StepProperty { step, path } => Err(format!(
-                "property '{path}' of step '{step}' is not resolved by the local stack; use OutputParameters"
-            )),
+                .ok_or_else(|| format!("execution variable '{variable}' has no value in this step").into()),
+            Reference::ExperimentConfig(member) => self
+                .experiment_config
+                .get(&member)
+                .cloned()
+                .ok_or_else(|| format!("PipelineExperimentConfig.{member} has no value").into()),
         }
     }
 
     /// Resolves every reference and function inside a value.
-    pub fn evaluate(&self, value: &Value) -> Result<Value, String> {
+    pub fn evaluate(&self, value: &Value) -> Result<Value, EvalError> {
         match value {
             Value::Object(map) if map.len() == 1 && map.contains_key("Get") => {
                 let path = map["Get"].as_str().ok_or("Get takes a path")?;
@@ -54,6 +97,9 @@ impl Context {
                     .map(|v| self.evaluate(v).map(|v| text(&v)))
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok(Value::String(parts.join(separator)))
+            }
+            Value::Object(map) if map.len() == 1 && map.contains_key("Std:JsonGet") => {
+                self.json_get(&map["Std:JsonGet"])
             }
             Value::Object(map) => {
                 let mut out = Map::new();
@@ -71,83 +117,34 @@ impl Context {
         }
     }
 
-    /// Evaluates one condition of a Condition step.
-    pub fn holds(&self, condition: &Value) -> Result<bool, String> {
-        let kind = condition["Type"].as_str().unwrap_or_default();
-        let side = |key: &str| self.evaluate(&condition[key]);
-        match kind {
-            "Equals" => Ok(equal(&side("LeftValue")?, &side("RightValue")?)),
-            "GreaterThan" | "GreaterThanOrEqualTo" | "LessThan" | "LessThanOrEqualTo" => {
-                let (left, right) = (side("LeftValue")?, side("RightValue")?);
-                let ordering = compare(&left, &right)
-                    .ok_or_else(|| format!("{kind} cannot compare {left} with {right}"))?;
-                Ok(match kind {
-                    "GreaterThan" => ordering.is_gt(),
-                    "GreaterThanOrEqualTo" => ordering.is_ge(),
-                    "LessThan" => ordering.is_lt(),
-                    _ => ordering.is_le(),
-                })
-            }
-            "In" => {
-                let query = side("QueryValue")?;
-                let values = condition["Values"].as_array().ok_or("In takes Values")?;
-                for candidate in values {
-                    if equal(&query, &self.evaluate(candidate)?) {
-                        return Ok(true);
-                    }
-                }
-                Ok(false)
-            }
-            "Not" => Ok(!self.holds(&condition["Expression"])?),
-            "Or" => {
-                for inner in condition["Conditions"]
-                    .as_array()
-                    .ok_or("Or takes Conditions")?
-                {
-                    if self.holds(inner)? {
-                        return Ok(true);
-                    }
-                }
-                Ok(false)
-            }
-            other => Err(format!(
-                "condition type '{other}' is not supported by the local stack"
-            )),
+    /// `Std:JsonGet` on an S3 object: the value at Path in the JSON document there.
+    fn json_get(&self, arguments: &Value) -> Result<Value, EvalError> {
+        let path_text = arguments["Path"].as_str().ok_or("Std:JsonGet takes a Path")?;
+        if arguments.get("PropertyFile").is_some() {
+            return Err(format!(
+                "Std:JsonGet reads property files of job steps, which this pipeline has none of (Path '{path_text}')"
+            )
+            .into());
         }
+        let uri = text(&self.evaluate(&arguments["S3Uri"])?);
+        let Some(document) = self.documents.get(&uri) else {
+            return Err(EvalError::NeedsObject(uri));
+        };
+        let document: Value = serde_json::from_str(document)
+            .map_err(|e| format!("Std:JsonGet: the object {uri} is not JSON: {e}"))?;
+        let path = PropertyPath::parse(path_text.trim_start_matches("$."))
+            .map_err(|e| format!("Std:JsonGet: Path {e}"))?;
+        path.lookup(&document)
+            .cloned()
+            .ok_or_else(|| format!("Std:JsonGet: no value at '{path_text}' in {uri}").into())
     }
 }
 
+/// A value as text, as `Std:Join` and step outputs write it.
 pub fn text(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
         other => other.to_string(),
-    }
-}
-
-fn number(value: &Value) -> Option<f64> {
-    match value {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-fn equal(left: &Value, right: &Value) -> bool {
-    match (left, right) {
-        (Value::Number(_), _) | (_, Value::Number(_)) => {
-            number(left).is_some() && number(left) == number(right)
-        }
-        _ => left == right,
-    }
-}
-
-fn compare(left: &Value, right: &Value) -> Option<std::cmp::Ordering> {
-    match (number(left), number(right)) {
-        (Some(l), Some(r)) => l.partial_cmp(&r),
-        _ => match (left, right) {
-            (Value::String(l), Value::String(r)) => Some(l.cmp(r)),
-            _ => None,
-        },
     }
 }
 
@@ -180,16 +177,21 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn context() -> Context {
+    pub(crate) fn context() -> Context {
         let mut c = Context::default();
         c.parameters.insert("Threshold".into(), json!(0.5));
         c.parameters.insert("Env".into(), json!("prod"));
-        c.outputs.insert(
+        c.properties.insert(
             "check".into(),
-            BTreeMap::from([("Ready".into(), json!(false)), ("Pending".into(), json!(3))]),
+            json!({"OutputParameters": {"Ready": false, "Pending": 3}}),
         );
+        c.properties
+            .insert("emr".into(), json!({"Id": "s-1", "Status": {"State": "COMPLETED"}}));
+        c.properties.insert("gate".into(), json!({"Outcome": true}));
         c.execution
             .insert("PipelineExecutionId".into(), json!("abc123"));
+        c.experiment_config
+            .insert("TrialName".into(), json!("abc123"));
         c
     }
 
@@ -197,58 +199,44 @@ mod tests {
     fn resolves_references_and_joins() {
         let c = context();
         let message = json!({"Std:Join": {"On": " ", "Values": ["cluster not ready in", {"Get": "Parameters.Env"},
-            "pending:", {"Get": "Steps.check.OutputParameters['Pending']"}, {"Get": "Execution.PipelineExecutionId"}]}});
+            "pending:", {"Get": "Steps.check.OutputParameters['Pending']"}, {"Get": "Execution.PipelineExecutionId"},
+            {"Get": "Steps.emr.Status.State"}, {"Get": "Steps.gate.Outcome"}, {"Get": "PipelineExperimentConfig.TrialName"}]}});
         assert_eq!(
             c.evaluate(&message).unwrap(),
-            json!("cluster not ready in prod pending: 3 abc123")
+            json!("cluster not ready in prod pending: 3 abc123 COMPLETED true abc123")
         );
-        assert!(c
-            .evaluate(&json!({"Get": "Steps.check.OutputParameters['Nope']"}))
-            .unwrap_err()
-            .contains("produced no output 'Nope'"));
+        assert_eq!(
+            c.evaluate(&json!({"Get": "Steps.check.OutputParameters[\"Ready\"]"})).unwrap(),
+            json!(false)
+        );
+        assert_eq!(
+            c.evaluate(&json!({"Get": "Steps.check.OutputParameters['Nope']"})),
+            Err(EvalError::Failed("step 'check' produced no output 'Nope'".into()))
+        );
+        let now = c.evaluate(&json!({"Get": "Execution.CurrentDateTime"})).unwrap();
+        assert!(chrono::DateTime::parse_from_rfc3339(now.as_str().unwrap()).is_ok(), "{now}");
     }
 
     #[test]
-    fn evaluates_every_condition_type() {
-        let c = context();
-        let cases = [
-            (
-                json!({"Type": "Equals", "LeftValue": {"Get": "Steps.check.OutputParameters['Ready']"}, "RightValue": false}),
-                true,
-            ),
-            (
-                json!({"Type": "GreaterThan", "LeftValue": {"Get": "Parameters.Threshold"}, "RightValue": 0.4}),
-                true,
-            ),
-            (
-                json!({"Type": "GreaterThanOrEqualTo", "LeftValue": 3, "RightValue": {"Get": "Steps.check.OutputParameters['Pending']"}}),
-                true,
-            ),
-            (
-                json!({"Type": "LessThan", "LeftValue": 3, "RightValue": 3}),
-                false,
-            ),
-            (
-                json!({"Type": "LessThanOrEqualTo", "LeftValue": 3, "RightValue": 3}),
-                true,
-            ),
-            (
-                json!({"Type": "In", "QueryValue": {"Get": "Parameters.Env"}, "Values": ["dev", "prod"]}),
-                true,
-            ),
-            (
-                json!({"Type": "Not", "Expression": {"Type": "Equals", "LeftValue": 1, "RightValue": 1}}),
-                false,
-            ),
-            (
-                json!({"Type": "Or", "Conditions": [{"Type": "Equals", "LeftValue": 1, "RightValue": 2},
-                                                   {"Type": "Equals", "LeftValue": "a", "RightValue": "a"}]}),
-                true,
-            ),
-        ];
-        for (condition, expected) in cases {
-            assert_eq!(c.holds(&condition).unwrap(), expected, "{condition}");
-        }
+    fn json_get_asks_for_the_object_then_reads_the_path() {
+        let mut c = context();
+        let get = json!({"Std:JsonGet": {"S3Uri": {"Std:Join": {"On": "/", "Values": ["s3://b", {"Get": "Parameters.Env"}, "m.json"]}},
+            "Path": "metrics.auc.value"}});
+        assert_eq!(
+            c.evaluate(&get),
+            Err(EvalError::NeedsObject("s3://b/prod/m.json".into()))
+        );
+        c.documents.insert(
+            "s3://b/prod/m.json".into(),
+            r#"{"metrics": {"auc": {"value": 0.91}}}"#.into(),
+        );
+        assert_eq!(c.evaluate(&get).unwrap(), json!(0.91));
+        c.documents
+            .insert("s3://b/prod/m.json".into(), r#"{"metrics": {}}"#.into());
+        let Err(EvalError::Failed(reason)) = c.evaluate(&get) else {
+            panic!()
+        };
+        assert!(reason.contains("no value at 'metrics.auc.value' in s3://b/prod/m.json"), "{reason}");
     }
 
     #[test]

@@ -1,9 +1,18 @@
 //! SageMaker pipelines on the local stack: definitions, expressions, executions.
 
+pub mod attempts;
+pub mod cache;
+pub mod conditions;
 pub mod definition;
 pub mod executor;
 pub mod expressions;
+pub mod iso_duration;
+pub mod references;
+pub mod runner;
+pub mod step_task;
 pub mod store;
+pub mod validate;
 
-pub use executor::{start_execution, EmrStepEnd, StepRunner};
-pub use store::{ExecutionRecord, Pipelines, StepRecord};
+pub use executor::{resolve_parameters, start_execution, StartRequest};
+pub use runner::{EmrStepEnd, StepRunner};
+pub use store::{ExecutionRecord, PipelineSpec, Pipelines, StepRecord};

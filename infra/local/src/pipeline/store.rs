@@ -7,26 +7,53 @@ use std::time::SystemTime;
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
-use super::definition::Definition;
-use super::executor::StepRunner;
+use super::cache::StepCache;
+use super::definition::{Definition, StepDef};
+use super::runner::StepRunner;
 
 pub const ACCOUNT: &str = "123456789012";
 pub const REGION: &str = "us-east-1";
+
+/// What CreatePipeline and UpdatePipeline give.
+#[derive(Clone, Debug, Default)]
+pub struct PipelineSpec {
+    pub name: String,
+    pub definition_text: String,
+    pub display_name: Option<String>,
+    pub description: Option<String>,
+    pub role_arn: Option<String>,
+    pub max_parallel: Option<usize>,
+}
 
 #[derive(Clone, Debug)]
 pub struct PipelineRecord {
     pub name: String,
     pub arn: String,
+    pub display_name: String,
+    pub description: Option<String>,
+    pub role_arn: Option<String>,
     pub definition_text: String,
     pub definition: Definition,
     pub max_parallel: Option<usize>,
     pub created: SystemTime,
     pub modified: SystemTime,
+    pub last_execution: Option<SystemTime>,
+}
+
+/// What an execution starts with, besides its pipeline.
+#[derive(Clone, Debug, Default)]
+pub struct NewExecution {
+    pub parameters: BTreeMap<String, Value>,
+    pub display_name: Option<String>,
+    pub description: Option<String>,
+    pub max_parallel: usize,
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct StepRecord {
     pub name: String,
+    pub display_name: Option<String>,
+    pub description: Option<String>,
     pub step_type: String,
     /// Starting, Executing, Stopping, Stopped, Failed or Succeeded.
     pub status: String,
@@ -35,6 +62,10 @@ pub struct StepRecord {
     pub failure_reason: Option<String>,
     /// The API's Metadata, e.g. `{"Callback": {"CallbackToken": ...}}`.
     pub metadata: Value,
+    /// Attempts so far, RetryPolicies' retries included.
+    pub attempts: u32,
+    /// The execution whose result a cache hit reused.
+    pub cache_hit: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -42,6 +73,13 @@ pub struct ExecutionRecord {
     pub arn: String,
     pub pipeline_name: String,
     pub pipeline_arn: String,
+    pub display_name: String,
+    pub description: Option<String>,
+    /// The definition as it was when the execution started.
+    pub definition_text: String,
+    pub max_parallel: usize,
+    /// PipelineExperimentConfig, evaluated.
+    pub experiment_config: Option<Value>,
     /// Executing, Stopping, Stopped, Failed or Succeeded.
     pub status: String,
     pub failure_reason: Option<String>,
@@ -64,15 +102,39 @@ pub fn epoch(t: SystemTime) -> f64 {
 }
 
 impl StepRecord {
+    /// A step that starts executing now.
+    pub fn started(step: &StepDef) -> Self {
+        Self {
+            name: step.name.clone(),
+            display_name: step.display_name.clone(),
+            description: step.description.clone(),
+            step_type: step.kind.type_name().to_owned(),
+            status: "Executing".to_owned(),
+            started: SystemTime::now(),
+            ended: None,
+            failure_reason: None,
+            metadata: json!({}),
+            attempts: 1,
+            cache_hit: None,
+        }
+    }
+
+    /// The step as ListPipelineExecutionSteps shows it.
     pub fn to_json(&self) -> Value {
         let mut step = json!({
             "StepName": self.name,
-            "StepDisplayName": self.name,
+            "StepDisplayName": self.display_name.as_deref().unwrap_or(&self.name),
             "StepStatus": self.status,
             "StartTime": epoch(self.started),
             "Metadata": self.metadata,
-            "AttemptCount": 1,
+            "AttemptCount": self.attempts,
         });
+        if let Some(description) = &self.description {
+            step["StepDescription"] = json!(description);
+        }
+        if let Some(source) = &self.cache_hit {
+            step["CacheHitResult"] = json!({"SourcePipelineExecutionArn": source});
+        }
         if let Some(end) = self.ended {
             step["EndTime"] = json!(epoch(end));
         }
@@ -92,6 +154,7 @@ pub struct Pipelines {
     changes: watch::Sender<u64>,
     runner: OnceLock<Arc<dyn StepRunner>>,
     next_id: Mutex<u64>,
+    cache: StepCache,
 }
 
 impl Default for Pipelines {
@@ -103,6 +166,7 @@ impl Default for Pipelines {
             changes: watch::channel(0).0,
             runner: OnceLock::new(),
             next_id: Mutex::new(0),
+            cache: StepCache::default(),
         }
     }
 }
@@ -117,6 +181,11 @@ impl Pipelines {
         self.runner.get().cloned()
     }
 
+    /// The results cacheable steps left for later executions.
+    pub fn cache(&self) -> &StepCache {
+        &self.cache
+    }
+
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.changes.subscribe()
     }
@@ -125,45 +194,66 @@ impl Pipelines {
         self.changes.send_modify(|n| *n += 1);
     }
 
-    pub fn put_pipeline(
-        &self,
-        name: &str,
-        text: &str,
-        max_parallel: Option<usize>,
-        replace: bool,
-    ) -> Result<String, String> {
-        let definition = Definition::parse(text)?;
+    /// Creates (`replace` false) or replaces a pipeline; the definition is checked
+    /// first. Answers the pipeline's ARN.
+    pub fn put_pipeline(&self, spec: PipelineSpec, replace: bool) -> Result<String, String> {
+        let definition = Definition::parse(&spec.definition_text)?;
         let mut pipelines = self.pipelines.lock().unwrap();
         let now = SystemTime::now();
-        let arn = format!(
-            "arn:aws:sagemaker:{REGION}:{ACCOUNT}:pipeline/{}",
-            name.to_lowercase()
-        );
-        match (pipelines.get_mut(name), replace) {
-            (Some(_), false) => return Err(format!("Pipeline {name} already exists")),
-            (None, true) => return Err(format!("Pipeline {name} does not exist")),
+        let name = spec.name.clone();
+        match (pipelines.get_mut(&name), replace) {
+            (Some(_), false) => Err(format!(
+                "Pipeline names must be unique within an AWS account and region. Pipeline with name ({name}) already exists."
+            )),
+            (None, true) => Err(format!("Pipeline {name} does not exist")),
             (Some(existing), true) => {
-                existing.definition_text = text.to_owned();
+                existing.definition_text = spec.definition_text;
                 existing.definition = definition;
-                existing.max_parallel = max_parallel.or(existing.max_parallel);
+                existing.max_parallel = spec.max_parallel.or(existing.max_parallel);
+                existing.display_name = spec.display_name.unwrap_or(existing.display_name.clone());
+                existing.description = spec.description.or(existing.description.take());
+                existing.role_arn = spec.role_arn.or(existing.role_arn.take());
                 existing.modified = now;
+                Ok(existing.arn.clone())
             }
             (None, false) => {
+                let arn = format!(
+                    "arn:aws:sagemaker:{REGION}:{ACCOUNT}:pipeline/{}",
+                    name.to_lowercase()
+                );
                 pipelines.insert(
-                    name.to_owned(),
+                    name.clone(),
                     PipelineRecord {
-                        name: name.to_owned(),
+                        display_name: spec.display_name.unwrap_or(name.clone()),
+                        name,
                         arn: arn.clone(),
-                        definition_text: text.to_owned(),
+                        description: spec.description,
+                        role_arn: spec.role_arn,
+                        definition_text: spec.definition_text,
                         definition,
-                        max_parallel,
+                        max_parallel: spec.max_parallel,
                         created: now,
                         modified: now,
+                        last_execution: None,
                     },
                 );
+                Ok(arn)
             }
         }
-        Ok(arn)
+    }
+
+    /// Every pipeline, by name.
+    pub fn all_pipelines(&self) -> Vec<PipelineRecord> {
+        self.pipelines.lock().unwrap().values().cloned().collect()
+    }
+
+    /// A pipeline by name or ARN.
+    pub fn find_pipeline(&self, name_or_arn: &str) -> Option<PipelineRecord> {
+        let pipelines = self.pipelines.lock().unwrap();
+        pipelines
+            .get(name_or_arn)
+            .or_else(|| pipelines.values().find(|p| p.arn == name_or_arn))
+            .cloned()
     }
 
     pub fn pipeline(&self, name: &str) -> Option<PipelineRecord> {
@@ -177,7 +267,7 @@ impl Pipelines {
     pub(super) fn new_execution(
         &self,
         pipeline: &PipelineRecord,
-        parameters: BTreeMap<String, Value>,
+        new: NewExecution,
     ) -> (String, watch::Receiver<bool>) {
         let id = {
             let mut next = self.next_id.lock().unwrap();
@@ -192,14 +282,22 @@ impl Pipelines {
                 arn: arn.clone(),
                 pipeline_name: pipeline.name.clone(),
                 pipeline_arn: pipeline.arn.clone(),
+                display_name: new.display_name.unwrap_or_else(|| id.clone()),
+                description: new.description,
+                definition_text: pipeline.definition_text.clone(),
+                max_parallel: new.max_parallel,
+                experiment_config: None,
                 status: "Executing".to_owned(),
                 failure_reason: None,
                 created: now,
                 modified: now,
                 steps: Vec::new(),
-                parameters,
+                parameters: new.parameters,
             },
         );
+        if let Some(p) = self.pipelines.lock().unwrap().get_mut(&pipeline.name) {
+            p.last_execution = Some(now);
+        }
         let (stop, stopped) = watch::channel(false);
         self.stops.lock().unwrap().insert(arn.clone(), stop);
         self.changed();
@@ -223,7 +321,7 @@ impl Pipelines {
         all
     }
 
-    pub(super) fn update_execution(&self, arn: &str, change: impl FnOnce(&mut ExecutionRecord)) {
+    pub fn update_execution(&self, arn: &str, change: impl FnOnce(&mut ExecutionRecord)) {
         if let Some(execution) = self.executions.lock().unwrap().get_mut(arn) {
             change(execution);
             execution.modified = SystemTime::now();
@@ -231,7 +329,7 @@ impl Pipelines {
         self.changed();
     }
 
-    pub(super) fn update_step(&self, arn: &str, step: &str, change: impl FnOnce(&mut StepRecord)) {
+    pub fn update_step(&self, arn: &str, step: &str, change: impl FnOnce(&mut StepRecord)) {
         self.update_execution(arn, |execution| {
             if let Some(record) = execution.steps.iter_mut().find(|s| s.name == step) {
                 change(record);

@@ -52,6 +52,8 @@ pub enum ReportRefusal {
 #[derive(Debug)]
 pub struct Callbacks {
     steps: Mutex<HashMap<String, CallbackState>>,
+    /// Token → the execution its step belongs to, answered by the reports.
+    executions: Mutex<HashMap<String, String>>,
     changes: watch::Sender<u64>,
 }
 
@@ -59,6 +61,7 @@ impl Default for Callbacks {
     fn default() -> Self {
         Self {
             steps: Mutex::new(HashMap::new()),
+            executions: Mutex::new(HashMap::new()),
             changes: watch::channel(0).0,
         }
     }
@@ -72,6 +75,20 @@ impl Callbacks {
             .unwrap()
             .insert(token.to_owned(), CallbackState::Waiting);
         self.changes.send_modify(|n| *n += 1);
+    }
+
+    /// A Callback step of execution `execution_arn` starts waiting on `token`.
+    pub fn register_for(&self, token: &str, execution_arn: &str) {
+        self.executions
+            .lock()
+            .unwrap()
+            .insert(token.to_owned(), execution_arn.to_owned());
+        self.register(token);
+    }
+
+    /// The execution whose step waits (or waited) on `token`, when it has one.
+    pub fn execution_of(&self, token: &str) -> Option<String> {
+        self.executions.lock().unwrap().get(token).cloned()
     }
 
     pub fn state(&self, token: &str) -> Option<CallbackState> {

@@ -1,145 +1,174 @@
-//! The pipeline operations of the SageMaker endpoint.
-
-use std::sync::Arc;
+//! The pipeline operations of the SageMaker endpoint: CreatePipeline, UpdatePipeline,
+//! DescribePipeline, DeletePipeline, ListPipelines, with the service model's fields
+//! and error codes (botocore's SageMaker `service-2.json`).
 
 use serde_json::{json, Value};
 
+use super::listing;
+use super::server::Api;
 use crate::aws_json::{self, AwsError};
-use crate::pipeline::store::epoch;
-use crate::pipeline::{start_execution, Pipelines};
+use crate::pipeline::store::{epoch, PipelineRecord};
+use crate::pipeline::PipelineSpec;
 
-fn max_parallel(request: &Value) -> Option<usize> {
+pub fn max_parallel(request: &Value) -> Option<usize> {
     request["ParallelismConfiguration"]["MaxParallelExecutionSteps"]
         .as_u64()
         .map(|n| n as usize)
 }
 
-fn definition_text(request: &Value) -> Result<&str, AwsError> {
-    request["PipelineDefinition"].as_str().ok_or_else(|| {
-        AwsError::validation(
-            "PipelineDefinition is required (PipelineDefinitionS3Location is not served locally)",
-        )
-    })
+fn optional_str(request: &Value, member: &str) -> Option<String> {
+    request.get(member).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// The definition a request gives: inline, or the object PipelineDefinitionS3Location
+/// names in the local S3 (the SDK uploads definitions of 100 KB and more).
+async fn definition_text(api: &Api, request: &Value) -> Result<String, AwsError> {
+    match (request.get("PipelineDefinition"), request.get("PipelineDefinitionS3Location")) {
+        (Some(Value::String(text)), None) => Ok(text.clone()),
+        (None, Some(location)) => {
+            let bucket = aws_json::required_str(location, "Bucket")?;
+            let key = aws_json::required_str(location, "ObjectKey")?;
+            let uri = format!("s3://{bucket}/{key}");
+            let runner = api.pipelines.runner().ok_or_else(|| {
+                AwsError::validation("PipelineDefinitionS3Location needs the local stack's S3")
+            })?;
+            runner.read_s3_object(&uri).await.map_err(|e| {
+                AwsError::validation(format!(
+                    "Unable to read the pipeline definition from PipelineDefinitionS3Location {uri}: {e}"
+                ))
+            })
+        }
+        (Some(_), Some(_)) => Err(AwsError::validation(
+            "Specify either PipelineDefinition or PipelineDefinitionS3Location, not both",
+        )),
+        _ => Err(AwsError::validation(
+            "Either PipelineDefinition or PipelineDefinitionS3Location is required",
+        )),
+    }
+}
+
+async fn put(api: &Api, request: &Value, replace: bool) -> Result<Value, AwsError> {
+    let name = aws_json::required_str(request, "PipelineName")?;
+    if !replace {
+        aws_json::required_str(request, "RoleArn")?;
+    }
+    let spec = PipelineSpec {
+        name: name.to_owned(),
+        definition_text: definition_text(api, request).await?,
+        display_name: optional_str(request, "PipelineDisplayName"),
+        description: optional_str(request, "PipelineDescription"),
+        role_arn: optional_str(request, "RoleArn"),
+        max_parallel: max_parallel(request),
+    };
+    let arn = api.pipelines.put_pipeline(spec, replace).map_err(|e| {
+        if e.contains("does not exist") {
+            AwsError::not_found(e)
+        } else if e.contains("already exists") {
+            // What the service answers, and what the SDK's Pipeline.upsert() looks for.
+            AwsError::validation(e)
+        } else {
+            AwsError::validation(format!("Unable to parse pipeline definition. {e}"))
+        }
+    })?;
+    if !replace {
+        api.tags.add(&arn, request)?;
+        return Ok(json!({"PipelineArn": arn}));
+    }
+    Ok(json!({"PipelineArn": arn, "PipelineVersionId": 1}))
+}
+
+fn describe(p: &PipelineRecord) -> Value {
+    let mut answer = json!({
+        "PipelineArn": p.arn, "PipelineName": p.name, "PipelineDisplayName": p.display_name,
+        "PipelineDefinition": p.definition_text, "PipelineStatus": "Active",
+        "CreationTime": epoch(p.created), "LastModifiedTime": epoch(p.modified),
+    });
+    if let Some(description) = &p.description {
+        answer["PipelineDescription"] = json!(description);
+    }
+    if let Some(role) = &p.role_arn {
+        answer["RoleArn"] = json!(role);
+    }
+    if let Some(t) = p.last_execution {
+        answer["LastRunTime"] = json!(epoch(t));
+    }
+    if let Some(n) = p.max_parallel {
+        answer["ParallelismConfiguration"] = json!({"MaxParallelExecutionSteps": n});
+    }
+    answer
+}
+
+fn summary(p: &PipelineRecord) -> Value {
+    let mut summary = json!({
+        "PipelineArn": p.arn, "PipelineName": p.name, "PipelineDisplayName": p.display_name,
+        "CreationTime": epoch(p.created), "LastModifiedTime": epoch(p.modified),
+    });
+    for (member, value) in [("PipelineDescription", &p.description), ("RoleArn", &p.role_arn)] {
+        if let Some(value) = value {
+            summary[member] = json!(value);
+        }
+    }
+    if let Some(t) = p.last_execution {
+        summary["LastExecutionTime"] = json!(epoch(t));
+    }
+    summary
+}
+
+fn list(api: &Api, request: &Value) -> Result<Value, AwsError> {
+    let prefix = request["PipelineNamePrefix"].as_str().unwrap_or_default();
+    let (after, before) = (
+        listing::time_filter(request, "CreatedAfter"),
+        listing::time_filter(request, "CreatedBefore"),
+    );
+    let mut pipelines: Vec<PipelineRecord> = api
+        .pipelines
+        .all_pipelines()
+        .into_iter()
+        .filter(|p| p.name.starts_with(prefix))
+        .filter(|p| after.is_none_or(|t| epoch(p.created) > t))
+        .filter(|p| before.is_none_or(|t| epoch(p.created) < t))
+        .collect();
+    match request["SortBy"].as_str() {
+        None | Some("CreationTime") => pipelines.sort_by_key(|p| p.created),
+        Some("Name") => pipelines.sort_by(|a, b| a.name.cmp(&b.name)),
+        Some(other) => {
+            return Err(AwsError::validation(format!(
+                "1 validation error detected: Value '{other}' at 'sortBy' failed to satisfy constraint: Member must satisfy enum value set: [Name, CreationTime]"
+            )))
+        }
+    }
+    if !listing::ascending(request)? {
+        pipelines.reverse();
+    }
+    listing::page(pipelines.iter().map(summary).collect(), request, "PipelineSummaries")
 }
 
 /// Answers a pipeline operation, or None when `operation` is not one.
-pub fn handle(
-    pipelines: &Arc<Pipelines>,
-    operation: &str,
-    request: &Value,
-) -> Option<Result<Value, AwsError>> {
+pub async fn handle(api: &Api, operation: &str, request: &Value) -> Option<Result<Value, AwsError>> {
+    let find = || {
+        let name = aws_json::required_str(request, "PipelineName")?;
+        api.pipelines
+            .find_pipeline(name)
+            .ok_or_else(|| AwsError::not_found(format!("Pipeline {name} does not exist")))
+    };
     let answer = match operation {
-        "CreatePipeline" | "UpdatePipeline" => (|| {
-            let name = aws_json::required_str(request, "PipelineName")?;
-            let replace = operation == "UpdatePipeline";
-            let arn = pipelines
-                .put_pipeline(
-                    name,
-                    definition_text(request)?,
-                    max_parallel(request),
-                    replace,
-                )
-                .map_err(|e| {
-                    if e.contains("already exists") || e.contains("does not exist") {
-                        AwsError::new(axum::http::StatusCode::BAD_REQUEST, "ResourceInUse", e)
-                    } else {
-                        AwsError::validation(format!("invalid pipeline definition: {e}"))
-                    }
-                })?;
-            Ok(json!({"PipelineArn": arn}))
-        })(),
-        "DescribePipeline" => (|| {
-            let name = aws_json::required_str(request, "PipelineName")?;
-            let p = pipelines
-                .pipeline(name)
-                .ok_or_else(|| AwsError::not_found(format!("Pipeline {name} does not exist")))?;
-            let mut answer = json!({
-                "PipelineArn": p.arn, "PipelineName": p.name, "PipelineDisplayName": p.name,
-                "PipelineDefinition": p.definition_text, "PipelineStatus": "Active",
-                "CreationTime": epoch(p.created), "LastModifiedTime": epoch(p.modified),
-            });
-            if let Some(n) = p.max_parallel {
-                answer["ParallelismConfiguration"] = json!({"MaxParallelExecutionSteps": n});
-            }
-            Ok(answer)
-        })(),
-        "DeletePipeline" => (|| {
-            let name = aws_json::required_str(request, "PipelineName")?;
-            let p = pipelines
-                .delete_pipeline(name)
-                .ok_or_else(|| AwsError::not_found(format!("Pipeline {name} does not exist")))?;
-            Ok(json!({"PipelineArn": p.arn}))
-        })(),
-        "StartPipelineExecution" => (|| {
-            let name = aws_json::required_str(request, "PipelineName")?;
-            if pipelines.pipeline(name).is_none() {
-                return Err(AwsError::not_found(format!(
-                    "Pipeline {name} does not exist"
-                )));
-            }
-            let overrides: Vec<(String, String)> = request["PipelineParameters"]
-                .as_array()
-                .map(Vec::as_slice)
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|p| {
-                    Some((
-                        p["Name"].as_str()?.to_owned(),
-                        p["Value"].as_str()?.to_owned(),
-                    ))
+        "CreatePipeline" => {
+            api.idempotency
+                .once(operation, request, || put(api, request, false))
+                .await
+        }
+        "UpdatePipeline" => put(api, request, true).await,
+        "DescribePipeline" => find().map(|p| describe(&p)),
+        "DeletePipeline" => {
+            api.idempotency
+                .once(operation, request, || async {
+                    let p = find()?;
+                    api.pipelines.delete_pipeline(&p.name);
+                    Ok(json!({"PipelineArn": p.arn}))
                 })
-                .collect();
-            let arn = start_execution(pipelines, name, &overrides, max_parallel(request))
-                .map_err(AwsError::validation)?;
-            Ok(json!({"PipelineExecutionArn": arn}))
-        })(),
-        "DescribePipelineExecution" => (|| {
-            let arn = aws_json::required_str(request, "PipelineExecutionArn")?;
-            let e = pipelines.execution(arn).ok_or_else(|| {
-                AwsError::not_found(format!("Pipeline execution {arn} does not exist"))
-            })?;
-            let mut answer = json!({
-                "PipelineArn": e.pipeline_arn, "PipelineExecutionArn": e.arn,
-                "PipelineExecutionDisplayName": e.arn.rsplit('/').next().unwrap_or_default(),
-                "PipelineExecutionStatus": e.status,
-                "CreationTime": epoch(e.created), "LastModifiedTime": epoch(e.modified),
-            });
-            if let Some(reason) = &e.failure_reason {
-                answer["FailureReason"] = json!(reason);
-            }
-            Ok(answer)
-        })(),
-        "ListPipelineExecutions" => (|| {
-            let name = aws_json::required_str(request, "PipelineName")?;
-            let summaries: Vec<Value> = pipelines
-                .executions_of(name)
-                .iter()
-                .map(|e| json!({"PipelineExecutionArn": e.arn, "StartTime": epoch(e.created),
-                                "PipelineExecutionStatus": e.status,
-                                "PipelineExecutionDisplayName": e.arn.rsplit('/').next().unwrap_or_default()}))
-                .collect();
-            Ok(json!({"PipelineExecutionSummaries": summaries}))
-        })(),
-        "ListPipelineExecutionSteps" => (|| {
-            let arn = aws_json::required_str(request, "PipelineExecutionArn")?;
-            let e = pipelines.execution(arn).ok_or_else(|| {
-                AwsError::not_found(format!("Pipeline execution {arn} does not exist"))
-            })?;
-            // Newest first, as the service lists them.
-            let steps: Vec<Value> = e.steps.iter().rev().map(|s| s.to_json()).collect();
-            Ok(json!({"PipelineExecutionSteps": steps}))
-        })(),
-        "StopPipelineExecution" => (|| {
-            let arn = aws_json::required_str(request, "PipelineExecutionArn")?;
-            pipelines.request_stop(arn).map_err(|e| {
-                if e.contains("does not exist") {
-                    AwsError::not_found(e)
-                } else {
-                    AwsError::conflict(e)
-                }
-            })?;
-            Ok(json!({"PipelineExecutionArn": arn}))
-        })(),
+                .await
+        }
+        "ListPipelines" => list(api, request),
         _ => return None,
     };
     Some(answer)

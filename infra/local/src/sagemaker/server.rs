@@ -15,7 +15,9 @@ use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 
 use super::callbacks::{CallbackState, Callbacks, ReportRefusal};
-use super::pipeline_api;
+use super::idempotency::Idempotency;
+use super::tags::Tags;
+use super::{execution_api, pipeline_api};
 use crate::aws_json::{self, AwsError};
 use crate::faults::Faults;
 use crate::pipeline::Pipelines;
@@ -27,10 +29,17 @@ const MAX_NAME_CHARS: usize = 256;
 const MAX_VALUE_CHARS: usize = 1024;
 const MAX_REASON_CHARS: usize = 256;
 
+/// What the pipeline and execution operations work on.
+pub struct Api {
+    pub pipelines: Arc<Pipelines>,
+    pub tags: Tags,
+    pub idempotency: Idempotency,
+}
+
 #[derive(Clone)]
 struct Shared {
     callbacks: Arc<Callbacks>,
-    pipelines: Arc<Pipelines>,
+    api: Arc<Api>,
     faults: Arc<Faults>,
     requests: Arc<AtomicUsize>,
 }
@@ -53,7 +62,11 @@ impl SageMakerServer {
         let pipelines = Arc::new(Pipelines::default());
         let shared = Shared {
             callbacks: callbacks.clone(),
-            pipelines: pipelines.clone(),
+            api: Arc::new(Api {
+                pipelines: pipelines.clone(),
+                tags: Tags::default(),
+                idempotency: Idempotency::default(),
+            }),
             faults: faults.clone(),
             requests: requests.clone(),
         };
@@ -113,26 +126,37 @@ async fn handle(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
             return injected.into_response();
         }
     }
-    let answer = operation.and_then(|operation| {
-        let request = aws_json::body(&body)?;
-        match operation {
-            "SendPipelineExecutionStepSuccess" => send_success(&shared.callbacks, &request),
-            "SendPipelineExecutionStepFailure" => send_failure(&shared.callbacks, &request),
-            other => {
-                pipeline_api::handle(&shared.pipelines, other, &request).unwrap_or_else(|| {
-                    Err(AwsError::new(
-                        axum::http::StatusCode::BAD_REQUEST,
-                        "UnknownOperationException",
-                        format!("operation {other} is not served by the local stack"),
-                    ))
-                })
-            }
-        }
-    });
+    let answer = match operation.and_then(|operation| Ok((operation, aws_json::body(&body)?))) {
+        Err(err) => Err(err),
+        Ok((operation, request)) => answer(&shared, operation, &request).await,
+    };
     match answer {
         Ok(body) => aws_json::ok(body),
         Err(err) => err.into_response(),
     }
+}
+
+async fn answer(shared: &Shared, operation: &str, request: &Value) -> Result<Value, AwsError> {
+    match operation {
+        "SendPipelineExecutionStepSuccess" => return send_success(&shared.callbacks, request),
+        "SendPipelineExecutionStepFailure" => return send_failure(&shared.callbacks, request),
+        _ => {}
+    }
+    let api = &shared.api;
+    if let Some(answer) = pipeline_api::handle(api, operation, request).await {
+        return answer;
+    }
+    if let Some(answer) = execution_api::handle(api, operation, request).await {
+        return answer;
+    }
+    if let Some(answer) = api.tags.handle(operation, request) {
+        return answer;
+    }
+    Err(AwsError::new(
+        axum::http::StatusCode::BAD_REQUEST,
+        "UnknownOperationException",
+        format!("operation {operation} is not served by the local stack"),
+    ))
 }
 
 fn callback_token(request: &Value) -> Result<&str, AwsError> {
@@ -209,7 +233,10 @@ fn send_failure(callbacks: &Callbacks, request: &Value) -> Result<Value, AwsErro
 
 fn record(callbacks: &Callbacks, token: &str, outcome: CallbackState) -> Result<Value, AwsError> {
     match callbacks.report(token, outcome) {
-        Ok(()) => Ok(json!({})),
+        Ok(()) => Ok(match callbacks.execution_of(token) {
+            Some(arn) => json!({ "PipelineExecutionArn": arn }),
+            None => json!({}),
+        }),
         Err(ReportRefusal::UnknownToken) => Err(AwsError::not_found(format!(
             "Callback token {token} does not belong to a waiting step"
         ))),
