@@ -8,6 +8,7 @@ Run by scripts/sdk-definitions in a venv per major; the files it writes are comm
 No AWS call is made: `Pipeline.definition()` only serialises.
 """
 
+import inspect
 import json
 import os
 import sys
@@ -36,7 +37,7 @@ try:  # 3.x
         ParameterInteger,
         ParameterString,
     )
-    from sagemaker.core.workflow.pipeline_experiment_config import (
+    from sagemaker.mlops.workflow.pipeline_experiment_config import (
         PipelineExperimentConfigProperties,
     )
     from sagemaker.mlops.workflow.retry import StepRetryPolicy, StepExceptionTypeEnum
@@ -157,21 +158,25 @@ def nested_condition():
 def properties():
     """EMR step properties, PipelineExperimentConfig and every execution variable read by
     a later step; the EMR step retries on throttling and is cached."""
-    emr = EMRStep(
-        name="Prepare",
-        display_name="Prepare the data",
-        description="runs a command on the standing cluster",
-        cluster_id=CLUSTER_ID,
-        step_config=EMRStepConfig(jar="command-runner.jar", args=["true"]),
-        retry_policies=[
+    retry = {}
+    # 2.x's EMRStep takes retry policies; 3.x's does not.
+    if "retry_policies" in inspect.signature(EMRStep.__init__).parameters:
+        retry["retry_policies"] = [
             StepRetryPolicy(
                 exception_types=[StepExceptionTypeEnum.THROTTLING, StepExceptionTypeEnum.SERVICE_FAULT],
                 interval_seconds=1,
                 backoff_rate=1.0,
                 max_attempts=3,
             )
-        ],
+        ]
+    emr = EMRStep(
+        name="Prepare",
+        display_name="Prepare the data",
+        description="runs a command on the standing cluster",
+        cluster_id=CLUSTER_ID,
+        step_config=EMRStepConfig(jar="command-runner.jar", args=["true"]),
         cache_config=CacheConfig(enable_caching=True, expire_after="PT1H"),
+        **retry,
     )
     read = flatten(
         "Read",
