@@ -262,3 +262,40 @@ async fn up_serves_until_ctrl_c_and_stop_stops_an_execution_on_it() {
     assert_eq!(missing.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no local stack is running"));
 }
+
+#[tokio::test]
+async fn boto3_finds_the_sagemaker_api_of_the_service_model_on_up() {
+    let state = tempfile::tempdir().unwrap();
+    let mut up = local_stack(&state)
+        .arg("up")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(up.stdout.take().unwrap()).lines();
+    let printed = read_until(&mut lines, "export AWS_ENDPOINT_URL_STS").await;
+    let exports: Vec<(String, String)> = printed
+        .iter()
+        .filter_map(|l| l.trim().strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    assert!(
+        exports.iter().any(|(k, _)| k == "AWS_ENDPOINT_URL_S3"),
+        "the S3 endpoint is printed: {printed:#?}"
+    );
+    let output = Command::new(workspace_root().join(".venv/bin/python"))
+        .arg(workspace_root().join("tests/boto3_api.py"))
+        .envs(exports)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("checks passed"), "{stdout}");
+    interrupt(&up);
+    let _ = tokio::time::timeout(DEADLINE, up.wait()).await;
+}

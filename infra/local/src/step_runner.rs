@@ -96,8 +96,12 @@ impl StepRunner for StackStepRunner {
                 Ok(ids) => (cluster_id.to_owned(), ids[0].clone()),
                 Err(e) => {
                     let fault = matches!(e, EngineError::Throttled).then_some("Step.THROTTLING");
+                    let error = AwsError::from(e);
                     return EmrStepEnd::Failed {
-                        reason: format!("AddJobFlowSteps on {cluster_id}: {}", AwsError::from(e).message),
+                        reason: format!(
+                            "AddJobFlowSteps on {cluster_id}: {}: {}",
+                            error.code, error.message
+                        ),
                         fault,
                         metadata: json!({}),
                     };
@@ -133,7 +137,9 @@ impl StepRunner for StackStepRunner {
                         step: record.to_json(),
                     }
                 }
-                "CANCELLED" | "INTERRUPTED" if cancelled => return EmrStepEnd::Stopped { metadata },
+                "CANCELLED" | "INTERRUPTED" if cancelled => {
+                    return EmrStepEnd::Stopped { metadata }
+                }
                 "FAILED" | "CANCELLED" | "INTERRUPTED" => {
                     let details = record
                         .failure

@@ -48,7 +48,8 @@ mod tests {
     #[test]
     fn retries_matching_faults_with_backoff_up_to_max_attempts() {
         let policies = [policy(Some(2), None)];
-        let delay = |attempts| retry_delay(&policies, Some("Step.THROTTLING"), attempts, Duration::ZERO);
+        let delay =
+            |attempts| retry_delay(&policies, Some("Step.THROTTLING"), attempts, Duration::ZERO);
         assert_eq!(delay(1), Some(Duration::from_secs(1)));
         assert_eq!(delay(2), Some(Duration::from_secs(2)));
         assert_eq!(delay(3), None, "two retries after the first attempt");
@@ -57,18 +58,31 @@ mod tests {
             None
         );
         assert_eq!(retry_delay(&policies, None, 1, Duration::ZERO), None);
-        assert_eq!(retry_delay(&[], Some("Step.THROTTLING"), 1, Duration::ZERO), None);
+        assert_eq!(
+            retry_delay(&[], Some("Step.THROTTLING"), 1, Duration::ZERO),
+            None
+        );
     }
 
     #[test]
     fn expire_after_bounds_the_time_spent_retrying() {
         let policies = [policy(None, Some(Duration::from_secs(60)))];
         assert_eq!(
-            retry_delay(&policies, Some("Step.THROTTLING"), 3, Duration::from_secs(50)),
+            retry_delay(
+                &policies,
+                Some("Step.THROTTLING"),
+                3,
+                Duration::from_secs(50)
+            ),
             Some(Duration::from_secs(4))
         );
         assert_eq!(
-            retry_delay(&policies, Some("Step.THROTTLING"), 3, Duration::from_secs(57)),
+            retry_delay(
+                &policies,
+                Some("Step.THROTTLING"),
+                3,
+                Duration::from_secs(57)
+            ),
             None
         );
     }

@@ -92,7 +92,10 @@ mod tests {
         cache.remember("p", "Prepare", sig.clone(), cached(SystemTime::now()));
         let hour = Some(Duration::from_secs(3600));
         assert_eq!(
-            cache.lookup("p", "Prepare", &sig, hour).unwrap().execution_arn,
+            cache
+                .lookup("p", "Prepare", &sig, hour)
+                .unwrap()
+                .execution_arn,
             "arn:first"
         );
         assert!(cache.lookup("q", "Prepare", &sig, hour).is_none());
@@ -108,6 +111,9 @@ mod tests {
             cached(SystemTime::now() - Duration::from_secs(7200)),
         );
         assert!(old.lookup("p", "Prepare", &sig, hour).is_none(), "expired");
-        assert!(old.lookup("p", "Prepare", &sig, None).is_some(), "no ExpireAfter");
+        assert!(
+            old.lookup("p", "Prepare", &sig, None).is_some(),
+            "no ExpireAfter"
+        );
     }
 }

@@ -367,9 +367,9 @@ fn read_steps(
             }
             other => {
                 return Err(format!(
-                    "step '{name}' has type '{other}', which the local stack does not run (it runs {})",
-                    STEP_TYPES.join(", ")
-                ))
+                "step '{name}' has type '{other}', which the local stack does not run (it runs {})",
+                STEP_TYPES.join(", ")
+            ))
             }
         };
         let depends_on = step["DependsOn"]

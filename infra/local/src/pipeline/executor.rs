@@ -128,9 +128,9 @@ pub fn start_execution(
     }
     if let Some(config) = &definition.experiment_config {
         // Evaluated once: every step reads the same experiment and trial.
-        let evaluated = context.evaluate(config).map_err(|e| {
-            format!("PipelineExperimentConfig cannot be evaluated: {e:?}")
-        })?;
+        let evaluated = context
+            .evaluate(config)
+            .map_err(|e| format!("PipelineExperimentConfig cannot be evaluated: {e:?}"))?;
         if let Value::Object(members) = &evaluated {
             context.experiment_config = members.clone().into_iter().collect();
         }

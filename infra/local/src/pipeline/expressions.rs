@@ -52,10 +52,9 @@ impl Context {
                 .cloned()
                 .ok_or_else(|| format!("parameter '{name}' has no value").into()),
             Reference::Step { step, path } => {
-                let properties = self
-                    .properties
-                    .get(&step)
-                    .ok_or_else(|| format!("step '{step}' has not run, so '{}' has no value", path.text))?;
+                let properties = self.properties.get(&step).ok_or_else(|| {
+                    format!("step '{step}' has not run, so '{}' has no value", path.text)
+                })?;
                 path.lookup(properties).cloned().ok_or_else(|| {
                     match path.output_name() {
                         Some(output) => format!("step '{step}' produced no output '{output}'"),
@@ -68,11 +67,11 @@ impl Context {
             Reference::Execution(variable) if variable == "CurrentDateTime" => Ok(Value::String(
                 chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             )),
-            Reference::Execution(variable) => self
-                .execution
-                .get(&variable)
-                .cloned()
-                .ok_or_else(|| format!("execution variable '{variable}' has no value in this step").into()),
+            Reference::Execution(variable) => {
+                self.execution.get(&variable).cloned().ok_or_else(|| {
+                    format!("execution variable '{variable}' has no value in this step").into()
+                })
+            }
             Reference::ExperimentConfig(member) => self
                 .experiment_config
                 .get(&member)
@@ -119,7 +118,9 @@ impl Context {
 
     /// `Std:JsonGet` on an S3 object: the value at Path in the JSON document there.
     fn json_get(&self, arguments: &Value) -> Result<Value, EvalError> {
-        let path_text = arguments["Path"].as_str().ok_or("Std:JsonGet takes a Path")?;
+        let path_text = arguments["Path"]
+            .as_str()
+            .ok_or("Std:JsonGet takes a Path")?;
         if arguments.get("PropertyFile").is_some() {
             return Err(format!(
                 "Std:JsonGet reads property files of job steps, which this pipeline has none of (Path '{path_text}')"
@@ -185,8 +186,10 @@ mod tests {
             "check".into(),
             json!({"OutputParameters": {"Ready": false, "Pending": 3}}),
         );
-        c.properties
-            .insert("emr".into(), json!({"Id": "s-1", "Status": {"State": "COMPLETED"}}));
+        c.properties.insert(
+            "emr".into(),
+            json!({"Id": "s-1", "Status": {"State": "COMPLETED"}}),
+        );
         c.properties.insert("gate".into(), json!({"Outcome": true}));
         c.execution
             .insert("PipelineExecutionId".into(), json!("abc123"));
@@ -206,15 +209,23 @@ mod tests {
             json!("cluster not ready in prod pending: 3 abc123 COMPLETED true abc123")
         );
         assert_eq!(
-            c.evaluate(&json!({"Get": "Steps.check.OutputParameters[\"Ready\"]"})).unwrap(),
+            c.evaluate(&json!({"Get": "Steps.check.OutputParameters[\"Ready\"]"}))
+                .unwrap(),
             json!(false)
         );
         assert_eq!(
             c.evaluate(&json!({"Get": "Steps.check.OutputParameters['Nope']"})),
-            Err(EvalError::Failed("step 'check' produced no output 'Nope'".into()))
+            Err(EvalError::Failed(
+                "step 'check' produced no output 'Nope'".into()
+            ))
         );
-        let now = c.evaluate(&json!({"Get": "Execution.CurrentDateTime"})).unwrap();
-        assert!(chrono::DateTime::parse_from_rfc3339(now.as_str().unwrap()).is_ok(), "{now}");
+        let now = c
+            .evaluate(&json!({"Get": "Execution.CurrentDateTime"}))
+            .unwrap();
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(now.as_str().unwrap()).is_ok(),
+            "{now}"
+        );
     }
 
     #[test]
@@ -236,7 +247,10 @@ mod tests {
         let Err(EvalError::Failed(reason)) = c.evaluate(&get) else {
             panic!()
         };
-        assert!(reason.contains("no value at 'metrics.auc.value' in s3://b/prod/m.json"), "{reason}");
+        assert!(
+            reason.contains("no value at 'metrics.auc.value' in s3://b/prod/m.json"),
+            "{reason}"
+        );
     }
 
     #[test]

@@ -40,7 +40,12 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     const DAY: f64 = 86_400.0;
     read(
         date,
-        &[('Y', 365.0 * DAY), ('M', 30.0 * DAY), ('W', 7.0 * DAY), ('D', DAY)],
+        &[
+            ('Y', 365.0 * DAY),
+            ('M', 30.0 * DAY),
+            ('W', 7.0 * DAY),
+            ('D', DAY),
+        ],
     )?;
     if let Some(time) = time {
         read(time, &[('H', 3600.0), ('M', 60.0), ('S', 1.0)])?;
@@ -60,7 +65,10 @@ mod tests {
         assert_eq!(parse("PT1H").unwrap(), Duration::from_secs(3600));
         assert_eq!(parse("P30D").unwrap(), Duration::from_secs(30 * 86_400));
         assert_eq!(parse("P1W").unwrap(), Duration::from_secs(7 * 86_400));
-        assert_eq!(parse("P1DT2H30M").unwrap(), Duration::from_secs(86_400 + 9000));
+        assert_eq!(
+            parse("P1DT2H30M").unwrap(),
+            Duration::from_secs(86_400 + 9000)
+        );
         assert_eq!(parse("PT0.5S").unwrap(), Duration::from_millis(500));
         for bad in ["", "1H", "P", "PT", "P1H", "PTxS", "P1DT"] {
             assert!(parse(bad).is_err(), "{bad}");

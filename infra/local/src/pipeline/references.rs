@@ -63,10 +63,9 @@ impl PropertyPath {
                 segments.push(if quoted('\'') || quoted('"') {
                     Segment::Key(key[1..key.len() - 1].to_owned())
                 } else {
-                    Segment::Index(
-                        key.parse()
-                            .map_err(|_| format!("'{text}': [{key}] is neither a quoted key nor an index"))?,
-                    )
+                    Segment::Index(key.parse().map_err(|_| {
+                        format!("'{text}': [{key}] is neither a quoted key nor an index")
+                    })?)
                 });
                 rest = &inner[end + 1..];
                 rest = rest.strip_prefix('.').unwrap_or(rest);
@@ -234,7 +233,10 @@ mod tests {
         for (path, expected) in [
             ("Pipeline.Name", "not a reference SageMaker resolves"),
             ("Execution.Tomorrow", "not an execution variable"),
-            ("PipelineExperimentConfig.Owner", "not a PipelineExperimentConfig property"),
+            (
+                "PipelineExperimentConfig.Owner",
+                "not a PipelineExperimentConfig property",
+            ),
             ("Steps.A", "names no step property"),
             ("Steps.A.OutputParameters['x'", "unclosed"),
         ] {

@@ -13,14 +13,19 @@ use crate::sagemaker::Callbacks;
 #[derive(Clone, Debug, PartialEq)]
 pub enum EmrStepEnd {
     /// `step`: DescribeStep's `Step`, the step's properties.
-    Completed { metadata: Value, step: Value },
+    Completed {
+        metadata: Value,
+        step: Value,
+    },
     /// `fault`: the retry policies' exception type, when the failure is transient.
     Failed {
         reason: String,
         fault: Option<&'static str>,
         metadata: Value,
     },
-    Stopped { metadata: Value },
+    Stopped {
+        metadata: Value,
+    },
 }
 
 /// The outside systems the steps use.

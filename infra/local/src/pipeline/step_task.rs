@@ -83,6 +83,10 @@ impl StepTask {
 
     /// The step's arguments, every reference resolved.
     pub async fn inputs(&mut self) -> Result<Value, String> {
+        if let StepKind::Condition { .. } = self.step.kind {
+            // Its conditions are read when it runs; its branches are steps of their own.
+            return Ok(json!({}));
+        }
         let arguments = self.step.arguments.clone();
         self.evaluate(&arguments).await
     }
@@ -122,7 +126,9 @@ impl StepTask {
             };
             outcome &= holds;
         }
-        self.set_metadata(json!({"Condition": {"Outcome": if outcome { "True" } else { "False" }}}));
+        self.set_metadata(
+            json!({"Condition": {"Outcome": if outcome { "True" } else { "False" }}}),
+        );
         StepEnd::Succeeded {
             properties: json!({"Outcome": outcome}),
             outcome: Some(outcome),

@@ -50,8 +50,10 @@ pub fn check(definition: &Definition) -> Result<(), String> {
         check_functions(&step.arguments).map_err(|e| format!("step '{}': {e}", step.name))?;
         if let StepKind::Condition { conditions, .. } = &step.kind {
             for condition in conditions {
-                check_condition(condition).map_err(|e| format!("Condition step '{}': {e}", step.name))?;
-                check_functions(condition).map_err(|e| format!("Condition step '{}': {e}", step.name))?;
+                check_condition(condition)
+                    .map_err(|e| format!("Condition step '{}': {e}", step.name))?;
+                check_functions(condition)
+                    .map_err(|e| format!("Condition step '{}': {e}", step.name))?;
             }
         }
     }
@@ -95,7 +97,11 @@ fn check_depends_on(definition: &Definition, step: &StepDef) -> Result<(), Strin
     Ok(())
 }
 
-fn check_reference(definition: &Definition, step: &StepDef, reference: &Reference) -> Result<(), String> {
+fn check_reference(
+    definition: &Definition,
+    step: &StepDef,
+    reference: &Reference,
+) -> Result<(), String> {
     let name = &step.name;
     match reference {
         Reference::Parameter(parameter) if definition.parameter(parameter).is_none() => Err(format!(
@@ -162,7 +168,9 @@ fn check_condition(condition: &Value) -> Result<(), String> {
             known.join(", ")
         ));
     };
-    let map = condition.as_object().ok_or("a condition is not an object")?;
+    let map = condition
+        .as_object()
+        .ok_or("a condition is not an object")?;
     for key in map.keys() {
         if key != "Type" && !members.contains(&key.as_str()) {
             return Err(format!(
@@ -183,7 +191,9 @@ fn check_condition(condition: &Value) -> Result<(), String> {
             .ok_or("an Or condition's Conditions is not a list")?
             .iter()
             .try_for_each(check_condition),
-        "In" if !condition["Values"].is_array() => Err("an In condition's Values is not a list".into()),
+        "In" if !condition["Values"].is_array() => {
+            Err("an In condition's Values is not a list".into())
+        }
         _ => Ok(()),
     }
 }
@@ -194,21 +204,24 @@ fn check_functions(value: &Value) -> Result<(), String> {
         Value::Object(map) => {
             for (key, inner) in map {
                 match key.as_str() {
-                    "Std:Join" => {
-                        if !inner["Values"].is_array() {
-                            return Err("Std:Join takes On and a Values list".into());
-                        }
+                    "Std:Join" if !inner["Values"].is_array() => {
+                        return Err("Std:Join takes On and a Values list".into());
                     }
-                    "Std:JsonGet" => {
-                        if !inner["Path"].is_string() {
-                            return Err("Std:JsonGet takes a Path string".into());
-                        }
-                        if inner.get("PropertyFile").is_some() == inner.get("S3Uri").is_some() {
-                            return Err("Std:JsonGet takes exactly one of PropertyFile and S3Uri".into());
-                        }
+                    "Std:JsonGet" if !inner["Path"].is_string() => {
+                        return Err("Std:JsonGet takes a Path string".into());
                     }
+                    "Std:JsonGet"
+                        if inner.get("PropertyFile").is_some() == inner.get("S3Uri").is_some() =>
+                    {
+                        return Err(
+                            "Std:JsonGet takes exactly one of PropertyFile and S3Uri".into()
+                        );
+                    }
+                    "Std:Join" | "Std:JsonGet" => {}
                     other if other.starts_with("Std:") => {
-                        return Err(format!("'{other}' is not a function SageMaker knows (Std:Join, Std:JsonGet)"))
+                        return Err(format!(
+                            "'{other}' is not a function SageMaker knows (Std:Join, Std:JsonGet)"
+                        ))
                     }
                     _ => {}
                 }

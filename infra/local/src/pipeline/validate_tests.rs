@@ -198,7 +198,10 @@ fn an_enum_default_outside_its_values_is_refused() {
     };
     assert!(Definition::parse(&text("dev")).is_ok());
     let err = Definition::parse(&text("staging")).unwrap_err();
-    assert!(err.contains("parameter 'Env': DefaultValue \"staging\" is not one of its EnumValues"), "{err}");
+    assert!(
+        err.contains("parameter 'Env': DefaultValue \"staging\" is not one of its EnumValues"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -222,7 +225,10 @@ fn retry_and_cache_settings_are_read() {
     assert_eq!(step.description.as_deref(), Some("prepares"));
     let cache = step.cache.as_ref().unwrap();
     assert!(cache.enabled);
-    assert_eq!(cache.expire_after, Some(std::time::Duration::from_secs(3600)));
+    assert_eq!(
+        cache.expire_after,
+        Some(std::time::Duration::from_secs(3600))
+    );
     let retry = &step.retry_policies[0];
     assert_eq!(retry.exception_types, ["Step.THROTTLING"]);
     assert_eq!(retry.max_attempts, Some(3));

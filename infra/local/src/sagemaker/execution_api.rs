@@ -39,10 +39,15 @@ fn start(api: &Api, request: &Value) -> Result<Value, AwsError> {
     let start = StartRequest {
         parameters,
         max_parallel: max_parallel(request),
-        display_name: request["PipelineExecutionDisplayName"].as_str().map(str::to_owned),
-        description: request["PipelineExecutionDescription"].as_str().map(str::to_owned),
+        display_name: request["PipelineExecutionDisplayName"]
+            .as_str()
+            .map(str::to_owned),
+        description: request["PipelineExecutionDescription"]
+            .as_str()
+            .map(str::to_owned),
     };
-    let arn = start_execution(&api.pipelines, &pipeline.name, &start).map_err(AwsError::validation)?;
+    let arn =
+        start_execution(&api.pipelines, &pipeline.name, &start).map_err(AwsError::validation)?;
     Ok(json!({"PipelineExecutionArn": arn}))
 }
 
@@ -147,7 +152,11 @@ fn stop(api: &Api, request: &Value) -> Result<Value, AwsError> {
 }
 
 /// Answers an execution operation, or None when `operation` is not one.
-pub async fn handle(api: &Api, operation: &str, request: &Value) -> Option<Result<Value, AwsError>> {
+pub async fn handle(
+    api: &Api,
+    operation: &str,
+    request: &Value,
+) -> Option<Result<Value, AwsError>> {
     let answer = match operation {
         "StartPipelineExecution" => {
             api.idempotency
@@ -162,9 +171,9 @@ pub async fn handle(api: &Api, operation: &str, request: &Value) -> Option<Resul
         "DescribePipelineExecution" => execution(api, request).map(|e| describe(&e)),
         "ListPipelineExecutions" => list_executions(api, request),
         "ListPipelineExecutionSteps" => list_steps(api, request),
-        "DescribePipelineDefinitionForExecution" => execution(api, request).map(|e| {
-            json!({"PipelineDefinition": e.definition_text, "CreationTime": epoch(e.created)})
-        }),
+        "DescribePipelineDefinitionForExecution" => execution(api, request).map(
+            |e| json!({"PipelineDefinition": e.definition_text, "CreationTime": epoch(e.created)}),
+        ),
         "ListPipelineParametersForExecution" => list_parameters(api, request),
         _ => return None,
     };

@@ -19,7 +19,12 @@ impl Idempotency {
     /// Runs `work` once per (operation, ClientRequestToken); a repeat with the same
     /// request gets the first answer, with another request a ValidationException, as
     /// the service answers a reused token. A request without a token always runs.
-    pub async fn once<F, Fut>(&self, operation: &str, request: &Value, work: F) -> Result<Value, AwsError>
+    pub async fn once<F, Fut>(
+        &self,
+        operation: &str,
+        request: &Value,
+        work: F,
+    ) -> Result<Value, AwsError>
     where
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<Value, AwsError>>,
@@ -67,8 +72,14 @@ mod tests {
         assert_eq!(runs.load(Ordering::SeqCst), 1);
         let other = json!({"PipelineName": "q", "ClientRequestToken": "t-1"});
         assert!(idempotency.once("Start", &other, work).await.is_err());
-        idempotency.once("Start", &json!({"PipelineName": "p"}), work).await.unwrap();
-        idempotency.once("Start", &json!({"PipelineName": "p"}), work).await.unwrap();
+        idempotency
+            .once("Start", &json!({"PipelineName": "p"}), work)
+            .await
+            .unwrap();
+        idempotency
+            .once("Start", &json!({"PipelineName": "p"}), work)
+            .await
+            .unwrap();
         assert_eq!(runs.load(Ordering::SeqCst), 3, "no token, no deduplication");
     }
 }

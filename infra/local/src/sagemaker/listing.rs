@@ -60,7 +60,12 @@ mod tests {
         let first = page(items.clone(), &json!({"MaxResults": 2}), "Items").unwrap();
         assert_eq!(first["Items"], json!([0, 1]));
         let token = first["NextToken"].clone();
-        let second = page(items.clone(), &json!({"MaxResults": 2, "NextToken": token}), "Items").unwrap();
+        let second = page(
+            items.clone(),
+            &json!({"MaxResults": 2, "NextToken": token}),
+            "Items",
+        )
+        .unwrap();
         assert_eq!(second["Items"], json!([2, 3]));
         let last = page(
             items.clone(),
@@ -70,8 +75,19 @@ mod tests {
         .unwrap();
         assert_eq!(last["Items"], json!([4]));
         assert!(last.get("NextToken").is_none());
-        assert_eq!(page(items.clone(), &json!({}), "Items").unwrap()["Items"].as_array().unwrap().len(), 5);
-        assert_eq!(page(items.clone(), &json!({"MaxResults": 0}), "Items").unwrap_err().code, "ValidationException");
+        assert_eq!(
+            page(items.clone(), &json!({}), "Items").unwrap()["Items"]
+                .as_array()
+                .unwrap()
+                .len(),
+            5
+        );
+        assert_eq!(
+            page(items.clone(), &json!({"MaxResults": 0}), "Items")
+                .unwrap_err()
+                .code,
+            "ValidationException"
+        );
         assert!(page(items, &json!({"NextToken": "forged"}), "Items")
             .unwrap_err()
             .message

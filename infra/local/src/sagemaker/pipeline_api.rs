@@ -17,13 +17,19 @@ pub fn max_parallel(request: &Value) -> Option<usize> {
 }
 
 fn optional_str(request: &Value, member: &str) -> Option<String> {
-    request.get(member).and_then(Value::as_str).map(str::to_owned)
+    request
+        .get(member)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
 }
 
 /// The definition a request gives: inline, or the object PipelineDefinitionS3Location
 /// names in the local S3 (the SDK uploads definitions of 100 KB and more).
 async fn definition_text(api: &Api, request: &Value) -> Result<String, AwsError> {
-    match (request.get("PipelineDefinition"), request.get("PipelineDefinitionS3Location")) {
+    match (
+        request.get("PipelineDefinition"),
+        request.get("PipelineDefinitionS3Location"),
+    ) {
         (Some(Value::String(text)), None) => Ok(text.clone()),
         (None, Some(location)) => {
             let bucket = aws_json::required_str(location, "Bucket")?;
@@ -103,7 +109,10 @@ fn summary(p: &PipelineRecord) -> Value {
         "PipelineArn": p.arn, "PipelineName": p.name, "PipelineDisplayName": p.display_name,
         "CreationTime": epoch(p.created), "LastModifiedTime": epoch(p.modified),
     });
-    for (member, value) in [("PipelineDescription", &p.description), ("RoleArn", &p.role_arn)] {
+    for (member, value) in [
+        ("PipelineDescription", &p.description),
+        ("RoleArn", &p.role_arn),
+    ] {
         if let Some(value) = value {
             summary[member] = json!(value);
         }
@@ -140,11 +149,19 @@ fn list(api: &Api, request: &Value) -> Result<Value, AwsError> {
     if !listing::ascending(request)? {
         pipelines.reverse();
     }
-    listing::page(pipelines.iter().map(summary).collect(), request, "PipelineSummaries")
+    listing::page(
+        pipelines.iter().map(summary).collect(),
+        request,
+        "PipelineSummaries",
+    )
 }
 
 /// Answers a pipeline operation, or None when `operation` is not one.
-pub async fn handle(api: &Api, operation: &str, request: &Value) -> Option<Result<Value, AwsError>> {
+pub async fn handle(
+    api: &Api,
+    operation: &str,
+    request: &Value,
+) -> Option<Result<Value, AwsError>> {
     let find = || {
         let name = aws_json::required_str(request, "PipelineName")?;
         api.pipelines
