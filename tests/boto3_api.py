@@ -208,4 +208,35 @@ check(
     [p["PipelineName"] for p in sagemaker.list_pipelines(PipelineNamePrefix="approvals")["PipelineSummaries"]] == ["approvals"],
     "DeletePipeline",
 )
+
+# Definitions the SageMaker Python SDK wrote, as they are.
+sdk = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sdk", "definitions")
+for major in ("v2", "v3"):
+    def sdk_definition(name):
+        with open(os.path.join(sdk, major, f"{name}.json")) as f:
+            return f.read()
+
+    code, message = error_of(
+        sagemaker.create_pipeline, PipelineName=f"nested-{major}", PipelineDefinition=sdk_definition("nested-condition"), RoleArn=ROLE
+    )
+    check(code == "ValidationException" and "nested Condition steps are not supported" in message, f"{major} nested: {message}")
+    sagemaker.create_pipeline(PipelineName=f"conditions-{major}", PipelineDefinition=sdk_definition("conditions"), RoleArn=ROLE)
+    off = sagemaker.start_pipeline_execution(
+        PipelineName=f"conditions-{major}", PipelineParameters=[{"Name": "Mode", "Value": "off"}]
+    )["PipelineExecutionArn"]
+    ended = wait_for(
+        "the conditions execution to end",
+        lambda: (lambda d: d if d["PipelineExecutionStatus"] in ("Succeeded", "Failed") else None)(
+            sagemaker.describe_pipeline_execution(PipelineExecutionArn=off)
+        ),
+    )
+    check(ended.get("FailureReason") == "a condition failed for mode off", f"{major} Not: {ended}")
+    sagemaker.create_pipeline(PipelineName=f"enum-{major}", PipelineDefinition=sdk_definition("enum-parameter"), RoleArn=ROLE)
+    code, message = error_of(
+        sagemaker.start_pipeline_execution,
+        PipelineName=f"enum-{major}",
+        PipelineParameters=[{"Name": "Env", "Value": "staging"}],
+    )
+    check(code == "ValidationException" and "EnumValues" in message, f"{major} EnumValues: {message}")
+
 print(f"boto3 api: {checks} checks passed")

@@ -299,3 +299,52 @@ async fn boto3_finds_the_sagemaker_api_of_the_service_model_on_up() {
     interrupt(&up);
     let _ = tokio::time::timeout(DEADLINE, up.wait()).await;
 }
+
+#[tokio::test]
+async fn run_takes_the_sdks_definitions_as_they_are() {
+    let state = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let mut command = local_stack(&state);
+        command.arg("run").args(args);
+        command
+    };
+    for major in ["v2", "v3"] {
+        let dir = format!("tests/sdk/definitions/{major}");
+        let passed = run(&[&format!("{dir}/branch-chain.json")])
+            .output()
+            .await
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&passed.stdout);
+        assert_eq!(passed.status.code(), Some(0), "{stdout}");
+        assert!(stdout.contains("Second.value = one-two"), "{stdout}");
+        assert!(stdout.contains("After.outcome = true"), "{stdout}");
+
+        let failed = run(&[&format!("{dir}/conditions.json"), "--param", "Mode=off"])
+            .output()
+            .await
+            .unwrap();
+        assert_eq!(failed.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&failed.stdout)
+            .contains("execution Failed: a condition failed for mode off"));
+
+        let refused = run(&[
+            &format!("{dir}/enum-parameter.json"),
+            "--param",
+            "Env=staging",
+        ])
+        .output()
+        .await
+        .unwrap();
+        assert_eq!(refused.status.code(), Some(3));
+        assert!(String::from_utf8_lossy(&refused.stderr)
+            .contains("parameter 'Env': \"staging\" is not one of its EnumValues"));
+
+        let nested = run(&[&format!("{dir}/nested-condition.json")])
+            .output()
+            .await
+            .unwrap();
+        assert_eq!(nested.status.code(), Some(3));
+        assert!(String::from_utf8_lossy(&nested.stderr)
+            .contains("nested Condition steps are not supported"));
+    }
+}
