@@ -58,9 +58,20 @@ async fn put(api: &Api, request: &Value, replace: bool) -> Result<Value, AwsErro
     if !replace {
         aws_json::required_str(request, "RoleArn")?;
     }
+    let existing = api.pipelines.find_pipeline(name);
+    let definition_text = match (&existing, replace) {
+        // UpdatePipeline may change the description or parallelism alone.
+        (Some(p), true)
+            if request.get("PipelineDefinition").is_none()
+                && request.get("PipelineDefinitionS3Location").is_none() =>
+        {
+            p.definition_text.clone()
+        }
+        _ => definition_text(api, request).await?,
+    };
     let spec = PipelineSpec {
         name: name.to_owned(),
-        definition_text: definition_text(api, request).await?,
+        definition_text,
         display_name: optional_str(request, "PipelineDisplayName"),
         description: optional_str(request, "PipelineDescription"),
         role_arn: optional_str(request, "RoleArn"),
