@@ -242,7 +242,13 @@ PIPELINES = [conditions, branch_chain, nested_condition, properties, enum_parame
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
-    for make in PIPELINES:
+    pipelines = list(PIPELINES)
+    if MAJOR == 2:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import abalone_v2
+
+        pipelines.append(abalone_v2.pipeline)
+    for make in pipelines:
         pipeline = make()
         definition = json.loads(pipeline.definition())
         path = os.path.join(out, f"{pipeline.name}.json")

@@ -179,6 +179,7 @@ pub async fn deployed_stack(
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
         visibility_timeout,
+        ..Default::default()
     };
     stack.deploy(&options).await.expect("deploy the template");
     stack.start_standing_cluster();

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use crate::live_view;
 use crate::paths;
-use crate::pipeline::{start_execution, PipelineSpec, StartRequest};
+use crate::pipeline::definition::Definition;
+use crate::pipeline::{start_execution, Mocks, PipelineSpec, StartRequest};
 use crate::stack::{DeployOptions, LocalStack, STANDING_CLUSTER_ID};
 
 /// How long `run` waits, after Ctrl-C, for the execution to stop before tearing down.
@@ -21,14 +22,29 @@ fn endpoints_file() -> PathBuf {
         .join("endpoints.json")
 }
 
-async fn start_stack(template_parameters: &BTreeMap<String, String>) -> Result<LocalStack, String> {
+/// What `up` and `run` deploy beyond the template's defaults.
+#[derive(Clone, Debug, Default)]
+pub struct StackOptions {
+    /// `--template-param Name=Value`
+    pub template_parameters: BTreeMap<String, String>,
+    /// `--function NAME=COMMAND`
+    pub functions: BTreeMap<String, String>,
+    /// `--queue NAME=LOGICAL_ID`
+    pub queues: BTreeMap<String, String>,
+    /// `--mocks FILE`
+    pub mocks: Option<PathBuf>,
+}
+
+async fn start_stack(options: &StackOptions) -> Result<LocalStack, String> {
     let mut stack = LocalStack::start()
         .await?
         .echo_logs(std::env::var_os("LOCAL_STACK_LOGS").is_some());
     stack
         .deploy(&DeployOptions {
-            parameters: template_parameters.clone(),
+            parameters: options.template_parameters.clone(),
             visibility_timeout: None,
+            extra_functions: options.functions.clone(),
+            queue_routes: options.queues.clone(),
         })
         .await?;
     stack.start_standing_cluster();
@@ -53,9 +69,20 @@ fn forget_endpoints() {
     }
 }
 
+/// Reads a `--mocks` file; a bad one is refused before anything starts.
+fn read_mocks(path: Option<&PathBuf>) -> Result<Mocks, String> {
+    let Some(path) = path else {
+        return Ok(Mocks::default());
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Mocks::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
 /// `up`: the stack in the foreground until Ctrl-C.
-pub async fn up(template_parameters: BTreeMap<String, String>) -> Result<(), String> {
-    let stack = start_stack(&template_parameters).await?;
+pub async fn up(options: StackOptions) -> Result<(), String> {
+    let mocks = read_mocks(options.mocks.as_ref())?;
+    let stack = start_stack(&options).await?;
+    stack.sagemaker.pipelines().set_mocks(mocks);
     println!("local stack is up (Ctrl-C stops it)");
     println!("  SageMaker  {}", stack.sagemaker.endpoint());
     println!("  EMR        {}", stack.emr.endpoint());
@@ -77,12 +104,19 @@ pub async fn run(
     definition: PathBuf,
     parameters: Vec<(String, String)>,
     max_parallel: Option<usize>,
-    template_parameters: BTreeMap<String, String>,
+    options: StackOptions,
 ) -> Result<i32, String> {
     let text = std::fs::read_to_string(&definition)
         .map_err(|e| format!("{}: {e}", definition.display()))?;
-    let stack = start_stack(&template_parameters).await?;
+    let parsed = Definition::parse(&text).map_err(|e| format!("{}: {e}", definition.display()))?;
+    let mocks = read_mocks(options.mocks.as_ref())?;
+    mocks.check_against(&parsed)?;
+    let stack = start_stack(&options).await?;
+    stack
+        .check_resources(&parsed)
+        .map_err(|e| format!("{}: {e}", definition.display()))?;
     let pipelines = stack.sagemaker.pipelines().clone();
+    pipelines.set_mocks(mocks);
     let name = definition
         .file_stem()
         .and_then(|s| s.to_str())

@@ -35,6 +35,13 @@ fn metadata_summary(metadata: &serde_json::Value) -> String {
     if let Some(outcome) = metadata["Condition"]["Outcome"].as_str() {
         return format!("Outcome={outcome}");
     }
+    // A job step: its job's ARN (TrainingJob, ProcessingJob, RegisterModel, ...).
+    if let Some(arn) = metadata
+        .as_object()
+        .and_then(|m| m.values().find_map(|v| v["Arn"].as_str()))
+    {
+        return arn.to_owned();
+    }
     if let Some(step) = metadata["EMR"]["StepId"].as_str() {
         return format!(
             "{} {step}",

@@ -23,6 +23,8 @@ enum Command {
         /// A parameter of infra/template.yaml, Name=Value.
         #[arg(long = "template-param", value_parser = pair)]
         template_params: Vec<(String, String)>,
+        #[command(flatten)]
+        resources: Resources,
     },
     /// Run a pipeline definition end to end, following it live.
     /// Exit code: 0 Succeeded, 1 Failed, 2 Stopped, 3 could not run.
@@ -37,9 +39,40 @@ enum Command {
         /// A parameter of infra/template.yaml, Name=Value.
         #[arg(long = "template-param", value_parser = pair)]
         template_params: Vec<(String, String)>,
+        #[command(flatten)]
+        resources: Resources,
     },
     /// Stop an execution on the running stack.
     Stop { execution_arn: String },
+}
+
+/// What the stack serves beyond the template.
+#[derive(clap::Args)]
+struct Resources {
+    /// How SageMaker's job steps behave: a JSON mock file (with `run`, every step it
+    /// names must be a job step of the definition).
+    #[arg(long)]
+    mocks: Option<PathBuf>,
+    /// A Lambda function the template does not define, NAME=COMMAND: the command
+    /// (split on spaces) speaks the Lambda Runtime API, e.g. a Python handler under
+    /// awslambdaric. FunctionArns ending in NAME reach it.
+    #[arg(long = "function", value_parser = pair)]
+    functions: Vec<(String, String)>,
+    /// A queue the template does not define, NAME=LOGICAL_ID: SqsQueueUrls ending in
+    /// NAME reach the template's queue LOGICAL_ID.
+    #[arg(long = "queue", value_parser = pair)]
+    queues: Vec<(String, String)>,
+}
+
+impl Resources {
+    fn options(self, template_params: Vec<(String, String)>) -> commands::StackOptions {
+        commands::StackOptions {
+            template_parameters: BTreeMap::from_iter(template_params),
+            functions: BTreeMap::from_iter(self.functions),
+            queues: BTreeMap::from_iter(self.queues),
+            mocks: self.mocks,
+        }
+    }
 }
 
 fn pair(text: &str) -> Result<(String, String), String> {
@@ -51,7 +84,10 @@ fn pair(text: &str) -> Result<(String, String), String> {
 #[tokio::main]
 async fn main() {
     let result = match Cli::parse().command {
-        Command::Up { template_params } => commands::up(BTreeMap::from_iter(template_params))
+        Command::Up {
+            template_params,
+            resources,
+        } => commands::up(resources.options(template_params))
             .await
             .map(|()| 0),
         Command::Run {
@@ -59,12 +95,13 @@ async fn main() {
             params,
             max_parallel,
             template_params,
+            resources,
         } => {
             commands::run(
                 definition,
                 params,
                 max_parallel,
-                BTreeMap::from_iter(template_params),
+                resources.options(template_params),
             )
             .await
         }

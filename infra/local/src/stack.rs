@@ -14,6 +14,7 @@ use crate::event_pattern;
 use crate::lambda::{FunctionSpec, LocalFunction};
 use crate::moto::MotoServer;
 use crate::paths;
+use crate::pipeline::definition::{Definition, StepKind};
 use crate::sagemaker::SageMakerServer;
 use crate::sqs_source::SqsSource;
 use crate::step_runner::StackStepRunner;
@@ -61,6 +62,12 @@ pub struct DeployOptions {
     /// A shorter visibility timeout than the template's, so redelivery can be seen
     /// in seconds (tests of crashes and the DLQ).
     pub visibility_timeout: Option<Duration>,
+    /// Functions the template does not define, by name, each served by a command
+    /// that speaks the Lambda Runtime API (`--function NAME=COMMAND`).
+    pub extra_functions: BTreeMap<String, String>,
+    /// Queues the template does not define, by name, routed to a queue of the
+    /// template by logical id (`--queue NAME=LOGICAL_ID`).
+    pub queue_routes: BTreeMap<String, String>,
 }
 
 pub struct LocalStack {
@@ -72,6 +79,7 @@ pub struct LocalStack {
     router: JoinHandle<()>,
     background: Vec<JoinHandle<()>>,
     queue_urls: BTreeMap<String, String>,
+    runner: Option<Arc<StackStepRunner>>,
     echo_logs: bool,
     _work_dir: tempfile::TempDir,
 }
@@ -112,6 +120,7 @@ impl LocalStack {
             router,
             background: Vec::new(),
             queue_urls: BTreeMap::new(),
+            runner: None,
             echo_logs: false,
             _work_dir: work_dir,
         })
@@ -361,8 +370,39 @@ impl LocalStack {
             }
         }
 
+        for (name, command) in &options.extra_functions {
+            let mut words = command.split_whitespace();
+            let program = words
+                .next()
+                .ok_or_else(|| format!("--function {name}: the command is empty"))?;
+            let spec = self.function_spec(
+                name,
+                std::path::PathBuf::from(program),
+                words.map(str::to_owned).collect(),
+                Vec::new(),
+            );
+            let function = Arc::new(
+                LocalFunction::start(spec)
+                    .await
+                    .map_err(|e| format!("--function {name}={command}: {e}"))?,
+            );
+            self.functions
+                .lock()
+                .unwrap()
+                .insert(name.clone(), function);
+        }
+        for (name, logical_id) in &options.queue_routes {
+            if !self.queue_urls.contains_key(logical_id) {
+                return Err(format!(
+                    "--queue {name}={logical_id}: the template has no queue {logical_id} (it has {})",
+                    self.queue_urls.keys().cloned().collect::<Vec<_>>().join(", ")
+                ));
+            }
+        }
         let runner = StackStepRunner {
             callbacks: self.sagemaker.callbacks().clone(),
+            extra_functions: options.extra_functions.keys().cloned().collect(),
+            queue_routes: options.queue_routes.clone(),
             sqs,
             s3: self.s3_client(),
             template: template.clone(),
@@ -370,8 +410,27 @@ impl LocalStack {
             functions: self.functions.clone(),
             emr: self.emr.engine().clone(),
         };
-        self.sagemaker.pipelines().attach_runner(Arc::new(runner));
+        let runner = Arc::new(runner);
+        self.runner = Some(runner.clone());
+        self.sagemaker.pipelines().attach_runner(runner);
         Ok(template)
+    }
+
+    /// Whether every queue and function a definition names is served: by the
+    /// template, `--function` or `--queue`. The refusal names the step and the flag.
+    pub fn check_resources(&self, definition: &Definition) -> Result<(), String> {
+        let runner = self.runner.as_ref().ok_or("the template is not deployed")?;
+        for step in &definition.steps {
+            let served = match &step.kind {
+                StepKind::Lambda { function_arn, .. } => {
+                    runner.function_for(function_arn).map(drop)
+                }
+                StepKind::Callback { queue_url, .. } => runner.queue_for(queue_url).map(drop),
+                _ => Ok(()),
+            };
+            served.map_err(|e| format!("step '{}': {e}", step.name))?;
+        }
+        Ok(())
     }
 }
 

@@ -2,7 +2,7 @@
 //! Lambda steps invoke the workspace's functions, EMR steps run on the local EMR.
 //! Resources are matched by name as declared in infra/template.yaml.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -26,6 +26,66 @@ pub struct StackStepRunner {
     pub queue_urls: BTreeMap<String, String>,
     pub functions: Arc<Mutex<BTreeMap<String, Arc<LocalFunction>>>>,
     pub emr: EmrEngine,
+    /// Functions served by `--function`, by name.
+    pub extra_functions: BTreeSet<String>,
+    /// Queue name → template queue, from `--queue`.
+    pub queue_routes: BTreeMap<String, String>,
+}
+
+/// The last segment of an SqsQueueUrl: the queue's name.
+fn queue_name(url: &str) -> &str {
+    url.trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+}
+
+/// The function name in a FunctionArn (or a bare name), without version or alias.
+fn function_name(arn: &str) -> &str {
+    arn.split(":function:")
+        .nth(1)
+        .unwrap_or(arn)
+        .split(':')
+        .next()
+        .unwrap_or_default()
+}
+
+impl StackStepRunner {
+    /// The template queue (logical id) a Callback step's SqsQueueUrl reaches.
+    pub fn queue_for(&self, queue_url: &str) -> Result<String, String> {
+        if let Some(queue) = self.template.queue_for_url(queue_url) {
+            return Ok(queue.logical_id.clone());
+        }
+        let name = queue_name(queue_url);
+        self.queue_routes.get(name).cloned().ok_or_else(|| {
+            format!(
+                "no queue of infra/template.yaml matches SqsQueueUrl {queue_url}; route it to one with --queue {name}=<logical id> (the template has {})",
+                self.queue_urls.keys().cloned().collect::<Vec<_>>().join(", ")
+            )
+        })
+    }
+
+    /// The running function a Lambda step's FunctionArn reaches.
+    pub fn function_for(&self, function_arn: &str) -> Result<Arc<LocalFunction>, String> {
+        let name = match self.template.function_for_arn(function_arn) {
+            Some(definition) => definition.logical_id.clone(),
+            None if self.extra_functions.contains(function_name(function_arn)) => {
+                function_name(function_arn).to_owned()
+            }
+            None => {
+                return Err(format!(
+                    "no function of infra/template.yaml matches FunctionArn {function_arn}; serve it with --function {}=<command that speaks the Lambda Runtime API>",
+                    function_name(function_arn)
+                ))
+            }
+        };
+        self.functions
+            .lock()
+            .unwrap()
+            .get(&name)
+            .cloned()
+            .ok_or_else(|| format!("function {name} is not running"))
+    }
 }
 
 #[async_trait]
@@ -35,10 +95,8 @@ impl StepRunner for StackStepRunner {
     }
 
     async fn send_callback_message(&self, queue_url: &str, body: &Value) -> Result<(), String> {
-        let queue = self.template.queue_for_url(queue_url).ok_or_else(|| {
-            format!("no queue of infra/template.yaml matches SqsQueueUrl {queue_url}")
-        })?;
-        let url = &self.queue_urls[&queue.logical_id];
+        let queue = self.queue_for(queue_url)?;
+        let url = &self.queue_urls[&queue];
         self.sqs
             .send_message()
             .queue_url(url)
@@ -46,23 +104,11 @@ impl StepRunner for StackStepRunner {
             .send()
             .await
             .map(drop)
-            .map_err(|e| format!("SendMessage to {}: {e:?}", queue.logical_id))
+            .map_err(|e| format!("SendMessage to {queue}: {e:?}"))
     }
 
     async fn invoke_lambda(&self, function_arn: &str, inputs: &Value) -> Result<Value, String> {
-        let definition = self
-            .template
-            .function_for_arn(function_arn)
-            .ok_or_else(|| {
-                format!("no function of infra/template.yaml matches FunctionArn {function_arn}")
-            })?;
-        let function = self
-            .functions
-            .lock()
-            .unwrap()
-            .get(&definition.logical_id)
-            .cloned()
-            .ok_or_else(|| format!("function {} is not running", definition.logical_id))?;
+        let function = self.function_for(function_arn)?;
         function.invoke(inputs).await.map_err(|e| match e {
             InvokeError::Function {
                 error_type,

@@ -9,7 +9,30 @@ use serde_json::Value;
 
 use super::references::{self, Reference};
 
+/// The step types the local stack runs for real; every other type the SDK writes
+/// (Processing, Training, RegisterModel, ...) is a SageMaker job step, run on a mock.
 pub const STEP_TYPES: [&str; 5] = ["Callback", "Lambda", "EMR", "Condition", "Fail"];
+
+/// The job step types SageMaker caches (CacheConfig), besides EMR.
+const CACHED_JOB_TYPES: [&str; 7] = [
+    "Processing",
+    "Training",
+    "Tuning",
+    "AutoML",
+    "Transform",
+    "ClarifyCheck",
+    "QualityCheck",
+];
+
+/// A Processing step's `PropertyFiles` entry: a JSON file among its outputs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PropertyFileDecl {
+    pub name: String,
+    /// The ProcessingOutput it is in.
+    pub output_name: String,
+    /// Its path inside that output.
+    pub path: String,
+}
 pub const PARAMETER_TYPES: [&str; 4] = ["String", "Integer", "Float", "Boolean"];
 
 #[derive(Clone, Debug, PartialEq)]
@@ -46,16 +69,22 @@ pub enum StepKind {
         else_steps: Vec<String>,
     },
     Fail,
+    /// A SageMaker job step (Processing, Training, ...), run on a mock.
+    Job {
+        step_type: String,
+        property_files: Vec<PropertyFileDecl>,
+    },
 }
 
 impl StepKind {
-    pub fn type_name(&self) -> &'static str {
+    pub fn type_name(&self) -> &str {
         match self {
             Self::Callback { .. } => "Callback",
             Self::Lambda { .. } => "Lambda",
             Self::Emr => "EMR",
             Self::Condition { .. } => "Condition",
             Self::Fail => "Fail",
+            Self::Job { step_type, .. } => step_type,
         }
     }
 
@@ -69,7 +98,11 @@ impl StepKind {
     /// Whether SageMaker honours `CacheConfig` on this step type (job steps and EMR;
     /// Lambda and Callback steps accept the setting and always run).
     pub fn caches(&self) -> bool {
-        matches!(self, Self::Emr)
+        match self {
+            Self::Emr => true,
+            Self::Job { step_type, .. } => CACHED_JOB_TYPES.contains(&step_type.as_str()),
+            _ => false,
+        }
     }
 }
 
@@ -249,6 +282,30 @@ fn outputs_of(step: &Value, name: &str) -> Result<Vec<OutputDecl>, String> {
         .collect()
 }
 
+fn property_files_of(step: &Value, name: &str) -> Result<Vec<PropertyFileDecl>, String> {
+    let Some(list) = step.get("PropertyFiles").filter(|v| !v.is_null()) else {
+        return Ok(Vec::new());
+    };
+    let list = list
+        .as_array()
+        .ok_or_else(|| format!("step '{name}': PropertyFiles is not a list"))?;
+    list.iter()
+        .map(|p| {
+            let field = |key: &str| {
+                p[key]
+                    .as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| format!("step '{name}': a property file has no {key}"))
+            };
+            Ok(PropertyFileDecl {
+                name: field("PropertyFileName")?,
+                output_name: field("OutputName")?,
+                path: field("FilePath")?,
+            })
+        })
+        .collect()
+}
+
 fn read_retry_policies(step: &Value, name: &str) -> Result<Vec<RetryPolicy>, String> {
     let Some(list) = step.get("RetryPolicies").filter(|v| !v.is_null()) else {
         return Ok(Vec::new());
@@ -365,12 +422,11 @@ fn read_steps(
                     else_steps,
                 }
             }
-            other => {
-                return Err(format!(
-                "step '{name}' has type '{other}', which the local stack does not run (it runs {})",
-                STEP_TYPES.join(", ")
-            ))
-            }
+            "" => return Err(format!("step '{name}' has no Type")),
+            other => StepKind::Job {
+                step_type: other.to_owned(),
+                property_files: property_files_of(step, &name)?,
+            },
         };
         let depends_on = step["DependsOn"]
             .as_array()

@@ -109,6 +109,12 @@ pub fn start_execution(
     );
     let mut context = Context {
         parameters,
+        job_steps: definition
+            .steps
+            .iter()
+            .filter(|s| matches!(s.kind, StepKind::Job { .. }))
+            .map(|s| s.name.clone())
+            .collect(),
         ..Context::default()
     };
     let id = arn.rsplit('/').next().unwrap_or_default().to_owned();

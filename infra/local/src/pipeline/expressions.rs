@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::references::{PropertyPath, Reference};
+use super::references::{PropertyPath, Reference, Segment};
 
 /// Why a value could not be computed yet.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -12,8 +12,11 @@ pub enum EvalError {
     /// The step fails with this reason.
     Failed(String),
     /// `Std:JsonGet` needs this S3 object: fetch it into `Context::documents`, then
-    /// evaluate again.
-    NeedsObject(String),
+    /// evaluate again. `property_file`: the step and property file it holds, if any.
+    NeedsObject {
+        uri: String,
+        property_file: Option<(String, String)>,
+    },
 }
 
 impl From<String> for EvalError {
@@ -41,6 +44,8 @@ pub struct Context {
     pub experiment_config: BTreeMap<String, Value>,
     /// S3 URI → the text of the object, as fetched for `Std:JsonGet`.
     pub documents: BTreeMap<String, String>,
+    /// The job steps, whose properties a mock can supply.
+    pub job_steps: std::collections::BTreeSet<String>,
 }
 
 impl Context {
@@ -58,6 +63,10 @@ impl Context {
                 path.lookup(properties).cloned().ok_or_else(|| {
                     match path.output_name() {
                         Some(output) => format!("step '{step}' produced no output '{output}'"),
+                        None if self.job_steps.contains(&step) => format!(
+                            "step '{step}' has no property '{}' in its mocked answer; give it in the mock file: {{\"Steps\": {{\"{step}\": {{\"Properties\": {{...}}}}}}}}",
+                            path.text
+                        ),
                         None => format!("step '{step}' has no property '{}'", path.text),
                     }
                     .into()
@@ -116,28 +125,68 @@ impl Context {
         }
     }
 
-    /// `Std:JsonGet` on an S3 object: the value at Path in the JSON document there.
+    /// `Std:JsonGet`: the value at Path in a JSON document, a step's property file or
+    /// an S3 object.
     fn json_get(&self, arguments: &Value) -> Result<Value, EvalError> {
         let path_text = arguments["Path"]
             .as_str()
             .ok_or("Std:JsonGet takes a Path")?;
-        if arguments.get("PropertyFile").is_some() {
-            return Err(format!(
-                "Std:JsonGet reads property files of job steps, which this pipeline has none of (Path '{path_text}')"
-            )
-            .into());
-        }
-        let uri = text(&self.evaluate(&arguments["S3Uri"])?);
-        let Some(document) = self.documents.get(&uri) else {
-            return Err(EvalError::NeedsObject(uri));
-        };
-        let document: Value = serde_json::from_str(document)
-            .map_err(|e| format!("Std:JsonGet: the object {uri} is not JSON: {e}"))?;
         let path = PropertyPath::parse(path_text.trim_start_matches("$."))
             .map_err(|e| format!("Std:JsonGet: Path {e}"))?;
+        let (document, source) = match arguments.get("PropertyFile") {
+            Some(file) => self.property_file(file)?,
+            None => {
+                let uri = text(&self.evaluate(&arguments["S3Uri"])?);
+                (self.object(&uri, None)?, uri)
+            }
+        };
         path.lookup(&document)
             .cloned()
-            .ok_or_else(|| format!("Std:JsonGet: no value at '{path_text}' in {uri}").into())
+            .ok_or_else(|| format!("Std:JsonGet: no value at '{path_text}' in {source}").into())
+    }
+
+    /// A fetched S3 object as JSON, or the need to fetch it.
+    fn object(
+        &self,
+        uri: &str,
+        property_file: Option<(String, String)>,
+    ) -> Result<Value, EvalError> {
+        let Some(text) = self.documents.get(uri) else {
+            return Err(EvalError::NeedsObject {
+                uri: uri.to_owned(),
+                property_file,
+            });
+        };
+        serde_json::from_str(text)
+            .map_err(|e| format!("Std:JsonGet: the object {uri} is not JSON: {e}").into())
+    }
+
+    /// A property file (`{"Get": "Steps.<step>.PropertyFiles.<name>"}`): the mock's
+    /// document, else the object at its output's S3Uri plus its path.
+    fn property_file(&self, file: &Value) -> Result<(Value, String), EvalError> {
+        let get = file["Get"]
+            .as_str()
+            .ok_or("Std:JsonGet's PropertyFile takes a Get")?;
+        let Reference::Step { step, path } = Reference::parse(get)? else {
+            return Err(format!("'{get}' is not a step's property file").into());
+        };
+        let name = match path.segments.as_slice() {
+            [Segment::Field(root), Segment::Field(name)] if root == "PropertyFiles" => name.clone(),
+            _ => return Err(format!("'{get}' is not a step's property file").into()),
+        };
+        let source = format!("property file '{name}' of step '{step}'");
+        let entry = self
+            .properties
+            .get(&step)
+            .and_then(|p| p["PropertyFiles"].get(&name))
+            .ok_or_else(|| format!("step '{step}' has not run, so its {source} cannot be read"))?;
+        if let Some(document) = entry.get("Document") {
+            return Ok((document.clone(), source));
+        }
+        let uri = entry["S3Uri"]
+            .as_str()
+            .ok_or_else(|| format!("{source}: {}", text(&entry["Missing"])))?;
+        Ok((self.object(uri, Some((step, name)))?, source))
     }
 }
 
@@ -235,7 +284,10 @@ mod tests {
             "Path": "metrics.auc.value"}});
         assert_eq!(
             c.evaluate(&get),
-            Err(EvalError::NeedsObject("s3://b/prod/m.json".into()))
+            Err(EvalError::NeedsObject {
+                uri: "s3://b/prod/m.json".into(),
+                property_file: None
+            })
         );
         c.documents.insert(
             "s3://b/prod/m.json".into(),

@@ -7,6 +7,9 @@ pub mod definition;
 pub mod executor;
 pub mod expressions;
 pub mod iso_duration;
+pub mod job_step;
+pub mod jobs;
+pub mod mocks;
 pub mod references;
 pub mod runner;
 pub mod step_task;
@@ -14,5 +17,6 @@ pub mod store;
 pub mod validate;
 
 pub use executor::{resolve_parameters, start_execution, StartRequest};
+pub use mocks::Mocks;
 pub use runner::{EmrStepEnd, StepRunner};
 pub use store::{ExecutionRecord, PipelineSpec, Pipelines, StepRecord};

@@ -105,13 +105,22 @@ impl PropertyPath {
         }
     }
 
-    /// Walks the path in a step's properties document.
+    /// Walks the path in a step's properties document. A key on a list picks the
+    /// element it names, as the SDK's `PropertiesList` does (`Outputs['train']` is the
+    /// output whose OutputName is `train`).
     pub fn lookup<'a>(&self, document: &'a Value) -> Option<&'a Value> {
         self.segments
             .iter()
-            .try_fold(document, |value, segment| match segment {
-                Segment::Field(name) | Segment::Key(name) => value.get(name),
-                Segment::Index(i) => value.get(i),
+            .try_fold(document, |value, segment| match (segment, value) {
+                (Segment::Key(name), Value::Array(items)) => items.iter().find(|item| {
+                    item.as_object().is_some_and(|fields| {
+                        fields
+                            .iter()
+                            .any(|(field, v)| field.ends_with("Name") && v.as_str() == Some(name))
+                    })
+                }),
+                (Segment::Field(name) | Segment::Key(name), _) => value.get(name),
+                (Segment::Index(i), _) => value.get(i),
             })
     }
 }
@@ -221,6 +230,12 @@ mod tests {
         for text in ["OutputParameters['v']", "OutputParameters[\"v\"]"] {
             assert_eq!(PropertyPath::parse(text).unwrap().output_name(), Some("v"));
         }
+        let outputs = PropertyPath::parse("Outputs['test'].S3Output.S3Uri").unwrap();
+        assert_eq!(
+            outputs.lookup(&json!({"Outputs": [{"OutputName": "train", "S3Output": {"S3Uri": "s3://b/a"}},
+                                               {"OutputName": "test", "S3Output": {"S3Uri": "s3://b/t"}}]})),
+            Some(&json!("s3://b/t"))
+        );
         let path = PropertyPath::parse("Items[1].Name").unwrap();
         assert_eq!(
             path.lookup(&json!({"Items": [{"Name": "a"}, {"Name": "b"}]})),

@@ -68,12 +68,15 @@ impl StepTask {
             match self.context.evaluate(value) {
                 Ok(value) => return Ok(value),
                 Err(EvalError::Failed(reason)) => return Err(reason),
-                Err(EvalError::NeedsObject(uri)) => {
-                    let text = self
-                        .runner
-                        .read_s3_object(&uri)
-                        .await
-                        .map_err(|e| format!("Std:JsonGet could not read {uri}: {e}"))?;
+                Err(EvalError::NeedsObject { uri, property_file }) => {
+                    let text = self.runner.read_s3_object(&uri).await.map_err(|e| {
+                        match property_file {
+                            Some((step, name)) => format!(
+                                "property file '{name}' of step '{step}': no mock gives it (\"PropertyFiles\": {{\"{name}\": ...}} of step '{step}' in the mock file) and the local S3 has no object {uri}: {e}"
+                            ),
+                            None => format!("Std:JsonGet could not read {uri}: {e}"),
+                        }
+                    })?;
                     self.context.documents.insert(uri, text);
                 }
             }
@@ -103,6 +106,10 @@ impl StepTask {
             } => self.lambda(&function_arn, &outputs, inputs).await,
             StepKind::Emr => self.emr(inputs).await,
             StepKind::Condition { conditions, .. } => self.condition(&conditions).await,
+            StepKind::Job {
+                step_type,
+                property_files,
+            } => self.job(&step_type, &property_files, inputs).await,
             StepKind::Fail => {
                 let message = text(&inputs["ErrorMessage"]);
                 self.set_metadata(json!({"Fail": {"ErrorMessage": message}}));
@@ -120,8 +127,9 @@ impl StepTask {
             }
             let holds = match self.context.holds(condition) {
                 Ok(holds) => holds,
-                Err(EvalError::Failed(reason) | EvalError::NeedsObject(reason)) => {
-                    return StepEnd::failed(reason)
+                Err(EvalError::Failed(reason)) => return StepEnd::failed(reason),
+                Err(EvalError::NeedsObject { uri, .. }) => {
+                    return StepEnd::failed(format!("Std:JsonGet could not read {uri}"))
                 }
             };
             outcome &= holds;

@@ -1,7 +1,7 @@
 //! Pipelines and their executions, as the SageMaker API shows them.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::SystemTime;
 
 use serde_json::{json, Value};
@@ -9,6 +9,7 @@ use tokio::sync::watch;
 
 use super::cache::StepCache;
 use super::definition::{Definition, StepDef};
+use super::mocks::Mocks;
 use super::runner::StepRunner;
 
 pub const ACCOUNT: &str = "123456789012";
@@ -155,6 +156,7 @@ pub struct Pipelines {
     runner: OnceLock<Arc<dyn StepRunner>>,
     next_id: Mutex<u64>,
     cache: StepCache,
+    mocks: RwLock<Arc<Mocks>>,
 }
 
 impl Default for Pipelines {
@@ -167,6 +169,7 @@ impl Default for Pipelines {
             runner: OnceLock::new(),
             next_id: Mutex::new(0),
             cache: StepCache::default(),
+            mocks: RwLock::default(),
         }
     }
 }
@@ -179,6 +182,15 @@ impl Pipelines {
 
     pub fn runner(&self) -> Option<Arc<dyn StepRunner>> {
         self.runner.get().cloned()
+    }
+
+    /// How job steps behave from now on (`--mocks`).
+    pub fn set_mocks(&self, mocks: Mocks) {
+        *self.mocks.write().unwrap() = Arc::new(mocks);
+    }
+
+    pub fn mocks(&self) -> Arc<Mocks> {
+        self.mocks.read().unwrap().clone()
     }
 
     /// The results cacheable steps left for later executions.

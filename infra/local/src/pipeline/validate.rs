@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::definition::{Definition, StepDef, StepKind};
-use super::references::Reference;
+use super::jobs;
+use super::references::{Reference, Segment};
 
 /// The condition types and the members each takes, as the SDK writes them.
 const CONDITIONS: [(&str, &[&str]); 8] = [
@@ -132,6 +133,21 @@ fn check_reference(
                 StepKind::Condition { .. } => path.text == "Outcome",
                 StepKind::Emr => EMR_STEP_PROPERTIES.contains(&path.root()),
                 StepKind::Fail => false,
+                StepKind::Job {
+                    step_type,
+                    property_files,
+                } => match path.segments.as_slice() {
+                    [Segment::Field(root), Segment::Field(file)] if root == "PropertyFiles" => {
+                        if property_files.iter().any(|p| &p.name == file) {
+                            true
+                        } else {
+                            return Err(format!(
+                                "step '{name}' reads property file '{file}' of step '{source}', which declares no property file by that name"
+                            ));
+                        }
+                    }
+                    _ => jobs::has_property(step_type, path),
+                },
             };
             if known {
                 Ok(())
@@ -155,6 +171,7 @@ fn properties_of(kind: &StepKind) -> String {
         StepKind::Condition { .. } => "it has Outcome".to_owned(),
         StepKind::Emr => format!("it has {}", EMR_STEP_PROPERTIES.join(", ")),
         StepKind::Fail => "it has none".to_owned(),
+        StepKind::Job { step_type, .. } => jobs::property_roots(step_type),
     }
 }
 

@@ -96,8 +96,16 @@ fn every_property_reference_is_a_dependency() {
 fn every_bad_definition_is_named() {
     let cases = [
         (
-            json!([{"Name": "p", "Type": "Processing", "Arguments": {}}]),
-            "step 'p' has type 'Processing', which the local stack does not run",
+            json!([{"Name": "p", "Arguments": {}}]),
+            "step 'p' has no Type",
+        ),
+        (
+            json!([{"Name": "t", "Type": "Training", "Arguments": {}}, reads("r", "Steps.t.ModelArtifacts.S3Uri")]),
+            "step 'r' reads 'ModelArtifacts.S3Uri' of Training step 't', which is not a property of a Training step (it has the members of DescribeTrainingJob's answer:",
+        ),
+        (
+            json!([{"Name": "p", "Type": "Processing", "Arguments": {}}, reads("r", "Steps.p.PropertyFiles.Report")]),
+            "step 'r' reads property file 'Report' of step 'p', which declares no property file by that name",
         ),
         (
             json!([
@@ -187,6 +195,26 @@ fn every_bad_definition_is_named() {
     assert!(Definition::parse(r#"{"Version": "2019"}"#)
         .unwrap_err()
         .contains("Version"));
+}
+
+#[test]
+fn job_steps_expose_their_describe_answer_and_property_files() {
+    let d = definition(json!([
+        {"Name": "p", "Type": "Processing", "Arguments": {},
+         "PropertyFiles": [{"PropertyFileName": "Report", "OutputName": "evaluation", "FilePath": "evaluation.json"}]},
+        {"Name": "t", "Type": "Training", "Arguments": {}},
+        {"Name": "n", "Type": "SomethingNewer", "Arguments": {}},
+        lambda("r", json!({"Arguments": {
+            "a": {"Get": "Steps.t.ModelArtifacts.S3ModelArtifacts"},
+            "b": {"Get": "Steps.p.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"},
+            "c": {"Std:JsonGet": {"PropertyFile": {"Get": "Steps.p.PropertyFiles.Report"}, "Path": "a.b"}},
+            "d": {"Get": "Steps.n.Anything.At.All"}}}))
+    ]))
+    .unwrap();
+    assert_eq!(
+        d.step("r").unwrap().prerequisites(),
+        BTreeSet::from(["p".to_owned(), "t".to_owned(), "n".to_owned()])
+    );
 }
 
 #[test]

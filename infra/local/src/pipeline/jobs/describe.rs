@@ -1,0 +1,235 @@
+//! The Describe* answer of a mocked job step, derived from its own Arguments (the
+//! Create* request, which the answer largely repeats) as SageMaker would fill it in: job
+//! name and ARN, a terminal status, times, and what the service computes (a training
+//! job's model artifacts, a registered model package's ARN).
+
+use serde_json::{json, Map, Value};
+
+use crate::pipeline::store::{ACCOUNT, REGION};
+
+/// What SageMaker names the job of a pipeline step: `pipelines-<execution id>-<step>-<suffix>`,
+/// within the 63 characters job names take.
+pub fn job_name(execution_id: &str, step: &str) -> String {
+    let suffix = format!(
+        "{:010x}",
+        fnv(&format!("{execution_id}/{step}")) & 0xff_ffff_ffff
+    );
+    let clean: String = step
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let mut name = format!("pipelines-{execution_id}-{clean}");
+    name.truncate(63 - suffix.len() - 1);
+    format!("{name}-{suffix}")
+}
+
+fn fnv(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+fn arn(resource: &str, name: &str) -> String {
+    format!(
+        "arn:aws:sagemaker:{REGION}:{ACCOUNT}:{resource}/{}",
+        name.to_lowercase()
+    )
+}
+
+/// The synthesized answer and the step's Metadata in ListPipelineExecutionSteps.
+pub fn describe(step_type: &str, arguments: &Value, job: &str, now: f64) -> (Value, Value) {
+    let mut answer: Map<String, Value> = arguments.as_object().cloned().unwrap_or_default();
+    let mut set = |key: &str, value: Value| {
+        answer.entry(key.to_owned()).or_insert(value);
+    };
+    let times = |set: &mut dyn FnMut(&str, Value), start: &str, end: &str| {
+        set("CreationTime", json!(now));
+        set("LastModifiedTime", json!(now));
+        set(start, json!(now));
+        set(end, json!(now));
+    };
+    let metadata = match step_type {
+        "Processing" => {
+            let job_arn = arn("processing-job", job);
+            set("ProcessingJobName", json!(job));
+            set("ProcessingJobArn", json!(job_arn));
+            set("ProcessingJobStatus", json!("Completed"));
+            set("ExitMessage", json!(""));
+            times(&mut set, "ProcessingStartTime", "ProcessingEndTime");
+            json!({"ProcessingJob": {"Arn": job_arn}})
+        }
+        "Training" => {
+            let job_arn = arn("training-job", job);
+            let output = arguments["OutputDataConfig"]["S3OutputPath"]
+                .as_str()
+                .unwrap_or_default()
+                .trim_end_matches('/');
+            set("TrainingJobName", json!(job));
+            set("TrainingJobArn", json!(job_arn));
+            set("TrainingJobStatus", json!("Completed"));
+            set("SecondaryStatus", json!("Completed"));
+            set(
+                "ModelArtifacts",
+                json!({"S3ModelArtifacts": format!("{output}/{job}/output/model.tar.gz")}),
+            );
+            set("TrainingTimeInSeconds", json!(0));
+            set("BillableTimeInSeconds", json!(0));
+            times(&mut set, "TrainingStartTime", "TrainingEndTime");
+            json!({"TrainingJob": {"Arn": job_arn}})
+        }
+        "Transform" => {
+            let job_arn = arn("transform-job", job);
+            set("TransformJobName", json!(job));
+            set("TransformJobArn", json!(job_arn));
+            set("TransformJobStatus", json!("Completed"));
+            times(&mut set, "TransformStartTime", "TransformEndTime");
+            json!({"TransformJob": {"Arn": job_arn}})
+        }
+        "Tuning" => {
+            let job_arn = arn("hyper-parameter-tuning-job", job);
+            let best = format!("{}-001-{:08x}", &job[..job.len().min(32)], fnv(job) as u32);
+            let best_job = json!({"TrainingJobName": best, "TrainingJobArn": arn("training-job", &best),
+                "TrainingJobStatus": "Completed", "CreationTime": now, "TunedHyperParameters": {}});
+            set("HyperParameterTuningJobName", json!(job));
+            set("HyperParameterTuningJobArn", json!(job_arn));
+            set("HyperParameterTuningJobStatus", json!("Completed"));
+            set("BestTrainingJob", best_job.clone());
+            set("TrainingJobSummaries", json!([best_job]));
+            times(
+                &mut set,
+                "HyperParameterTuningEndTime",
+                "HyperParameterTuningEndTime",
+            );
+            json!({"TuningJob": {"Arn": job_arn}})
+        }
+        "AutoML" => {
+            let job_arn = arn("automl-job", job);
+            set("AutoMLJobName", json!(job));
+            set("AutoMLJobArn", json!(job_arn));
+            set("AutoMLJobStatus", json!("Completed"));
+            set("AutoMLJobSecondaryStatus", json!("Completed"));
+            times(&mut set, "EndTime", "EndTime");
+            json!({"AutoMLJob": {"Arn": job_arn}})
+        }
+        "Model" => {
+            let model_arn = arn("model", job);
+            set("ModelName", json!(job));
+            set("ModelArn", json!(model_arn));
+            set("CreationTime", json!(now));
+            json!({"Model": {"Arn": model_arn}})
+        }
+        "RegisterModel" => {
+            let group = arguments["ModelPackageGroupName"]
+                .as_str()
+                .unwrap_or("model-package-group");
+            let package_arn = format!(
+                "arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/{}/1",
+                group.to_lowercase()
+            );
+            set("ModelPackageName", json!(group));
+            set("ModelPackageArn", json!(package_arn));
+            set("ModelPackageVersion", json!(1));
+            set("ModelPackageStatus", json!("Completed"));
+            set(
+                "ModelPackageStatusDetails",
+                json!({"ValidationStatuses": []}),
+            );
+            set("ModelApprovalStatus", json!("PendingManualApproval"));
+            set("CreationTime", json!(now));
+            json!({"RegisterModel": {"Arn": package_arn}})
+        }
+        "EndpointConfig" | "Endpoint" | "InferenceComponent" => {
+            let (resource, key) = match step_type {
+                "EndpointConfig" => ("endpoint-config", "EndpointConfig"),
+                "Endpoint" => ("endpoint", "Endpoint"),
+                _ => ("inference-component", "InferenceComponent"),
+            };
+            let name = arguments[format!("{key}Name")]
+                .as_str()
+                .unwrap_or(job)
+                .to_owned();
+            let resource_arn = arn(resource, &name);
+            set(&format!("{key}Name"), json!(name));
+            set(&format!("{key}Arn"), json!(resource_arn));
+            if step_type == "Endpoint" {
+                set("EndpointStatus", json!("InService"));
+            }
+            set("CreationTime", json!(now));
+            json!({ key: {"Arn": resource_arn} })
+        }
+        "EMRServerless" => {
+            let application = arguments["ApplicationId"].as_str().unwrap_or("00local");
+            let run_id = format!("{:016x}", fnv(job));
+            set(
+                "jobRun",
+                json!({"applicationId": application, "jobRunId": run_id, "state": "SUCCESS",
+                "arn": format!("arn:aws:emr-serverless:{REGION}:{ACCOUNT}:/applications/{application}/jobruns/{run_id}"),
+                "createdAt": now, "updatedAt": now}),
+            );
+            json!({"EMRServerless": {"ApplicationId": application, "JobRunId": run_id}})
+        }
+        "ClarifyCheck" | "QualityCheck" => {
+            json!({ step_type: {"CheckType": arguments["CheckType"].clone(),
+                "SkipCheck": arguments["SkipCheck"].clone(), "RegisterNewBaseline": arguments["RegisterNewBaseline"].clone()} })
+        }
+        other => json!({ other: {} }),
+    };
+    (Value::Object(answer), metadata)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_training_jobs_artifacts_follow_its_output_path_and_name() {
+        let job = job_name("0xcbnm2dexjf", "AbaloneTrain");
+        assert!(
+            job.starts_with("pipelines-0xcbnm2dexjf-AbaloneTrain-"),
+            "{job}"
+        );
+        assert!(job.len() <= 63);
+        let (answer, metadata) = describe(
+            "Training",
+            &json!({"OutputDataConfig": {"S3OutputPath": "s3://b/AbaloneTrain"}}),
+            &job,
+            1.0,
+        );
+        assert_eq!(
+            answer["ModelArtifacts"]["S3ModelArtifacts"],
+            json!(format!("s3://b/AbaloneTrain/{job}/output/model.tar.gz"))
+        );
+        assert_eq!(answer["TrainingJobStatus"], "Completed");
+        assert_eq!(metadata["TrainingJob"]["Arn"], answer["TrainingJobArn"]);
+    }
+
+    #[test]
+    fn a_processing_jobs_outputs_are_the_ones_it_asked_for() {
+        let request = json!({"ProcessingOutputConfig": {"Outputs": [
+            {"OutputName": "train", "S3Output": {"S3Uri": "s3://b/train", "LocalPath": "/opt/ml/processing/train"}}]}});
+        let (answer, _) = describe("Processing", &request, "job", 1.0);
+        assert_eq!(
+            answer["ProcessingOutputConfig"],
+            request["ProcessingOutputConfig"]
+        );
+        let (answer, metadata) = describe(
+            "RegisterModel",
+            &json!({"ModelPackageGroupName": "Abalone"}),
+            "job",
+            1.0,
+        );
+        assert_eq!(
+            answer["ModelPackageArn"],
+            json!("arn:aws:sagemaker:us-east-1:123456789012:model-package/abalone/1")
+        );
+        assert_eq!(metadata["RegisterModel"]["Arn"], answer["ModelPackageArn"]);
+        let long = job_name("abc", &"x".repeat(100));
+        assert_eq!(long.len(), 63);
+    }
+}
