@@ -348,3 +348,167 @@ async fn run_takes_the_sdks_definitions_as_they_are() {
             .contains("nested Condition steps are not supported"));
     }
 }
+
+#[tokio::test]
+async fn run_takes_the_abalone_pipeline_with_mocks_and_boto3_completes_its_callback() {
+    let state = tempfile::tempdir().unwrap();
+    let mut run = local_stack(&state)
+        .args([
+            "run",
+            "tests/sdk/definitions/v2/abalone.json",
+            "--mocks",
+            "infra/pipelines/abalone-mocks.json",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(run.stdout.take().unwrap()).lines();
+    let seen = read_until(&mut lines, "AbaloneApprove").await;
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("AbaloneTrain") && l.contains("training-job/pipelines-")),
+        "{seen:#?}"
+    );
+    let completed = Command::new(workspace_root().join(".venv/bin/python"))
+        .arg(workspace_root().join("tests/complete_callback.py"))
+        .arg(state.path())
+        .args(["AbaloneApprove", "Approved=true"])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        completed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&completed.stderr)
+    );
+    let mut all = seen;
+    all.extend(read_until(&mut lines, "execution Succeeded").await);
+    for step in [
+        "AbaloneRegister-RegisterModel",
+        "AbaloneCreateModel-CreateModel",
+        "AbaloneTransform",
+        "AbaloneApprove",
+    ] {
+        assert!(
+            all.iter()
+                .any(|l| l.contains(step) && l.contains("Succeeded")),
+            "{step}: {all:#?}"
+        );
+    }
+    let code = tokio::time::timeout(DEADLINE, run.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(code.code(), Some(0));
+}
+
+#[tokio::test]
+async fn a_bad_mock_file_is_refused_before_anything_starts() {
+    let state = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for (text, expected) in [
+        ("{not json", "the mock file: key must be a string"),
+        (r#"{"Steps": {"AbaloneTrain": {"Second": 1}}}"#, "unknown field `Second`"),
+        (
+            r#"{"Steps": {"AbaloneTrian": {"Seconds": 1}}}"#,
+            "the mock file names step 'AbaloneTrian', which the pipeline does not have (its job steps: AbaloneProcess, AbaloneTrain, AbaloneEval,",
+        ),
+        (
+            r#"{"Steps": {"AbaloneNotify": {"Seconds": 1}}}"#,
+            "step 'AbaloneNotify', a Lambda step, which runs for real",
+        ),
+    ] {
+        let path = dir.path().join("mocks.json");
+        std::fs::write(&path, text).unwrap();
+        let refused = local_stack(&state)
+            .args(["run", "tests/sdk/definitions/v2/abalone.json", "--mocks"])
+            .arg(&path)
+            .output()
+            .await
+            .unwrap();
+        assert_eq!(refused.status.code(), Some(3), "{text}");
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(stderr.contains(expected), "{text}: {stderr}");
+    }
+}
+
+#[tokio::test]
+async fn functions_and_queues_outside_the_template_are_served_with_their_flags() {
+    let state = tempfile::tempdir().unwrap();
+    let steps = json!([
+        {"Name": "Score", "Type": "Lambda", "FunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:python-scorer",
+         "Arguments": {"model": "a-model-of-twenty-chars", "threshold": 0.1},
+         "OutputParameters": [{"OutputName": "Score", "OutputType": "Float"},
+                              {"OutputName": "Passed", "OutputType": "Boolean"},
+                              {"OutputName": "Runtime", "OutputType": "String"}]}
+    ]);
+    let (_dir, path) = temp_definition(&definition(json!([]), steps));
+    let refused = local_stack(&state)
+        .arg("run")
+        .arg(&path)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains(
+        "step 'Score': no function of infra/template.yaml matches FunctionArn arn:aws:lambda:us-east-1:123456789012:function:python-scorer; serve it with --function python-scorer="
+    ));
+    let python = workspace_root().join(".venv/bin/python");
+    let served = local_stack(&state)
+        .arg("run")
+        .arg(&path)
+        .arg("--function")
+        .arg(format!(
+            "python-scorer={} -m awslambdaric tests.python_function.scorer.handler",
+            python.display()
+        ))
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&served.stdout);
+    assert_eq!(
+        served.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&served.stderr)
+    );
+    assert!(stdout.contains("Score.Runtime = python"), "{stdout}");
+    assert!(stdout.contains("Score.Score = 0.23"), "{stdout}");
+    assert!(stdout.contains("Score.Passed = true"), "{stdout}");
+
+    let queue = "https://sqs.us-east-1.amazonaws.com/123456789012/approvals-queue";
+    let steps = json!([{"Name": "Approve", "Type": "Callback", "SqsQueueUrl": queue,
+        "Arguments": {"task": "event"}, "OutputParameters": []}]);
+    let (_dir, path) = temp_definition(&definition(json!([]), steps));
+    let refused = local_stack(&state)
+        .arg("run")
+        .arg(&path)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&refused.stderr)
+        .contains("route it to one with --queue approvals-queue=<logical id>"));
+    let mut routed = local_stack(&state)
+        .arg("run")
+        .arg(&path)
+        .args(["--queue", "approvals-queue=CallbackQueue"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(routed.stdout.take().unwrap()).lines();
+    read_until(&mut lines, "Approve").await;
+    let completed = Command::new(workspace_root().join(".venv/bin/python"))
+        .arg(workspace_root().join("tests/complete_callback.py"))
+        .arg(state.path())
+        .arg("Approve")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        completed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&completed.stderr)
+    );
+    read_until(&mut lines, "execution Succeeded").await;
+}

@@ -16,7 +16,14 @@ import boto3
 state_dir, step_name, *outputs = sys.argv[1:]
 with open(os.path.join(state_dir, "endpoints.json")) as f:
     endpoint = json.load(f)["sagemaker"]
-sagemaker = boto3.client("sagemaker", endpoint_url=endpoint)
+# The local stack's fixed test credentials and region.
+sagemaker = boto3.client(
+    "sagemaker",
+    endpoint_url=endpoint,
+    region_name="us-east-1",
+    aws_access_key_id="testing",
+    aws_secret_access_key="testing",
+)
 
 deadline = time.monotonic() + 60
 while time.monotonic() < deadline:
