@@ -323,3 +323,64 @@ async fn stop_during_a_mocked_job_stops_it() {
         .contains("stopped"));
     assert!(!all.contains_key("AbaloneEval"));
 }
+
+#[tokio::test]
+async fn every_job_step_type_the_sdk_writes_runs_on_its_mock() {
+    let stack = deployed_stack(&[], None).await;
+    let read = |major: &str, name: &str| {
+        std::fs::read_to_string(format!(
+            "{}/sdk/definitions/{major}/{name}.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    };
+    let arn = start(&stack, "job-types", &read("v2", "job-types")).await;
+    assert_eq!(ended(&stack, &arn).await, ("Succeeded".into(), None));
+    let all = steps(&stack, &arn).await;
+    let metadata = |name: &str| all[name].metadata().unwrap().clone();
+    assert!(metadata("Tune").tuning_job().unwrap().arn().is_some());
+    assert!(metadata("AutoPilot").auto_ml_job().unwrap().arn().is_some());
+    let quality = metadata("DataQuality");
+    let quality = quality.quality_check().unwrap();
+    assert_eq!(
+        quality.calculated_baseline_statistics(),
+        Some("s3://jobs-local/quality/statistics.json")
+    );
+    assert!(metadata("DataBias")
+        .clarify_check()
+        .unwrap()
+        .check_job_arn()
+        .is_some());
+    let outputs: BTreeMap<String, String> = metadata("ReadJobs")
+        .lambda()
+        .unwrap()
+        .output_parameters()
+        .iter()
+        .map(|o| (o.name().unwrap().to_owned(), o.value().unwrap().to_owned()))
+        .collect();
+    let best = &outputs["best"];
+    assert!(best.starts_with("pipelines-"), "{outputs:?}");
+    assert_eq!(
+        outputs["top_model"],
+        format!("s3://jobs-local/tuning/{best}/output/model.tar.gz"),
+        "the SDK's get_top_model_s3_uri reads TrainingJobSummaries[0]"
+    );
+    assert_eq!(outputs["automl"], "Completed");
+    assert_eq!(outputs["constraints"], "s3://jobs-local/bias/analysis.json");
+
+    let arn = start(&stack, "job-types-v3", &read("v3", "job-types-v3")).await;
+    assert_eq!(ended(&stack, &arn).await, ("Succeeded".into(), None));
+    let all = steps(&stack, &arn).await;
+    let spark = all["SparkJob"]
+        .metadata()
+        .unwrap()
+        .emr_serverless()
+        .unwrap()
+        .clone();
+    assert_eq!(spark.application_id(), Some("00fabc123def"));
+    assert!(spark.job_run_id().is_some());
+    assert_eq!(
+        all["SparkJob"].step_display_name(),
+        Some("Spark on EMR Serverless")
+    );
+}

@@ -243,11 +243,16 @@ def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
     pipelines = list(PIPELINES)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     if MAJOR == 2:
-        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         import abalone_v2
+        import job_types_v2
 
-        pipelines.append(abalone_v2.pipeline)
+        pipelines += [abalone_v2.pipeline, job_types_v2.pipeline]
+    else:
+        import job_types_v3
+
+        pipelines.append(job_types_v3.pipeline)
     for make in pipelines:
         pipeline = make()
         definition = json.loads(pipeline.definition())

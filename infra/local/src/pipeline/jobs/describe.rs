@@ -175,8 +175,30 @@ pub fn describe(step_type: &str, arguments: &Value, job: &str, now: f64) -> (Val
             json!({"EMRServerless": {"ApplicationId": application, "JobRunId": run_id}})
         }
         "ClarifyCheck" | "QualityCheck" => {
-            json!({ step_type: {"CheckType": arguments["CheckType"].clone(),
-                "SkipCheck": arguments["SkipCheck"].clone(), "RegisterNewBaseline": arguments["RegisterNewBaseline"].clone()} })
+            // A check runs a processing job that writes its baseline to its output.
+            let output = arguments["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
+                .as_str()
+                .unwrap_or_default()
+                .trim_end_matches('/')
+                .to_owned();
+            let constraints = if step_type == "QualityCheck" {
+                format!("{output}/constraints.json")
+            } else {
+                format!("{output}/analysis.json")
+            };
+            let job_arn = arn("processing-job", job);
+            set("CalculatedBaselineConstraints", json!(constraints));
+            set("BaselineUsedForDriftCheckConstraints", json!(constraints));
+            let mut metadata = json!({"CheckJobArn": job_arn, "CalculatedBaselineConstraints": constraints,
+                "BaselineUsedForDriftCheckConstraints": constraints});
+            if step_type == "QualityCheck" {
+                let statistics = format!("{output}/statistics.json");
+                set("CalculatedBaselineStatistics", json!(statistics));
+                set("BaselineUsedForDriftCheckStatistics", json!(statistics));
+                metadata["CalculatedBaselineStatistics"] = json!(statistics);
+                metadata["BaselineUsedForDriftCheckStatistics"] = json!(statistics);
+            }
+            json!({ step_type: metadata })
         }
         other => json!({ other: {} }),
     };
