@@ -7,6 +7,8 @@ mod memory;
 mod pipeline;
 mod stats;
 
+use std::time::Duration;
+
 use clap::{Parser, ValueEnum};
 use local_stack::paths::workspace_root;
 use local_stack::stack::DeployOptions;
@@ -96,6 +98,16 @@ async fn main() {
             format!("{:.3} ms", overhead.as_secs_f64() * 1000.0),
             "<= 20 ms".into(),
             overhead.as_millis() <= 20,
+        );
+        let jobs = pipeline::mocked_jobs(&stack).await;
+        row(
+            &format!(
+                "{}-step pipeline of mocked job steps, start to end",
+                pipeline::JOB_STEPS
+            ),
+            ms(jobs),
+            "< 1 s".into(),
+            jobs < Duration::from_secs(1),
         );
     }
 }

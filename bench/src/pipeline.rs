@@ -61,3 +61,64 @@ pub async fn overhead_per_step(stack: &LocalStack) -> (Duration, Duration, Durat
         handler_time,
     )
 }
+
+/// Mocked job steps in the 100-step pipeline.
+pub const JOB_STEPS: usize = 100;
+
+/// The wall time of a pipeline of `JOB_STEPS` mocked SageMaker job steps (Processing,
+/// Training, Transform in turn, each reading the previous one's properties), from
+/// StartPipelineExecution to the execution's end.
+pub async fn mocked_jobs(stack: &LocalStack) -> Duration {
+    let steps: Vec<_> = (0..JOB_STEPS)
+        .map(|i| {
+            let previous = |path: &str| {
+                if i == 0 {
+                    json!("s3://bench/input")
+                } else {
+                    json!({"Get": format!("Steps.job{:03}.{path}", i - 1)})
+                }
+            };
+            match i % 3 {
+                0 => json!({"Name": format!("job{i:03}"), "Type": "Processing", "Arguments": {
+                    "ProcessingInputs": [{"InputName": "in", "S3Input": {"S3Uri": previous("TransformOutput.S3OutputPath")}}],
+                    "ProcessingOutputConfig": {"Outputs": [{"OutputName": "out",
+                        "S3Output": {"S3Uri": format!("s3://bench/job{i:03}"), "LocalPath": "/opt/ml/processing/out"}}]}}}),
+                1 => json!({"Name": format!("job{i:03}"), "Type": "Training", "Arguments": {
+                    "InputDataConfig": [{"ChannelName": "train", "DataSource": {"S3DataSource": {
+                        "S3Uri": previous("ProcessingOutputConfig.Outputs['out'].S3Output.S3Uri")}}}],
+                    "OutputDataConfig": {"S3OutputPath": "s3://bench/models"}}}),
+                _ => json!({"Name": format!("job{i:03}"), "Type": "Transform", "Arguments": {
+                    "ModelName": "bench",
+                    "TransformInput": {"DataSource": {"S3DataSource": {"S3Uri": previous("ModelArtifacts.S3ModelArtifacts")}}},
+                    "TransformOutput": {"S3OutputPath": format!("s3://bench/job{i:03}")}}}),
+            }
+        })
+        .collect();
+    let definition = json!({"Version": "2020-12-01", "Parameters": [], "Steps": steps}).to_string();
+    let pipelines = stack.sagemaker.pipelines().clone();
+    pipelines
+        .put_pipeline(
+            PipelineSpec {
+                name: "hundred-jobs".to_owned(),
+                definition_text: definition,
+                ..PipelineSpec::default()
+            },
+            false,
+        )
+        .expect("a valid definition");
+    let started = Instant::now();
+    let arn =
+        start_execution(&pipelines, "hundred-jobs", &StartRequest::default()).expect("started");
+    let execution = pipelines
+        .wait_until_done(&arn, Duration::from_secs(120))
+        .await
+        .expect("finished");
+    let wall = started.elapsed();
+    assert_eq!(
+        execution.status, "Succeeded",
+        "{:?}",
+        execution.failure_reason
+    );
+    assert_eq!(execution.steps.len(), JOB_STEPS);
+    wall
+}
