@@ -239,4 +239,21 @@ for major in ("v2", "v3"):
     )
     check(code == "ValidationException" and "EnumValues" in message, f"{major} EnumValues: {message}")
 
+# The abalone pipeline on `up --mocks infra/pipelines/abalone-mocks.json`: the mocked
+# MSE (4.2) is under the threshold, so the model is registered and the approval waits.
+with open(os.path.join(sdk, "v2", "abalone.json")) as f:
+    sagemaker.create_pipeline(PipelineName="abalone", PipelineDefinition=f.read(), RoleArn=ROLE)
+abalone = sagemaker.start_pipeline_execution(PipelineName="abalone")["PipelineExecutionArn"]
+token_of(abalone)
+statuses = {
+    s["StepName"]: s["StepStatus"]
+    for s in sagemaker.list_pipeline_execution_steps(PipelineExecutionArn=abalone)["PipelineExecutionSteps"]
+}
+check(statuses.get("AbaloneRegister-RegisterModel") == "Succeeded", f"abalone took the If branch: {statuses}")
+sagemaker.stop_pipeline_execution(PipelineExecutionArn=abalone)
+wait_for(
+    "the abalone execution to stop",
+    lambda: sagemaker.describe_pipeline_execution(PipelineExecutionArn=abalone)["PipelineExecutionStatus"] == "Stopped",
+)
+
 print(f"boto3 api: {checks} checks passed")

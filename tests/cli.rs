@@ -267,7 +267,7 @@ async fn up_serves_until_ctrl_c_and_stop_stops_an_execution_on_it() {
 async fn boto3_finds_the_sagemaker_api_of_the_service_model_on_up() {
     let state = tempfile::tempdir().unwrap();
     let mut up = local_stack(&state)
-        .arg("up")
+        .args(["up", "--mocks", "infra/pipelines/abalone-mocks.json"])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
