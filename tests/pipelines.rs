@@ -358,8 +358,10 @@ async fn bad_definitions_are_refused_with_what_is_wrong() {
             "form a cycle",
         ),
         (
-            json!([{"Name": "t", "Type": "Training", "Arguments": {}}]),
-            "step 't' has type 'Training'",
+            json!([{"Name": "t", "Type": "Training", "Arguments": {}},
+                   {"Name": "r", "Type": "Lambda", "FunctionArn": LAMBDA_ARN,
+                    "Arguments": {"x": {"Get": "Steps.t.ModelArtifacts.S3Uri"}}}]),
+            "step 'r' reads 'ModelArtifacts.S3Uri' of Training step 't', which is not a property of a Training step",
         ),
         (
             json!([lambda("a", json!(["ghost"]))]),
