@@ -47,6 +47,10 @@ pub fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
 /// cluster: its id is fixed so pipeline definitions can name it.
 pub const STANDING_CLUSTER_ID: &str = "j-LOCALCLUSTER1";
 
+/// The pipeline execution role the template's queue policy lets send, unless
+/// `PipelineExecutionRoleArns` is given (the template has no default for it).
+pub const LOCAL_PIPELINE_ROLE: &str = "arn:aws:iam::123456789012:role/pipeline";
+
 /// Lambda retries a failed asynchronous invocation (as EventBridge makes) twice.
 const ASYNC_RETRIES: usize = 2;
 
@@ -270,9 +274,13 @@ impl LocalStack {
     /// with their settings, their SQS event sources, EventBridge rules and schedules,
     /// and the pipeline runner of the SageMaker endpoint.
     pub async fn deploy(&mut self, options: &DeployOptions) -> Result<Template, String> {
+        let mut parameters = options.parameters.clone();
+        parameters
+            .entry("PipelineExecutionRoleArns".to_owned())
+            .or_insert_with(|| LOCAL_PIPELINE_ROLE.to_owned());
         let template = Template::load(
             &paths::workspace_root().join("infra/template.yaml"),
-            &options.parameters,
+            &parameters,
         )?;
         let sqs = self.sqs_client();
         let events = self.eventbridge_client();
@@ -310,6 +318,21 @@ impl LocalStack {
                 format!("arn:aws:sqs:{REGION}:123456789012:{}", queue.logical_id),
             );
             self.queue_urls.insert(queue.logical_id.clone(), url);
+        }
+        for (queue, policy) in &template.queue_policies {
+            let url = self
+                .queue_urls
+                .get(queue)
+                .ok_or_else(|| format!("a queue policy names unknown queue {queue}"))?;
+            sqs.set_queue_attributes()
+                .queue_url(url)
+                .attributes(
+                    aws_sdk_sqs::types::QueueAttributeName::Policy,
+                    policy.to_string(),
+                )
+                .send()
+                .await
+                .map_err(|e| format!("setting the policy of {queue}: {e:?}"))?;
         }
 
         for definition in &template.functions {
@@ -354,6 +377,22 @@ impl LocalStack {
                             .send()
                             .await
                             .map_err(|e| format!("creating rule {name}: {e:?}"))?;
+                        events
+                            .put_targets()
+                            .rule(name)
+                            .targets(
+                                aws_sdk_eventbridge::types::Target::builder()
+                                    .id(&definition.logical_id)
+                                    .arn(format!(
+                                        "arn:aws:lambda:{REGION}:123456789012:function:{}",
+                                        definition.logical_id
+                                    ))
+                                    .build()
+                                    .map_err(|e| format!("target of rule {name}: {e}"))?,
+                            )
+                            .send()
+                            .await
+                            .map_err(|e| format!("targeting rule {name}: {e:?}"))?;
                         self.emr_event_targets
                             .lock()
                             .unwrap()

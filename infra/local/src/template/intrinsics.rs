@@ -181,6 +181,9 @@ fn reference(target: &str, scope: &Scope<'_>) -> Result<Option<Value>, String> {
     Ok(Some(Value::String(match target {
         "AWS::NoValue" => return Ok(None),
         "AWS::StackName" => STACK_NAME.to_owned(),
+        "AWS::StackId" => format!(
+            "arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{STACK_NAME}/00000000-0000-0000-0000-000000000000"
+        ),
         "AWS::Region" => REGION.to_owned(),
         "AWS::AccountId" => ACCOUNT.to_owned(),
         "AWS::Partition" => "aws".to_owned(),

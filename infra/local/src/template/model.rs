@@ -49,6 +49,8 @@ pub struct QueueDef {
 pub struct Template {
     pub functions: Vec<FunctionDef>,
     pub queues: Vec<QueueDef>,
+    /// `AWS::SQS::QueuePolicy` resources: the queue (logical id) and the policy document.
+    pub queue_policies: Vec<(String, Value)>,
 }
 
 fn get<'a>(map: &'a Yaml, key: &str) -> Option<&'a Yaml> {
@@ -152,6 +154,7 @@ impl Template {
 
         let mut functions = Vec::new();
         let mut queues = Vec::new();
+        let mut queue_policies = Vec::new();
         for (id, resource) in mapping("Resources") {
             let id = id.as_str().ok_or("resource name")?.to_owned();
             let properties = eval(get(resource, "Properties").unwrap_or(&Yaml::Null))?;
@@ -215,10 +218,22 @@ impl Template {
                         logical_id: id,
                     });
                 }
+                Some("AWS::SQS::QueuePolicy") => {
+                    // A Ref to a queue is its URL, whose last segment is the logical id.
+                    for queue in properties["Queues"].as_array().into_iter().flatten() {
+                        let url = queue.as_str().unwrap_or_default();
+                        let logical_id = url.rsplit('/').next().unwrap_or_default().to_owned();
+                        queue_policies.push((logical_id, properties["PolicyDocument"].clone()));
+                    }
+                }
                 _ => {}
             }
         }
-        Ok(Self { functions, queues })
+        Ok(Self {
+            functions,
+            queues,
+            queue_policies,
+        })
     }
 
     pub fn function(&self, logical_id: &str) -> Option<&FunctionDef> {
