@@ -90,6 +90,8 @@ async fn waiting_lists_the_tokens_and_succeed_and_fail_finish_the_steps() {
         "{table}"
     );
 
+    // Throttled reports are retried.
+    stack.sagemaker.faults().throttle_next(2);
     let (code, out, err) = pipeline_steps(
         &stack,
         &["succeed", &approval_token, "--output", "Approved=true"],
@@ -184,6 +186,29 @@ async fn doctor(stack: &LocalStack, role: &str) -> (i32, String) {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let (code, out, _) = pipeline_steps(stack, &args).await;
     (code, out)
+}
+
+#[tokio::test]
+async fn missing_credentials_are_a_clear_error() {
+    let stack = deployed_stack(&[], None).await;
+    let home = tempfile::tempdir().unwrap();
+    let output = tokio::process::Command::new(binary_dir().join("pipeline-steps"))
+        .arg("waiting")
+        .env_clear()
+        .env("HOME", home.path())
+        .env("AWS_REGION", "us-east-1")
+        // No instance metadata: nothing but the local stack is asked.
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ENDPOINT_URL_SAGEMAKER", stack.sagemaker.endpoint())
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        err.contains("no AWS credentials found") && err.contains("AWS_PROFILE"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
