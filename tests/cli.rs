@@ -272,7 +272,7 @@ async fn boto3_finds_the_sagemaker_api_of_the_service_model_on_up() {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(up.stdout.take().unwrap()).lines();
-    let printed = read_until(&mut lines, "export AWS_ENDPOINT_URL_STS").await;
+    let printed = read_until(&mut lines, "export AWS_ENDPOINT_URL_CLOUDFORMATION").await;
     let exports: Vec<(String, String)> = printed
         .iter()
         .filter_map(|l| l.trim().strip_prefix("export "))

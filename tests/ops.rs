@@ -340,3 +340,89 @@ async fn redrive_brings_a_dlq_message_back_and_the_handler_serves_it() {
         "0"
     );
 }
+
+/// The resources a deployed stack holds that doctor reads, as a CloudFormation
+/// template moto can create: the queue and its DLQ, two rules targeting a function.
+fn oncall_stack_template() -> String {
+    json!({
+        "Parameters": {"PipelineExecutionRoleArns": {"Type": "CommaDelimitedList"}},
+        "Resources": {
+            "CallbackDeadLetterQueue": {"Type": "AWS::SQS::Queue"},
+            "CallbackQueue": {"Type": "AWS::SQS::Queue", "Properties": {"RedrivePolicy": {
+                "deadLetterTargetArn": {"Fn::GetAtt": ["CallbackDeadLetterQueue", "Arn"]}, "maxReceiveCount": 3}}},
+            "EmrStepRule": {"Type": "AWS::Events::Rule", "Properties": {"Name": "oncall-emr-step-status",
+                "EventPattern": {"source": ["aws.emr"]}, "State": "ENABLED",
+                "Targets": [{"Id": "emr-events", "Arn": "arn:aws:lambda:us-east-1:123456789012:function:oncall-EmrEvents"}]}},
+            "EmrClusterRule": {"Type": "AWS::Events::Rule", "Properties": {"Name": "oncall-emr-cluster-state",
+                "EventPattern": {"source": ["aws.emr"]}, "State": "DISABLED",
+                "Targets": [{"Id": "emr-events", "Arn": "arn:aws:lambda:us-east-1:123456789012:function:oncall-EmrEvents"}]}}
+        },
+        "Outputs": {"CallbackQueueUrl": {"Value": {"Ref": "CallbackQueue"}}}
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn doctor_reads_the_queue_rules_and_roles_of_a_cloudformation_stack() {
+    let stack = deployed_stack(&[], None).await;
+    let config = integration_tests::moto_config(&stack);
+    let cloudformation = aws_sdk_cloudformation::Client::new(&config);
+    cloudformation
+        .create_stack()
+        .stack_name("oncall")
+        .template_body(oncall_stack_template())
+        .parameters(
+            aws_sdk_cloudformation::types::Parameter::builder()
+                .parameter_key("PipelineExecutionRoleArns")
+                .parameter_value(LOCAL_PIPELINE_ROLE)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let outputs = cloudformation
+        .describe_stacks()
+        .stack_name("oncall")
+        .send()
+        .await
+        .unwrap();
+    let queue_url = outputs.stacks()[0].outputs()[0]
+        .output_value()
+        .unwrap()
+        .to_owned();
+    // The queue policy of the stack, as the template's AWS::SQS::QueuePolicy sets it.
+    let policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": [LOCAL_PIPELINE_ROLE]}, "Action": "sqs:SendMessage", "Resource": "*"}]});
+    stack
+        .sqs_client()
+        .set_queue_attributes()
+        .queue_url(&queue_url)
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::Policy,
+            policy.to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let (code, out, err) = pipeline_steps(&stack, &["doctor", "--stack", "oncall", "--json"]).await;
+    assert_eq!(code, 1, "{out}{err}");
+    let checks: Vec<Value> = serde_json::from_str(&out).unwrap();
+    let verdict = |needle: &str| {
+        checks
+            .iter()
+            .find(|c| c["what"].as_str().unwrap().contains(needle))
+            .unwrap_or_else(|| panic!("no check of {needle}: {out}"))["verdict"]
+            .clone()
+    };
+    assert_eq!(verdict("oncall-CallbackQueue"), "ok");
+    assert_eq!(verdict("the queue policy lets"), "ok");
+    assert_eq!(
+        verdict("rule oncall-emr-step-status exists and is ENABLED"),
+        "ok"
+    );
+    assert_eq!(verdict("rule oncall-emr-cluster-state is DISABLED"), "fail");
+    let (code, _, err) = pipeline_steps(&stack, &["doctor", "--stack", "nosuch"]).await;
+    assert_eq!(code, 3);
+    assert!(err.contains("nosuch"), "{err}");
+}

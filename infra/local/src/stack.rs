@@ -151,7 +151,9 @@ impl LocalStack {
             ("AWS_ENDPOINT_URL_EVENTBRIDGE", moto.clone()),
             ("AWS_ENDPOINT_URL_S3", moto.clone()),
             // The SageMaker SDK asks STS for the account of its default bucket.
-            ("AWS_ENDPOINT_URL_STS", moto),
+            ("AWS_ENDPOINT_URL_STS", moto.clone()),
+            // pipeline-steps doctor --stack reads a stack.
+            ("AWS_ENDPOINT_URL_CLOUDFORMATION", moto),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

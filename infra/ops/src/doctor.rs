@@ -79,12 +79,7 @@ pub async fn from_stack(clients: &Clients, stack: &str) -> Result<Wiring, CallEr
         .iter()
         .find(|p| p.parameter_key() == Some("PipelineExecutionRoleArns"))
         .and_then(|p| p.parameter_value())
-        .map(|v| {
-            v.split(',')
-                .map(|r| r.trim().to_owned())
-                .filter(|r| !r.is_empty())
-                .collect()
-        })
+        .map(role_list)
         .unwrap_or_default();
     let resources = clients
         .cloudformation
@@ -104,6 +99,16 @@ pub async fn from_stack(clients: &Clients, stack: &str) -> Result<Wiring, CallEr
         rules,
         pipeline_roles,
     })
+}
+
+/// A CommaDelimitedList parameter's value: `a,b` (some endpoints answer `['a', 'b']`).
+fn role_list(value: &str) -> Vec<String> {
+    value
+        .trim_matches(|c| c == '[' || c == ']')
+        .split(',')
+        .map(|r| r.trim().trim_matches(|c| c == '\'' || c == '"').to_owned())
+        .filter(|r| !r.is_empty())
+        .collect()
 }
 
 /// Runs every check, in order.
@@ -391,6 +396,14 @@ mod tests {
         assert_eq!(check.verdict, Verdict::Fail);
         assert!(check.fix.unwrap().contains("PipelineExecutionRoleArns"));
         assert_eq!(policy_check(None, &[]).verdict, Verdict::Warn);
+    }
+
+    #[test]
+    fn role_lists_are_read_in_either_form() {
+        let roles = vec!["arn:a".to_owned(), "arn:b".to_owned()];
+        assert_eq!(role_list("arn:a,arn:b"), roles);
+        assert_eq!(role_list("['arn:a', 'arn:b']"), roles);
+        assert!(role_list("").is_empty());
     }
 
     #[test]
