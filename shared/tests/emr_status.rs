@@ -368,3 +368,29 @@ async fn a_racing_duplicate_step_is_ignored_and_the_owner_is_reported() {
         Some(StepOutcome::Succeeded(_))
     ));
 }
+
+#[tokio::test]
+async fn an_event_ahead_of_describe_step_is_asked_for_again() {
+    let h = harness();
+    let name = step_name("features", &token("LagTok0001"));
+    let step = h.emr.add_existing_step(CLUSTER, &name, StepState::Running);
+    let err = h
+        .handler
+        .handle(step_event(&step, &name, "COMPLETED"))
+        .await
+        .unwrap_err();
+    assert!(
+        err.contains("is COMPLETED by its event, but DescribeStep still says RUNNING"),
+        "{err}"
+    );
+    assert!(h.reporter.report_for("LagTok0001").is_none());
+
+    // Lambda's retry, once EMR's API caught up, reports.
+    h.emr.set_step_state(&step, StepState::Completed, None);
+    let handled = h
+        .handler
+        .handle(step_event(&step, &name, "COMPLETED"))
+        .await
+        .unwrap();
+    assert_eq!(handled.reported, 1);
+}

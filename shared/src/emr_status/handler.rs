@@ -93,6 +93,14 @@ impl<E: EmrJobs, R: StepReporter> EmrStatusHandler<E, R> {
                 .describe_step(&detail.cluster_id, &detail.step_id)
                 .await
                 .map_err(|e| format!("describing step {}: {e}", detail.step_id))?;
+            if !step.state.has_ended() {
+                // EMR's API can lag its events: fail the invocation, so that Lambda
+                // delivers the event again, rather than leave the step to reconcile.
+                return Err(format!(
+                    "step {} is {} by its event, but DescribeStep still says {}; asking for the event again",
+                    step.id, detail.state, step.state
+                ));
+            }
             let cluster = self.cluster(&step.cluster_id).await?;
             if let Some(owner) = self
                 .duplicate_owner(&token, &step, cluster.as_ref())
