@@ -186,3 +186,67 @@ async fn log_lines_are_json_with_token_arn_and_message_id_and_no_payload() {
         "a log line carries the payload"
     );
 }
+
+/// The EMF lines a function wrote, once `count` are kept.
+async fn emf_lines(stack: &LocalStack, function: &str, count: usize) -> Vec<Value> {
+    let function = stack.function(function).unwrap();
+    let emf = || -> Vec<Value> {
+        function
+            .logs()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|l| l.get("_aws").is_some())
+            .collect()
+    };
+    wait_until("the EMF lines are kept", DEADLINE, || emf().len() >= count).await;
+    emf()
+}
+
+#[tokio::test]
+async fn each_invocation_writes_emf_metrics_per_task_and_outcome() {
+    let stack = stack().await;
+    invoke(&stack, "sqs-start.json").await;
+    invoke(&stack, "sqs-unknown-task.json").await;
+    reported(&stack, "UnknownTk1").await;
+    invoke(&stack, "sqs-unreadable-token.json").await;
+
+    let lines = emf_lines(&stack, "callback-queue", 4).await;
+    let callbacks = |task: &str, outcome: &str| {
+        lines
+            .iter()
+            .find(|l| l["Task"] == task && l["Outcome"] == outcome)
+            .unwrap_or_else(|| panic!("no Callbacks line for {task}/{outcome}: {lines:#?}"))
+            .clone()
+    };
+    let pending = callbacks("event", "pending");
+    assert_eq!(pending["Callbacks"], 1);
+    assert_eq!(pending["Function"], "callback-queue");
+    let meta = &pending["_aws"]["CloudWatchMetrics"][0];
+    assert_eq!(meta["Namespace"], shared::metrics::NAMESPACE);
+    assert_eq!(
+        meta["Dimensions"],
+        serde_json::json!([["Function", "Task", "Outcome"]])
+    );
+    assert_eq!(
+        callbacks("-", "failed")["Callbacks"],
+        1,
+        "the unknown task was reported failed"
+    );
+    assert_eq!(
+        callbacks("-", "dlq")["Callbacks"],
+        1,
+        "the unreadable token is left for the DLQ"
+    );
+    let latency = lines
+        .iter()
+        .find(|l| l.get("ReportLatency").is_some())
+        .expect("a report latency line");
+    assert!(latency["ReportLatency"][0].as_f64().unwrap() > 0.0);
+    for line in &lines {
+        let text = line.to_string();
+        assert!(
+            !text.contains("UnknownTk1") && !text.contains("arn:aws"),
+            "a dimension carries a token or an ARN: {text}"
+        );
+    }
+}

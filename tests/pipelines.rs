@@ -345,6 +345,21 @@ async fn a_dropped_emr_event_is_caught_by_the_reconcile_schedule() {
         .unwrap();
     assert_eq!(answer["reported"], 1, "{answer}");
     assert_eq!(finished(&stack, &arn).await.status, "Succeeded");
+
+    // The report reconcile made is counted: each is an event EventBridge never delivered.
+    let function = stack.function("EmrEventsFunction").unwrap();
+    let reconcile_reports = || {
+        function
+            .logs()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter_map(|l| l.get("ReconcileReports").and_then(Value::as_u64))
+            .sum::<u64>()
+    };
+    wait_until("the EMF line of the reconcile", DEADLINE, || {
+        reconcile_reports() == 1
+    })
+    .await;
 }
 
 #[tokio::test]

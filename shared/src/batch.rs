@@ -23,6 +23,11 @@ impl BatchRunner {
         }
     }
 
+    /// What the records ended in, per task and outcome (EMF metrics).
+    pub fn metrics(&self) -> &std::sync::Arc<crate::metrics::Metrics> {
+        self.processor.metrics()
+    }
+
     /// Runs every record and returns exactly those to retry as `batchItemFailures`.
     pub async fn run(&self, event: SqsEvent) -> SqsBatchResponse {
         let mut seen = HashSet::new();

@@ -11,6 +11,7 @@ pub mod fields;
 pub mod functions;
 pub mod invocation_log;
 pub mod lambda_step;
+pub mod metrics;
 pub mod outcome;
 pub mod processing;
 pub mod report;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use tracing::{debug, error, info, warn};
 
 use crate::callback::{CallbackMessage, CallbackStatus, CallbackToken, MessageError};
+use crate::metrics::{CallbackOutcome, Metrics};
 use crate::outcome::StepOutcome;
 use crate::report::{deliver, Delivery, StepReporter};
 use crate::task::{TaskOutcome, TaskRegistry};
@@ -23,11 +24,25 @@ pub enum Disposition {
 pub struct CallbackProcessor {
     tasks: TaskRegistry,
     reporter: Arc<dyn StepReporter>,
+    metrics: Arc<Metrics>,
 }
+
+/// The task dimension of messages no task was selected for.
+const NO_TASK: &str = "-";
 
 impl CallbackProcessor {
     pub fn new(tasks: TaskRegistry, reporter: Arc<dyn StepReporter>) -> Self {
-        Self { tasks, reporter }
+        Self {
+            tasks,
+            reporter,
+            metrics: Arc::new(Metrics::new("callback-queue")),
+        }
+    }
+
+    /// What every message ended in, per task: the handler writes it when an
+    /// invocation ends.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// Handles a message whose body failed to parse.
@@ -35,10 +50,12 @@ impl CallbackProcessor {
         match error {
             MessageError::Unreportable(why) => {
                 error!(reason = %why, "message has no readable token; left for the DLQ");
+                self.metrics.callback(NO_TASK, CallbackOutcome::LeftForDlq);
                 Disposition::Retry
             }
             MessageError::Invalid { token, reason, .. } => {
                 self.report(
+                    NO_TASK,
                     token,
                     StepOutcome::failed(format!("invalid callback message: {reason}")),
                 )
@@ -52,7 +69,7 @@ impl CallbackProcessor {
             Ok(task) => task,
             Err(reason) => {
                 return self
-                    .report(&message.token, StepOutcome::failed(reason))
+                    .report(NO_TASK, &message.token, StepOutcome::failed(reason))
                     .await;
             }
         };
@@ -74,6 +91,7 @@ impl CallbackProcessor {
                     "task left a stopping step pending; failing it"
                 );
                 self.report(
+                    task.name(),
                     &message.token,
                     StepOutcome::failed(format!(
                         "task {}: pipeline execution stopped",
@@ -83,23 +101,38 @@ impl CallbackProcessor {
                 .await
             }
             Ok(outcome) => match outcome.into_report() {
-                Some(report) => self.report(&message.token, report).await,
+                Some(report) => self.report(task.name(), &message.token, report).await,
                 None => {
                     info!(task = task.name(), "step left pending");
+                    self.metrics.callback(task.name(), CallbackOutcome::Pending);
                     Disposition::Done
                 }
             },
             Err(err) => {
                 warn!(task = task.name(), error = %err, "task failed for now; message will be retried");
+                self.metrics.callback(task.name(), CallbackOutcome::Retried);
                 Disposition::Retry
             }
         }
     }
 
-    async fn report(&self, token: &CallbackToken, outcome: StepOutcome) -> Disposition {
-        match deliver(self.reporter.as_ref(), token, outcome).await {
-            Delivery::Done => Disposition::Done,
-            Delivery::Retry(_) | Delivery::Refused(_) => Disposition::Retry,
+    async fn report(&self, task: &str, token: &CallbackToken, outcome: StepOutcome) -> Disposition {
+        let reported_as = match outcome {
+            StepOutcome::Succeeded(_) => CallbackOutcome::Succeeded,
+            StepOutcome::Failed(_) => CallbackOutcome::Failed,
+        };
+        let started = std::time::Instant::now();
+        let delivery = deliver(self.reporter.as_ref(), token, outcome).await;
+        self.metrics.report_latency(task, started.elapsed());
+        match delivery {
+            Delivery::Done => {
+                self.metrics.callback(task, reported_as);
+                Disposition::Done
+            }
+            Delivery::Retry(_) | Delivery::Refused(_) => {
+                self.metrics.callback(task, CallbackOutcome::Retried);
+                Disposition::Retry
+            }
         }
     }
 }

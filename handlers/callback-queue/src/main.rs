@@ -40,7 +40,11 @@ async fn main() -> Result<(), Error> {
     let runner = &runner;
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
-        log.around(async move { Ok::<SqsBatchResponse, Error>(runner.run(event.payload).await) })
+        log.around(async move {
+            let response = runner.run(event.payload).await;
+            runner.metrics().flush();
+            Ok::<SqsBatchResponse, Error>(response)
+        })
     }))
     .await
 }

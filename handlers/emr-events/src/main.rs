@@ -33,7 +33,9 @@ async fn main() -> Result<(), Error> {
             log.around(async move {
                 let event = EmrEvent::from_eventbridge(event.payload)?;
                 // An error makes Lambda retry the event; reports are idempotent.
-                Ok::<Handled, Error>(handler.handle(event).await?)
+                let handled = handler.handle(event).await;
+                handler.metrics().flush();
+                Ok::<Handled, Error>(handled?)
             })
         },
     ))

@@ -45,6 +45,7 @@ pub struct EmrStatusHandler<E, R> {
     pub(super) emr: E,
     pub(super) reporter: R,
     pub(super) window: ReconcileWindow,
+    pub(super) metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 impl<E: EmrJobs, R: StepReporter> EmrStatusHandler<E, R> {
@@ -53,7 +54,15 @@ impl<E: EmrJobs, R: StepReporter> EmrStatusHandler<E, R> {
             emr,
             reporter,
             window,
+            metrics: std::sync::Arc::new(crate::metrics::Metrics::new("emr-events")),
         }
+    }
+
+    /// Steps completed and failed, and the reports reconcile made (each one an EMR
+    /// event EventBridge never delivered): the handler writes them when an invocation
+    /// ends.
+    pub fn metrics(&self) -> &std::sync::Arc<crate::metrics::Metrics> {
+        &self.metrics
     }
 
     /// Handles one event. An error means "retry the event": EMR or SageMaker was not
@@ -200,11 +209,20 @@ impl<E: EmrJobs, R: StepReporter> EmrStatusHandler<E, R> {
         token: &CallbackToken,
         outcome: StepOutcome,
     ) -> Result<Handled, String> {
+        let completed = matches!(outcome, StepOutcome::Succeeded(_));
         match deliver(&self.reporter, token, outcome).await {
-            Delivery::Done => Ok(Handled {
-                reported: 1,
-                ignored: None,
-            }),
+            Delivery::Done => {
+                let metric = if completed {
+                    "StepsCompleted"
+                } else {
+                    "StepsFailed"
+                };
+                self.metrics.count(metric, 1);
+                Ok(Handled {
+                    reported: 1,
+                    ignored: None,
+                })
+            }
             Delivery::Retry(why) | Delivery::Refused(why) => {
                 Err(format!("reporting to SageMaker: {why}"))
             }

@@ -84,6 +84,8 @@ impl<E: EmrJobs, R: StepReporter> EmrStatusHandler<E, R> {
             reported = handled.reported,
             "reconciled"
         );
+        self.metrics
+            .count("ReconcileReports", handled.reported as u64);
         if errors.is_empty() {
             Ok(handled)
         } else {
