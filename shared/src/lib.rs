@@ -9,6 +9,7 @@ pub mod emr;
 pub mod emr_status;
 pub mod fields;
 pub mod functions;
+pub mod handler;
 pub mod invocation_log;
 pub mod lambda_step;
 pub mod metrics;

@@ -1,16 +1,11 @@
-//! SQS-triggered handler for the messages Callback steps send.
+//! SQS-triggered handler for the messages Callback steps send: the `event` and `emr`
+//! tasks, run by the shared crate's complete callback handler.
 
-use std::sync::Arc;
-
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use lambda_runtime::{service_fn, Error, LambdaEvent};
-use shared::batch::BatchRunner;
+use lambda_runtime::Error;
 use shared::bus::EventBridgeBus;
 use shared::emr::SdkEmr;
-use shared::processing::CallbackProcessor;
-use shared::report::SageMakerReporter;
-use shared::settings::CallbackSettings;
-use shared::task::{EmrTask, EventTask, TaskRegistry};
+use shared::handler::run_callback_handler;
+use shared::task::{EmrTask, EventTask};
 
 // The SDK makes many small allocations per request; mimalloc serves them faster than
 // glibc's malloc (callback-queue's throughput rose by about 9%). Its `no_thp` feature
@@ -20,31 +15,15 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    let log = shared::invocation_log::init();
-    let settings = CallbackSettings::from_env()?;
-    let config = shared::sdk_config::load().await?;
-
-    let reporter = SageMakerReporter::new(aws_sdk_sagemaker::Client::new(&config));
-    let publisher = EventBridgeBus::new(
-        aws_sdk_eventbridge::Client::new(&config),
-        settings.event_bus_name,
-    );
-    let emr = SdkEmr::new(aws_sdk_emr::Client::new(&config));
-    let tasks = TaskRegistry::new(settings.default_task)
-        .with(EventTask::new(publisher))
-        .with(EmrTask::new(emr, settings.emr_policy));
-    let runner = BatchRunner::new(
-        CallbackProcessor::new(tasks, Arc::new(reporter)),
-        settings.record_concurrency,
-    );
-    let runner = &runner;
-
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
-        log.around(async move {
-            let response = runner.run(event.payload).await;
-            runner.metrics().flush();
-            Ok::<SqsBatchResponse, Error>(response)
-        })
-    }))
+    run_callback_handler(|config, settings, tasks| {
+        let bus = EventBridgeBus::new(
+            aws_sdk_eventbridge::Client::new(config),
+            settings.event_bus_name.clone(),
+        );
+        let emr = SdkEmr::new(aws_sdk_emr::Client::new(config));
+        tasks
+            .with(EventTask::new(bus))
+            .with(EmrTask::new(emr, settings.emr_policy.clone()))
+    })
     .await
 }

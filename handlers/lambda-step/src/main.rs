@@ -1,14 +1,14 @@
-//! Handler invoked by Lambda steps: flat inputs in, flat outputs out.
+//! Handler invoked by Lambda steps: flat inputs in, flat outputs out. The functions
+//! `flatten-json` and `emr-preflight`, run by the shared crate's complete Lambda-step
+//! handler.
 
-use lambda_runtime::{service_fn, Error, LambdaEvent};
-use serde_json::Value;
 use std::sync::Arc;
 
+use lambda_runtime::Error;
 use shared::bus::EventBridgeBus;
 use shared::emr::SdkEmr;
 use shared::functions::{emr_preflight, flatten_json};
-use shared::lambda_step::StepFunctions;
-use shared::settings::LambdaStepSettings;
+use shared::handler::run_lambda_step_handler;
 
 // The SDK makes many small allocations per request; mimalloc serves them faster than
 // glibc's malloc (callback-queue's throughput rose by about 9%). Its `no_thp` feature
@@ -18,22 +18,18 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    let log = shared::invocation_log::init();
-    let settings = LambdaStepSettings::from_env();
-    let config = shared::sdk_config::load().await?;
-    let emr = Arc::new(SdkEmr::new(aws_sdk_emr::Client::new(&config)));
-    // EMR's status events arrive on the default bus, so its rules are looked up there.
-    let bus = Arc::new(EventBridgeBus::new(
-        aws_sdk_eventbridge::Client::new(&config),
-        "default",
-    ));
-    let functions = StepFunctions::new(settings.default_function)
-        .with(flatten_json())
-        .with(emr_preflight(emr, bus, settings.emr_event_rules));
-    let functions = &functions;
-
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        log.around(functions.invoke(event.payload))
-    }))
+    run_lambda_step_handler(|config, settings, functions| {
+        let emr = Arc::new(SdkEmr::new(aws_sdk_emr::Client::new(config)));
+        // EMR's status events arrive on the default bus, so its rules are looked up there.
+        let bus = Arc::new(EventBridgeBus::new(
+            aws_sdk_eventbridge::Client::new(config),
+            "default",
+        ));
+        functions.with(flatten_json()).with(emr_preflight(
+            emr,
+            bus,
+            settings.emr_event_rules.clone(),
+        ))
+    })
     .await
 }

@@ -1,0 +1,87 @@
+//! One call runs a complete handler: logs, settings, the AWS SDK configuration, the
+//! Lambda runtime, and for callbacks the batch runner (concurrency, partial failures,
+//! duplicates), reporting to SageMaker and EMF metrics. A handler's `main` only says
+//! which tasks or functions it serves.
+//!
+//! ```no_run
+//! use shared::handler::run_callback_handler;
+//! use shared::task::EventTask;
+//! use shared::bus::EventBridgeBus;
+//!
+//! #[tokio::main(flavor = "current_thread")]
+//! async fn main() -> Result<(), lambda_runtime::Error> {
+//!     run_callback_handler(|config, settings, tasks| {
+//!         let bus = EventBridgeBus::new(
+//!             aws_sdk_eventbridge::Client::new(config),
+//!             settings.event_bus_name.clone(),
+//!         );
+//!         tasks.with(EventTask::new(bus))
+//!     })
+//!     .await
+//! }
+//! ```
+
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::Value;
+
+use crate::batch::BatchRunner;
+use crate::lambda_step::StepFunctions;
+use crate::processing::CallbackProcessor;
+use crate::report::SageMakerReporter;
+use crate::settings::{CallbackSettings, LambdaStepSettings};
+use crate::task::TaskRegistry;
+
+/// Runs an SQS-triggered callback handler serving the tasks `tasks` adds to the
+/// registry (which `DEFAULT_TASK` already configures). Returns when the runtime ends.
+pub async fn run_callback_handler<F>(tasks: F) -> Result<(), Error>
+where
+    F: FnOnce(&SdkConfig, &CallbackSettings, TaskRegistry) -> TaskRegistry,
+{
+    let log = crate::invocation_log::init();
+    let settings = CallbackSettings::from_env()?;
+    let config = crate::sdk_config::load().await?;
+    let reporter = SageMakerReporter::new(aws_sdk_sagemaker::Client::new(&config));
+    let registry = tasks(
+        &config,
+        &settings,
+        TaskRegistry::new(settings.default_task.clone()),
+    );
+    let runner = BatchRunner::new(
+        CallbackProcessor::new(registry, Arc::new(reporter)),
+        settings.record_concurrency,
+    );
+    let runner = &runner;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+        log.around(async move {
+            let response = runner.run(event.payload).await;
+            runner.metrics().flush();
+            Ok::<SqsBatchResponse, Error>(response)
+        })
+    }))
+    .await
+}
+
+/// Runs a Lambda-step handler serving the functions `functions` adds (which
+/// `LAMBDA_STEP_FUNCTION` already configures). Returns when the runtime ends.
+pub async fn run_lambda_step_handler<F>(functions: F) -> Result<(), Error>
+where
+    F: FnOnce(&SdkConfig, &LambdaStepSettings, StepFunctions) -> StepFunctions,
+{
+    let log = crate::invocation_log::init();
+    let settings = LambdaStepSettings::from_env();
+    let config = crate::sdk_config::load().await?;
+    let functions = functions(
+        &config,
+        &settings,
+        StepFunctions::new(settings.default_function.clone()),
+    );
+    let functions = &functions;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        log.around(functions.invoke(event.payload))
+    }))
+    .await
+}
