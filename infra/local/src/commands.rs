@@ -31,6 +31,8 @@ pub struct StackOptions {
     pub functions: BTreeMap<String, String>,
     /// `--queue NAME=LOGICAL_ID`
     pub queues: BTreeMap<String, String>,
+    /// `--queue-function NAME=COMMAND`
+    pub queue_functions: BTreeMap<String, String>,
     /// `--mocks FILE`
     pub mocks: Option<PathBuf>,
 }
@@ -45,6 +47,7 @@ async fn start_stack(options: &StackOptions) -> Result<LocalStack, String> {
             visibility_timeout: None,
             extra_functions: options.functions.clone(),
             queue_routes: options.queues.clone(),
+            queue_functions: options.queue_functions.clone(),
         })
         .await?;
     stack.start_standing_cluster();

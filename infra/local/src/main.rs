@@ -62,6 +62,11 @@ struct Resources {
     /// NAME reach the template's queue LOGICAL_ID.
     #[arg(long = "queue", value_parser = pair)]
     queues: Vec<(String, String)>,
+    /// A queue of your own, NAME=COMMAND: created on the local SQS and consumed by the
+    /// command (your callback handler, speaking the Lambda Runtime API) as Lambda's SQS
+    /// event source would; SqsQueueUrls ending in NAME reach it.
+    #[arg(long = "queue-function", value_parser = pair)]
+    queue_functions: Vec<(String, String)>,
 }
 
 impl Resources {
@@ -70,6 +75,7 @@ impl Resources {
             template_parameters: BTreeMap::from_iter(template_params),
             functions: BTreeMap::from_iter(self.functions),
             queues: BTreeMap::from_iter(self.queues),
+            queue_functions: BTreeMap::from_iter(self.queue_functions),
             mocks: self.mocks,
         }
     }

@@ -72,6 +72,10 @@ pub struct DeployOptions {
     /// Queues the template does not define, by name, routed to a queue of the
     /// template by logical id (`--queue NAME=LOGICAL_ID`).
     pub queue_routes: BTreeMap<String, String>,
+    /// Queues of your own, by name, each consumed by a function served by a command
+    /// (`--queue-function NAME=COMMAND`): your callback handler, fed as Lambda's SQS
+    /// event source feeds it (batches of 10, partial batch responses).
+    pub queue_functions: BTreeMap<String, String>,
 }
 
 pub struct LocalStack {
@@ -412,25 +416,31 @@ impl LocalStack {
         }
 
         for (name, command) in &options.extra_functions {
-            let mut words = command.split_whitespace();
-            let program = words
-                .next()
-                .ok_or_else(|| format!("--function {name}: the command is empty"))?;
-            let spec = self.function_spec(
-                name,
-                std::path::PathBuf::from(program),
-                words.map(str::to_owned).collect(),
-                Vec::new(),
-            );
-            let function = Arc::new(
-                LocalFunction::start(spec)
-                    .await
-                    .map_err(|e| format!("--function {name}={command}: {e}"))?,
-            );
-            self.functions
-                .lock()
-                .unwrap()
-                .insert(name.clone(), function);
+            self.start_command_function("--function", name, command)
+                .await?;
+        }
+        for (name, command) in &options.queue_functions {
+            let url = sqs
+                .create_queue()
+                .queue_name(name)
+                .send()
+                .await
+                .map_err(|e| format!("creating queue {name}: {e:?}"))?
+                .queue_url
+                .unwrap_or_default();
+            let function = self
+                .start_command_function("--queue-function", name, command)
+                .await?;
+            let source = SqsSource {
+                sqs: sqs.clone(),
+                queue_url: url.clone(),
+                queue_arn: format!("arn:aws:sqs:{REGION}:123456789012:{name}"),
+                function,
+                batch_size: 10,
+                report_batch_item_failures: true,
+            };
+            self.background.push(tokio::spawn(source.run()));
+            self.queue_urls.insert(name.clone(), url);
         }
         for (name, logical_id) in &options.queue_routes {
             if !self.queue_urls.contains_key(logical_id) {
@@ -455,6 +465,36 @@ impl LocalStack {
         self.runner = Some(runner.clone());
         self.sagemaker.pipelines().attach_runner(runner);
         Ok(template)
+    }
+
+    /// Starts a function from a command line (split on spaces) that speaks the Lambda
+    /// Runtime API, with the stack's client environment.
+    async fn start_command_function(
+        &mut self,
+        flag: &str,
+        name: &str,
+        command: &str,
+    ) -> Result<Arc<LocalFunction>, String> {
+        let mut words = command.split_whitespace();
+        let program = words
+            .next()
+            .ok_or_else(|| format!("{flag} {name}: the command is empty"))?;
+        let spec = self.function_spec(
+            name,
+            std::path::PathBuf::from(program),
+            words.map(str::to_owned).collect(),
+            Vec::new(),
+        );
+        let function = Arc::new(
+            LocalFunction::start(spec)
+                .await
+                .map_err(|e| format!("{flag} {name}={command}: {e}"))?,
+        );
+        self.functions
+            .lock()
+            .unwrap()
+            .insert(name.to_owned(), function.clone());
+        Ok(function)
     }
 
     /// Whether every queue and function a definition names is served: by the

@@ -57,9 +57,13 @@ impl StackStepRunner {
             return Ok(queue.logical_id.clone());
         }
         let name = queue_name(queue_url);
+        if self.queue_urls.contains_key(name) {
+            // A queue of `--queue-function`.
+            return Ok(name.to_owned());
+        }
         self.queue_routes.get(name).cloned().ok_or_else(|| {
             format!(
-                "no queue of infra/template.yaml matches SqsQueueUrl {queue_url}; route it to one with --queue {name}=<logical id> (the template has {})",
+                "no queue of infra/template.yaml matches SqsQueueUrl {queue_url}; route it to one with --queue {name}=<logical id> (the template has {}), or serve it with --queue-function {name}=<command>",
                 self.queue_urls.keys().cloned().collect::<Vec<_>>().join(", ")
             )
         })

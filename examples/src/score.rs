@@ -1,0 +1,42 @@
+//! `score`: a Lambda-step function. Inputs `model` (required) and `threshold` (default
+//! 50); outputs `Score` and `Passed`.
+
+use shared::lambda_step::{StepFunction, StepInputs, StepOutputs};
+
+/// The function, for [`shared::lambda_step::StepFunctions::with`].
+pub fn score() -> StepFunction {
+    StepFunction::new("score", |inputs: StepInputs| async move {
+        let fields = inputs.fields();
+        let model = fields.required_str("model")?; // errors name the input
+        let threshold = fields.u32_or("threshold", 50)?;
+        // Stands in for your scoring: a number from the model's name.
+        let score = model.bytes().map(u32::from).sum::<u32>() % 100;
+        Ok(StepOutputs::new()
+            .with("Score", score)
+            .with("Passed", score >= threshold))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use shared::lambda_step::StepFunctions;
+
+    #[tokio::test]
+    async fn scores_a_model_and_names_a_bad_input() {
+        let functions = StepFunctions::new(Some("score".into())).with(score());
+        let out = functions
+            .invoke(json!({"model": "xgb", "threshold": 10}))
+            .await
+            .unwrap();
+        let expected = "xgb".bytes().map(u32::from).sum::<u32>() % 100;
+        assert_eq!(out["Score"], json!(expected));
+        assert_eq!(out["Passed"], json!(true));
+        let err = functions
+            .invoke(json!({"threshold": 10}))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("model"), "{err}");
+    }
+}
