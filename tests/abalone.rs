@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_sagemaker::types::PipelineExecutionStep;
-use integration_tests::{deployed_stack, sagemaker_client, wait_until};
+use integration_tests::{create_pipeline, deployed_stack, sagemaker_client, wait_until};
 use local_stack::pipeline::Mocks;
 use local_stack::LocalStack;
 use serde_json::{json, Value};
@@ -32,14 +32,9 @@ fn mse(value: f64) -> Value {
 
 async fn start(stack: &LocalStack, name: &str, definition: &str) -> String {
     let client = sagemaker_client(stack);
-    client
-        .create_pipeline()
-        .pipeline_name(name)
-        .pipeline_definition(definition)
-        .role_arn("arn:aws:iam::123456789012:role/pipeline")
-        .send()
+    create_pipeline(&client, name, definition)
         .await
-        .expect("the SDK's abalone definition is accepted");
+        .expect("the SDK's definition is accepted");
     client
         .start_pipeline_execution()
         .pipeline_name(name)

@@ -300,52 +300,60 @@ async fn boto3_finds_the_sagemaker_api_of_the_service_model_on_up() {
     let _ = tokio::time::timeout(DEADLINE, up.wait()).await;
 }
 
-#[tokio::test]
-async fn run_takes_the_sdks_definitions_as_they_are() {
-    let state = tempfile::tempdir().unwrap();
-    let run = |args: &[&str]| {
-        let mut command = local_stack(&state);
-        command.arg("run").args(args);
-        command
-    };
-    for major in ["v2", "v3"] {
-        let dir = format!("tests/sdk/definitions/{major}");
-        let passed = run(&[&format!("{dir}/branch-chain.json")])
-            .output()
-            .await
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&passed.stdout);
-        assert_eq!(passed.status.code(), Some(0), "{stdout}");
-        assert!(stdout.contains("Second.value = one-two"), "{stdout}");
-        assert!(stdout.contains("After.outcome = true"), "{stdout}");
-
-        let failed = run(&[&format!("{dir}/conditions.json"), "--param", "Mode=off"])
-            .output()
-            .await
-            .unwrap();
-        assert_eq!(failed.status.code(), Some(1));
-        assert!(String::from_utf8_lossy(&failed.stdout)
-            .contains("execution Failed: a condition failed for mode off"));
-
-        let refused = run(&[
-            &format!("{dir}/enum-parameter.json"),
-            "--param",
-            "Env=staging",
-        ])
+/// Runs `local-stack run` with these arguments; asserts its exit code and that its
+/// output (stdout, then stderr) says each of `expected`.
+async fn expect_run(state: &tempfile::TempDir, args: &[&str], code: i32, expected: &[&str]) {
+    let output = local_stack(state)
+        .arg("run")
+        .args(args)
         .output()
         .await
         .unwrap();
-        assert_eq!(refused.status.code(), Some(3));
-        assert!(String::from_utf8_lossy(&refused.stderr)
-            .contains("parameter 'Env': \"staging\" is not one of its EnumValues"));
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(output.status.code(), Some(code), "{args:?}: {said}");
+    for needle in expected {
+        assert!(said.contains(needle), "{args:?}: no '{needle}' in {said}");
+    }
+}
 
-        let nested = run(&[&format!("{dir}/nested-condition.json")])
-            .output()
-            .await
-            .unwrap();
-        assert_eq!(nested.status.code(), Some(3));
-        assert!(String::from_utf8_lossy(&nested.stderr)
-            .contains("nested Condition steps are not supported"));
+#[tokio::test]
+async fn run_takes_the_sdks_definitions_as_they_are() {
+    let state = tempfile::tempdir().unwrap();
+    for major in ["v2", "v3"] {
+        let dir = format!("tests/sdk/definitions/{major}");
+        let file = |name: &str| format!("{dir}/{name}.json");
+        expect_run(
+            &state,
+            &[&file("branch-chain")],
+            0,
+            &["Second.value = one-two", "After.outcome = true"],
+        )
+        .await;
+        expect_run(
+            &state,
+            &[&file("conditions"), "--param", "Mode=off"],
+            1,
+            &["execution Failed: a condition failed for mode off"],
+        )
+        .await;
+        expect_run(
+            &state,
+            &[&file("enum-parameter"), "--param", "Env=staging"],
+            3,
+            &["parameter 'Env': \"staging\" is not one of its EnumValues"],
+        )
+        .await;
+        expect_run(
+            &state,
+            &[&file("nested-condition")],
+            3,
+            &["nested Condition steps are not supported"],
+        )
+        .await;
     }
 }
 
@@ -420,15 +428,14 @@ async fn a_bad_mock_file_is_refused_before_anything_starts() {
     ] {
         let path = dir.path().join("mocks.json");
         std::fs::write(&path, text).unwrap();
-        let refused = local_stack(&state)
-            .args(["run", "tests/sdk/definitions/v2/abalone.json", "--mocks"])
-            .arg(&path)
-            .output()
-            .await
-            .unwrap();
-        assert_eq!(refused.status.code(), Some(3), "{text}");
-        let stderr = String::from_utf8_lossy(&refused.stderr);
-        assert!(stderr.contains(expected), "{text}: {stderr}");
+        let path = path.display().to_string();
+        expect_run(
+            &state,
+            &["tests/sdk/definitions/v2/abalone.json", "--mocks", &path],
+            3,
+            &[expected],
+        )
+        .await;
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use integration_tests::{
     callback_event, create_and_start, definition, deployed_stack, emr_callback_step, reported,
-    sagemaker_client, wait_until, LAMBDA_ARN, QUEUE_URL,
+    sagemaker_client, step_status, wait_until, LAMBDA_ARN, QUEUE_URL,
 };
 use local_stack::paths::binary_dir;
 use local_stack::stack::LOCAL_PIPELINE_ROLE;
@@ -30,17 +30,6 @@ async fn pipeline_steps(stack: &LocalStack, args: &[&str]) -> (i32, String, Stri
         String::from_utf8_lossy(&output.stdout).into_owned(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
-}
-
-fn step_status(stack: &LocalStack, arn: &str, step: &str) -> Option<String> {
-    stack
-        .sagemaker
-        .pipelines()
-        .execution(arn)?
-        .steps
-        .iter()
-        .find(|s| s.name == step)
-        .map(|s| s.status.clone())
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use std::time::Duration;
 use aws_sdk_sagemaker::types::{ParallelismConfiguration, PipelineExecutionStatus, StepStatus};
 use integration_tests::{
     create_and_start, definition, deployed_stack, emr_callback_step, fixture, pipeline_file,
-    sagemaker_client, wait_for_newest_step, wait_until, LAMBDA_ARN, QUEUE_URL,
+    sagemaker_client, step_status, wait_for_newest_step, wait_until, LAMBDA_ARN, QUEUE_URL,
 };
 use local_stack::stack::STANDING_CLUSTER_ID;
 use local_stack::LocalStack;
@@ -21,17 +21,6 @@ async fn finished(stack: &LocalStack, arn: &str) -> local_stack::pipeline::Execu
         .wait_until_done(arn, DEADLINE)
         .await
         .unwrap_or_else(|| panic!("{arn} did not finish"))
-}
-
-fn step_status(stack: &LocalStack, arn: &str, step: &str) -> Option<String> {
-    stack
-        .sagemaker
-        .pipelines()
-        .execution(arn)?
-        .steps
-        .iter()
-        .find(|s| s.name == step)
-        .map(|s| s.status.clone())
 }
 
 #[tokio::test]

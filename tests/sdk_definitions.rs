@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_sagemaker::types::{Parameter, PipelineExecutionStep};
-use integration_tests::{deployed_stack, sagemaker_client};
+use integration_tests::{create_pipeline as create, deployed_stack, sagemaker_client};
 use local_stack::LocalStack;
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -18,29 +18,6 @@ fn sdk_definition(major: &str, name: &str) -> String {
         env!("CARGO_MANIFEST_DIR")
     );
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-/// Creates pipeline `name` from an SDK definition; the service's error, if refused.
-async fn create(
-    client: &aws_sdk_sagemaker::Client,
-    name: &str,
-    definition: &str,
-) -> Result<(), (String, String)> {
-    client
-        .create_pipeline()
-        .pipeline_name(name)
-        .pipeline_definition(definition)
-        .role_arn("arn:aws:iam::123456789012:role/pipeline")
-        .send()
-        .await
-        .map(drop)
-        .map_err(|e| {
-            let e = e.into_service_error();
-            (
-                e.meta().code().unwrap_or_default().to_owned(),
-                e.meta().message().unwrap_or_default().to_owned(),
-            )
-        })
 }
 
 async fn start(

@@ -282,3 +282,39 @@ pub async fn wait_for_newest_step(stack: &LocalStack, cluster: &str, state: &str
     )
     .await;
 }
+
+/// The status of a step of an execution, as the stack holds it.
+pub fn step_status(stack: &LocalStack, arn: &str, step: &str) -> Option<String> {
+    stack
+        .sagemaker
+        .pipelines()
+        .execution(arn)?
+        .steps
+        .iter()
+        .find(|s| s.name == step)
+        .map(|s| s.status.clone())
+}
+
+/// CreatePipeline through the SageMaker API; the service's error code and message, if
+/// refused.
+pub async fn create_pipeline(
+    client: &aws_sdk_sagemaker::Client,
+    name: &str,
+    definition: &str,
+) -> Result<(), (String, String)> {
+    client
+        .create_pipeline()
+        .pipeline_name(name)
+        .pipeline_definition(definition)
+        .role_arn("arn:aws:iam::123456789012:role/pipeline")
+        .send()
+        .await
+        .map(drop)
+        .map_err(|e| {
+            let e = e.into_service_error();
+            (
+                e.meta().code().unwrap_or_default().to_owned(),
+                e.meta().message().unwrap_or_default().to_owned(),
+            )
+        })
+}
