@@ -450,52 +450,39 @@ async fn functions_and_queues_outside_the_template_are_served_with_their_flags()
                               {"OutputName": "Runtime", "OutputType": "String"}]}
     ]);
     let (_dir, path) = temp_definition(&definition(json!([]), steps));
-    let refused = local_stack(&state)
-        .arg("run")
-        .arg(&path)
-        .output()
-        .await
-        .unwrap();
-    assert_eq!(refused.status.code(), Some(3));
-    assert!(String::from_utf8_lossy(&refused.stderr).contains(
-        "step 'Score': no function of infra/template.yaml matches FunctionArn arn:aws:lambda:us-east-1:123456789012:function:python-scorer; serve it with --function python-scorer="
-    ));
+    let path = path.display().to_string();
+    expect_run(&state, &[&path], 3, &[
+        "step 'Score': no function of infra/template.yaml matches FunctionArn arn:aws:lambda:us-east-1:123456789012:function:python-scorer; serve it with --function python-scorer=",
+    ])
+    .await;
     let python = workspace_root().join(".venv/bin/python");
-    let served = local_stack(&state)
-        .arg("run")
-        .arg(&path)
-        .arg("--function")
-        .arg(format!(
-            "python-scorer={} -m awslambdaric tests.python_function.scorer.handler",
-            python.display()
-        ))
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&served.stdout);
-    assert_eq!(
-        served.status.code(),
-        Some(0),
-        "{stdout}{}",
-        String::from_utf8_lossy(&served.stderr)
+    let function = format!(
+        "python-scorer={} -m awslambdaric tests.python_function.scorer.handler",
+        python.display()
     );
-    assert!(stdout.contains("Score.Runtime = python"), "{stdout}");
-    assert!(stdout.contains("Score.Score = 0.23"), "{stdout}");
-    assert!(stdout.contains("Score.Passed = true"), "{stdout}");
+    expect_run(
+        &state,
+        &[&path, "--function", &function],
+        0,
+        &[
+            "Score.Runtime = python",
+            "Score.Score = 0.23",
+            "Score.Passed = true",
+        ],
+    )
+    .await;
 
     let queue = "https://sqs.us-east-1.amazonaws.com/123456789012/approvals-queue";
     let steps = json!([{"Name": "Approve", "Type": "Callback", "SqsQueueUrl": queue,
         "Arguments": {"task": "event"}, "OutputParameters": []}]);
     let (_dir, path) = temp_definition(&definition(json!([]), steps));
-    let refused = local_stack(&state)
-        .arg("run")
-        .arg(&path)
-        .output()
-        .await
-        .unwrap();
-    assert_eq!(refused.status.code(), Some(3));
-    assert!(String::from_utf8_lossy(&refused.stderr)
-        .contains("route it to one with --queue approvals-queue=<logical id>"));
+    expect_run(
+        &state,
+        &[&path.display().to_string()],
+        3,
+        &["route it to one with --queue approvals-queue=<logical id>"],
+    )
+    .await;
     let mut routed = local_stack(&state)
         .arg("run")
         .arg(&path)
