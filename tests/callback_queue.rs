@@ -8,8 +8,8 @@ use integration_tests::{
 };
 use local_stack::sagemaker::CallbackState;
 use local_stack::LocalStack;
+use sagemaker_custom_steps::task::{EVENT_SOURCE, STOPPING_DETAIL_TYPE, WAITING_DETAIL_TYPE};
 use serde_json::Value;
-use shared::task::{EVENT_SOURCE, STOPPING_DETAIL_TYPE, WAITING_DETAIL_TYPE};
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
@@ -222,7 +222,10 @@ async fn each_invocation_writes_emf_metrics_per_task_and_outcome() {
     assert_eq!(pending["Callbacks"], 1);
     assert_eq!(pending["Function"], "callback-queue");
     let meta = &pending["_aws"]["CloudWatchMetrics"][0];
-    assert_eq!(meta["Namespace"], shared::metrics::NAMESPACE);
+    assert_eq!(
+        meta["Namespace"],
+        sagemaker_custom_steps::metrics::NAMESPACE
+    );
     assert_eq!(
         meta["Dimensions"],
         serde_json::json!([["Function", "Task", "Outcome"]])

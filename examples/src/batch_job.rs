@@ -9,10 +9,10 @@
 use std::path::PathBuf;
 
 use async_trait::async_trait;
+use sagemaker_custom_steps::callback::CallbackMessage;
+use sagemaker_custom_steps::fields::{FieldKind, Fields};
+use sagemaker_custom_steps::task::{CallbackTask, RetryableError, TaskOutcome};
 use serde_json::json;
-use shared::callback::CallbackMessage;
-use shared::fields::{FieldKind, Fields};
-use shared::task::{CallbackTask, RetryableError, TaskOutcome};
 
 /// A job for the batch service.
 #[derive(Clone, Debug, PartialEq, Eq)]

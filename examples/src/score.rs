@@ -1,9 +1,9 @@
 //! `score`: a Lambda-step function. Inputs `model` (required) and `threshold` (default
 //! 50); outputs `Score` and `Passed`.
 
-use shared::lambda_step::{StepFunction, StepInputs, StepOutputs};
+use sagemaker_custom_steps::lambda_step::{StepFunction, StepInputs, StepOutputs};
 
-/// The function, for [`shared::lambda_step::StepFunctions::with`].
+/// The function, for [`sagemaker_custom_steps::lambda_step::StepFunctions::with`].
 pub fn score() -> StepFunction {
     StepFunction::new("score", |inputs: StepInputs| async move {
         let fields = inputs.fields();
@@ -20,8 +20,8 @@ pub fn score() -> StepFunction {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sagemaker_custom_steps::lambda_step::StepFunctions;
     use serde_json::json;
-    use shared::lambda_step::StepFunctions;
 
     #[tokio::test]
     async fn scores_a_model_and_names_a_bad_input() {

@@ -2,8 +2,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use shared::callback::{CallbackMessage, MessageError};
-use shared::outcome::{FailureReason, MAX_REASON_CHARS};
+use sagemaker_custom_steps::callback::{CallbackMessage, MessageError};
+use sagemaker_custom_steps::outcome::{FailureReason, MAX_REASON_CHARS};
 
 fuzz_target!(|body: &str| {
     match CallbackMessage::parse(body) {

@@ -3,8 +3,8 @@
 
 use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
 use libfuzzer_sys::fuzz_target;
-use shared::emr::token_in_name;
-use shared::emr_status::EmrEvent;
+use sagemaker_custom_steps::emr::token_in_name;
+use sagemaker_custom_steps::emr_status::EmrEvent;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(event) = serde_json::from_slice::<CloudWatchEvent<serde_json::Value>>(data) {

@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use shared::lambda_step::StepInputs;
+use sagemaker_custom_steps::lambda_step::StepInputs;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(event) = serde_json::from_slice::<serde_json::Value>(data) else { return };

@@ -4,9 +4,9 @@
 //! which tasks or functions it serves.
 //!
 //! ```no_run
-//! use shared::handler::run_callback_handler;
-//! use shared::task::EventTask;
-//! use shared::bus::EventBridgeBus;
+//! use sagemaker_custom_steps::handler::run_callback_handler;
+//! use sagemaker_custom_steps::task::EventTask;
+//! use sagemaker_custom_steps::bus::EventBridgeBus;
 //!
 //! #[tokio::main(flavor = "current_thread")]
 //! async fn main() -> Result<(), lambda_runtime::Error> {

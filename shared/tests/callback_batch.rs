@@ -6,15 +6,17 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use sagemaker_custom_steps::batch::BatchRunner;
+use sagemaker_custom_steps::bus::InMemoryBus;
+use sagemaker_custom_steps::callback::CallbackMessage;
+use sagemaker_custom_steps::fields::{FieldKind, Fields};
+use sagemaker_custom_steps::outcome::StepOutcome;
+use sagemaker_custom_steps::processing::CallbackProcessor;
+use sagemaker_custom_steps::report::{InMemoryReporter, ReportError};
+use sagemaker_custom_steps::task::{
+    CallbackTask, EventTask, RetryableError, TaskOutcome, TaskRegistry,
+};
 use serde_json::json;
-use shared::batch::BatchRunner;
-use shared::bus::InMemoryBus;
-use shared::callback::CallbackMessage;
-use shared::fields::{FieldKind, Fields};
-use shared::outcome::StepOutcome;
-use shared::processing::CallbackProcessor;
-use shared::report::{InMemoryReporter, ReportError};
-use shared::task::{CallbackTask, EventTask, RetryableError, TaskOutcome, TaskRegistry};
 
 const ARN: &str = "arn:aws:sagemaker:us-east-2:012345678901:pipeline/p/execution/7pinimwddh3a";
 
@@ -70,7 +72,7 @@ impl CallbackTask for ProbeTask {
             .and_then(|_| fields.required_str("name"))
         {
             Ok(name) => {
-                let mut outputs = shared::outcome::OutputParameters::new();
+                let mut outputs = sagemaker_custom_steps::outcome::OutputParameters::new();
                 outputs.push("Name", name).unwrap();
                 Ok(TaskOutcome::Succeeded(outputs))
             }

@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
+use sagemaker_custom_steps::bus::InMemoryBus;
+use sagemaker_custom_steps::emr::{ClusterState, InMemoryEmr, StepState};
+use sagemaker_custom_steps::functions::emr_preflight;
+use sagemaker_custom_steps::lambda_step::StepFunctions;
 use serde_json::{json, Value};
-use shared::bus::InMemoryBus;
-use shared::emr::{ClusterState, InMemoryEmr, StepState};
-use shared::functions::emr_preflight;
-use shared::lambda_step::StepFunctions;
 
 const RULE: &str = "emr-step-status";
 

@@ -5,12 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
+use sagemaker_custom_steps::callback::CallbackToken;
+use sagemaker_custom_steps::emr::{
+    step_name, ClusterState, FailureDetails, InMemoryEmr, StepState,
+};
+use sagemaker_custom_steps::emr_status::{EmrEvent, EmrStatusHandler, ReconcileWindow};
+use sagemaker_custom_steps::outcome::StepOutcome;
+use sagemaker_custom_steps::report::{InMemoryReporter, ReportError};
 use serde_json::{json, Value};
-use shared::callback::CallbackToken;
-use shared::emr::{step_name, ClusterState, FailureDetails, InMemoryEmr, StepState};
-use shared::emr_status::{EmrEvent, EmrStatusHandler, ReconcileWindow};
-use shared::outcome::StepOutcome;
-use shared::report::{InMemoryReporter, ReportError};
 
 const CLUSTER: &str = "j-RUNNING01";
 

@@ -3,16 +3,16 @@
 use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use serde_json::{json, Value};
-use shared::batch::BatchRunner;
-use shared::emr::{
+use sagemaker_custom_steps::batch::BatchRunner;
+use sagemaker_custom_steps::emr::{
     token_in_name, ClusterConfig, ClusterFilter, ClusterInfo, ClusterState, ClusterSummary,
     EmrError, EmrJobs, FailureDetails, InMemoryEmr, StepInfo, StepRequest, StepState,
 };
-use shared::outcome::StepOutcome;
-use shared::processing::CallbackProcessor;
-use shared::report::InMemoryReporter;
-use shared::task::{EmrPolicy, EmrTask, TaskRegistry};
+use sagemaker_custom_steps::outcome::StepOutcome;
+use sagemaker_custom_steps::processing::CallbackProcessor;
+use sagemaker_custom_steps::report::InMemoryReporter;
+use sagemaker_custom_steps::task::{EmrPolicy, EmrTask, TaskRegistry};
+use serde_json::{json, Value};
 
 const ARN: &str = "arn:aws:sagemaker:us-east-1:012345678901:pipeline/train/execution/e1";
 const TOKEN: &str = "EmrTok0001";

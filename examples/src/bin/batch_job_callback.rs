@@ -3,7 +3,7 @@
 
 use custom_steps_example::batch_job::{BatchJobTask, FolderJobQueue};
 use lambda_runtime::Error;
-use shared::handler::run_callback_handler;
+use sagemaker_custom_steps::handler::run_callback_handler;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {

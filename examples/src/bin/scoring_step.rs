@@ -2,7 +2,7 @@
 
 use custom_steps_example::score::score;
 use lambda_runtime::Error;
-use shared::handler::run_lambda_step_handler;
+use sagemaker_custom_steps::handler::run_lambda_step_handler;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {

@@ -2,10 +2,10 @@
 //! tasks, run by the shared crate's complete callback handler.
 
 use lambda_runtime::Error;
-use shared::bus::EventBridgeBus;
-use shared::emr::SdkEmr;
-use shared::handler::run_callback_handler;
-use shared::task::{EmrTask, EventTask};
+use sagemaker_custom_steps::bus::EventBridgeBus;
+use sagemaker_custom_steps::emr::SdkEmr;
+use sagemaker_custom_steps::handler::run_callback_handler;
+use sagemaker_custom_steps::task::{EmrTask, EventTask};
 
 // The SDK makes many small allocations per request; mimalloc serves them faster than
 // glibc's malloc (callback-queue's throughput rose by about 9%). Its `no_thp` feature

@@ -3,11 +3,11 @@
 
 use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
+use sagemaker_custom_steps::emr::SdkEmr;
+use sagemaker_custom_steps::emr_status::{EmrEvent, EmrStatusHandler, Handled};
+use sagemaker_custom_steps::report::SageMakerReporter;
+use sagemaker_custom_steps::settings::EmrEventsSettings;
 use serde_json::Value;
-use shared::emr::SdkEmr;
-use shared::emr_status::{EmrEvent, EmrStatusHandler, Handled};
-use shared::report::SageMakerReporter;
-use shared::settings::EmrEventsSettings;
 
 // The SDK makes many small allocations per request; mimalloc serves them faster than
 // glibc's malloc (callback-queue's throughput rose by about 9%). Its `no_thp` feature
@@ -17,9 +17,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    let log = shared::invocation_log::init();
+    let log = sagemaker_custom_steps::invocation_log::init();
     let settings = EmrEventsSettings::from_env()?;
-    let config = shared::sdk_config::load().await?;
+    let config = sagemaker_custom_steps::sdk_config::load().await?;
 
     let handler = EmrStatusHandler::new(
         SdkEmr::new(aws_sdk_emr::Client::new(&config)),

@@ -5,10 +5,10 @@
 use std::sync::Arc;
 
 use lambda_runtime::Error;
-use shared::bus::EventBridgeBus;
-use shared::emr::SdkEmr;
-use shared::functions::{emr_preflight, flatten_json};
-use shared::handler::run_lambda_step_handler;
+use sagemaker_custom_steps::bus::EventBridgeBus;
+use sagemaker_custom_steps::emr::SdkEmr;
+use sagemaker_custom_steps::functions::{emr_preflight, flatten_json};
+use sagemaker_custom_steps::handler::run_lambda_step_handler;
 
 // The SDK makes many small allocations per request; mimalloc serves them faster than
 // glibc's malloc (callback-queue's throughput rose by about 9%). Its `no_thp` feature

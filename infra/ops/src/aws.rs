@@ -95,7 +95,7 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug + 'static,
 {
-    let detail = shared::sdk_error::describe_chain(&err);
+    let detail = sagemaker_custom_steps::sdk_error::describe_chain(&err);
     if let Some(service) = err.as_service_error() {
         let code = service.code().unwrap_or("Unknown").to_owned();
         let message = service.message().unwrap_or_default().to_owned();

@@ -2,8 +2,8 @@
 //! checked against the API's limits first, with the code the handlers use.
 
 use aws_sdk_sagemaker::types::OutputParameter;
-use shared::callback::CallbackToken;
-use shared::outcome::{OutputParameters, MAX_REASON_CHARS};
+use sagemaker_custom_steps::callback::CallbackToken;
+use sagemaker_custom_steps::outcome::{OutputParameters, MAX_REASON_CHARS};
 
 use crate::aws::{classify, CallError, Clients};
 

@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use sagemaker_custom_steps::emr::token_in_name;
 use serde::Serialize;
 use serde_json::Value;
-use shared::emr::token_in_name;
 
 use crate::aws::{classify, CallError, Clients};
 
