@@ -10,12 +10,14 @@ use tracing::{error, info_span, Instrument};
 use crate::callback::CallbackMessage;
 use crate::processing::{CallbackProcessor, Disposition};
 
+/// Runs the records of an SQS batch through a [`CallbackProcessor`], at most `concurrency` at once.
 pub struct BatchRunner {
     processor: Arc<CallbackProcessor>,
     concurrency: usize,
 }
 
 impl BatchRunner {
+    /// A runner of `processor`; `concurrency` below 1 counts as 1.
     pub fn new(processor: CallbackProcessor, concurrency: usize) -> Self {
         Self {
             processor: Arc::new(processor),

@@ -9,7 +9,9 @@ use crate::text::quote;
 /// What the values are called in error messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FieldKind {
+    /// A Callback step's argument.
     Argument,
+    /// A Lambda step's input.
     Input,
 }
 
@@ -22,11 +24,15 @@ impl FieldKind {
     }
 }
 
+/// A missing or malformed argument or input, named, with what is wrong.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{} '{name}' {problem}", kind.noun())]
 pub struct FieldError {
+    /// Argument or input.
     pub kind: FieldKind,
+    /// The argument's or input's name.
     pub name: String,
+    /// What is wrong with it.
     pub problem: String,
 }
 
@@ -38,10 +44,12 @@ pub struct Fields<'a> {
 }
 
 impl<'a> Fields<'a> {
+    /// Reads `values` as arguments or inputs (`kind` says which, for messages).
     pub fn new(values: &'a Map<String, Value>, kind: FieldKind) -> Self {
         Self { values, kind }
     }
 
+    /// An error about the field `name`.
     pub fn error(&self, name: &str, problem: impl Into<String>) -> FieldError {
         FieldError {
             kind: self.kind,
@@ -50,6 +58,7 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// Whether the field is present (and not null).
     pub fn contains(&self, name: &str) -> bool {
         self.get(name).is_some()
     }
@@ -59,11 +68,13 @@ impl<'a> Fields<'a> {
         self.values.get(name).filter(|v| !v.is_null())
     }
 
+    /// A required string field.
     pub fn required_str(&self, name: &str) -> Result<&'a str, FieldError> {
         self.optional_str(name)?
             .ok_or_else(|| self.error(name, "is required"))
     }
 
+    /// A string field that may be absent.
     pub fn optional_str(&self, name: &str) -> Result<Option<&'a str>, FieldError> {
         match self.get(name) {
             None => Ok(None),
@@ -128,6 +139,7 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// The JSON type of a value, for messages: `a string`, `an object`, ...
 pub fn kind_of(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",

@@ -23,6 +23,7 @@ use lambda_runtime::tracing::{Level, Metadata};
 /// batch cannot hold an unbounded amount of log in memory.
 const WRITE_AT_BYTES: usize = 64 * 1024;
 
+/// Log lines held for the invocation under way, written together when it ends.
 pub struct InvocationLog(Mutex<Lines>);
 
 struct Lines {
@@ -41,6 +42,7 @@ pub fn init() -> &'static InvocationLog {
 }
 
 impl InvocationLog {
+    /// A log writing to `out`.
     pub fn new(out: Box<dyn Write + Send>) -> Self {
         Self(Mutex::new(Lines {
             in_invocation: false,

@@ -55,6 +55,8 @@
 //! # }
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod batch;
 pub mod bus;
 pub mod callback;

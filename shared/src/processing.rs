@@ -31,6 +31,7 @@ pub struct CallbackProcessor {
 const NO_TASK: &str = "-";
 
 impl CallbackProcessor {
+    /// A processor of the tasks in `tasks`, reporting with `reporter`.
     pub fn new(tasks: TaskRegistry, reporter: Arc<dyn StepReporter>) -> Self {
         Self {
             tasks,
@@ -64,6 +65,7 @@ impl CallbackProcessor {
         }
     }
 
+    /// Runs the message's task and reports what it ended in.
     pub async fn process(&self, message: &CallbackMessage) -> Disposition {
         let task = match self.tasks.select(message) {
             Ok(task) => task,

@@ -14,6 +14,7 @@ use crate::settings::{text_or, SettingError};
 /// Amazon Root CA 1 to 4 and Starfield Services Root Certificate Authority - G2.
 const AMAZON_TRUST_SERVICES: &str = include_str!("certs/amazon-trust-services.pem");
 
+/// The SDK configuration from the environment, with the trust store `TLS_TRUST_STORE` names.
 pub async fn load() -> Result<SdkConfig, SettingError> {
     let loader = aws_config::defaults(BehaviorVersion::latest());
     let loader = match text_or("TLS_TRUST_STORE", "amazon").as_str() {

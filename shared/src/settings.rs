@@ -7,10 +7,13 @@ use std::time::Duration;
 use crate::emr_status::ReconcileWindow;
 use crate::task::EmrPolicy;
 
+/// A setting that cannot be used, named, with what is wrong.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("setting {name}: {problem}")]
 pub struct SettingError {
+    /// The environment variable.
     pub name: &'static str,
+    /// What is wrong with its value.
     pub problem: String,
 }
 
@@ -19,6 +22,7 @@ pub fn optional_text(name: &'static str) -> Option<String> {
     env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
+/// A text setting, or `default` when it is unset or empty.
 pub fn text_or(name: &'static str, default: &str) -> String {
     optional_text(name).unwrap_or_else(|| default.to_owned())
 }
@@ -90,6 +94,7 @@ pub struct CallbackSettings {
 }
 
 impl CallbackSettings {
+    /// Reads the settings; a bad one is an error naming it.
     pub fn from_env() -> Result<Self, SettingError> {
         Ok(Self {
             default_task: optional_text("DEFAULT_TASK"),
@@ -113,6 +118,7 @@ pub struct LambdaStepSettings {
 }
 
 impl LambdaStepSettings {
+    /// Reads the settings.
     pub fn from_env() -> Self {
         Self {
             default_function: optional_text("LAMBDA_STEP_FUNCTION"),
@@ -130,6 +136,7 @@ pub struct EmrEventsSettings {
 }
 
 impl EmrEventsSettings {
+    /// Reads the settings; a bad one is an error naming it.
     pub fn from_env() -> Result<Self, SettingError> {
         let minutes = number_or("RECONCILE_WINDOW_MINUTES", 60, 1..=7 * 24 * 60)?;
         let hours = number_or("RECONCILE_CLUSTER_LOOKBACK_HOURS", 24, 1..=14 * 24)?;

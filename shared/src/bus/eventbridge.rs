@@ -16,6 +16,7 @@ pub struct EventBridgeBus {
 }
 
 impl EventBridgeBus {
+    /// Publishes with `client` on the bus named `bus_name`.
     pub fn new(client: Client, bus_name: impl Into<String>) -> Self {
         Self {
             client,

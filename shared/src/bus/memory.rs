@@ -14,14 +14,17 @@ pub struct InMemoryBus {
 }
 
 impl InMemoryBus {
+    /// An empty bus that accepts every event.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// The next publishes fail with these errors, in order.
     pub fn fail_next(&self, errors: impl IntoIterator<Item = PublishError>) {
         self.scripted_errors.lock().unwrap().extend(errors);
     }
 
+    /// Declares a rule and its state (`ENABLED`, `DISABLED`), as DescribeRule answers it.
     pub fn set_rule(&self, name: &str, state: &str) {
         self.rules
             .lock()
@@ -29,6 +32,7 @@ impl InMemoryBus {
             .insert(name.to_owned(), state.to_owned());
     }
 
+    /// Every event published so far, oldest first.
     pub fn events(&self) -> Vec<BusEvent> {
         self.events.lock().unwrap().clone()
     }

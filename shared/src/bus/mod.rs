@@ -14,11 +14,15 @@ use serde_json::Value;
 /// One event for the bus.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BusEvent {
+    /// The event's `source`.
     pub source: String,
+    /// The event's `detail-type`.
     pub detail_type: String,
+    /// The event's `detail`, a JSON object.
     pub detail: Value,
 }
 
+/// Why an event was not published.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PublishError {
     /// The bus or the event is refused for good (no such bus, event too large).
@@ -32,6 +36,7 @@ pub enum PublishError {
 /// The port to EventBridge.
 #[async_trait]
 pub trait EventBus: Send + Sync {
+    /// Puts one event on the bus.
     async fn publish(&self, event: &BusEvent) -> Result<(), PublishError>;
 
     /// A rule's state (`ENABLED`, `DISABLED`, ...), or None when there is no such rule.

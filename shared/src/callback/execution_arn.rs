@@ -7,14 +7,20 @@ use crate::text::shorten;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PipelineExecutionArn {
     arn: String,
+    /// `aws`, `aws-cn`, ...
     pub partition: String,
+    /// The execution's region, where reports must go.
     pub region: String,
+    /// The account id.
     pub account: String,
+    /// The pipeline's name, as the ARN spells it (lower case).
     pub pipeline_name: String,
+    /// The execution's id, the ARN's last segment.
     pub execution_id: String,
 }
 
 impl PipelineExecutionArn {
+    /// Reads `arn:<partition>:sagemaker:<region>:<account>:pipeline/<name>/execution/<id>`; the error says which part is wrong.
     pub fn parse(arn: &str) -> Result<Self, String> {
         let bad = |why: &str| format!("pipelineExecutionArn '{}' {why}", shorten(arn, 80));
         let parts: Vec<&str> = arn.splitn(6, ':').collect();
@@ -54,6 +60,7 @@ impl PipelineExecutionArn {
         })
     }
 
+    /// The ARN as SageMaker wrote it.
     pub fn as_str(&self) -> &str {
         &self.arn
     }

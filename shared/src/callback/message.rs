@@ -6,11 +6,14 @@ use crate::text::quote;
 /// What SageMaker asks of a Callback step: a fresh start, or that the execution stops.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CallbackStatus {
+    /// The step started: do the work.
     Start,
+    /// The execution is stopping: clean up and end the step.
     Stopping,
 }
 
 impl CallbackStatus {
+    /// `Start` or `Stopping`, for logs.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Start => "Start",
@@ -22,9 +25,13 @@ impl CallbackStatus {
 /// The body of one SQS message sent by a Callback step.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CallbackMessage {
+    /// The token to report with.
     pub token: CallbackToken,
+    /// The execution the step belongs to.
     pub execution_arn: PipelineExecutionArn,
+    /// The step's arguments, any JSON type each.
     pub arguments: Map<String, Value>,
+    /// Start, or Stopping.
     pub status: CallbackStatus,
 }
 
@@ -33,17 +40,23 @@ pub struct CallbackMessage {
 /// one, the step can be failed at once with the reason.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum MessageError {
+    /// No readable token: nothing can be reported, the message is left for the DLQ.
     #[error("unreportable message: {0}")]
     Unreportable(String),
+    /// A readable token with a bad message: reported at once as a step failure.
     #[error("invalid callback message: {reason}")]
     Invalid {
+        /// The token, to report the failure with.
         token: CallbackToken,
+        /// The execution, when the message names a readable one.
         execution_arn: Option<String>,
+        /// What is wrong, for the failure reason.
         reason: String,
     },
 }
 
 impl CallbackMessage {
+    /// Reads an SQS body as SageMaker sends it (`status` or `Status`; no status is a start).
     pub fn parse(body: &str) -> Result<Self, MessageError> {
         let value: Value = serde_json::from_str(body)
             .map_err(|e| MessageError::Unreportable(format!("body is not JSON: {e}")))?;

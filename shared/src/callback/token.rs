@@ -7,9 +7,11 @@ use std::fmt;
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CallbackToken(String);
 
+/// The length of a token, in the API model.
 pub const TOKEN_LENGTH: usize = 10;
 
 impl CallbackToken {
+    /// Checks a token: 10 characters of `[a-zA-Z0-9]`.
     pub fn parse(raw: &str) -> Result<Self, String> {
         if raw.len() != TOKEN_LENGTH {
             return Err(format!(
@@ -23,6 +25,7 @@ impl CallbackToken {
         Ok(Self(raw.to_owned()))
     }
 
+    /// The token as SageMaker wrote it.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -7,27 +7,39 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// A RunJobFlow request without Name and Steps: the `emr` task's `cluster_config` argument. Unknown fields are refused by name.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct ClusterConfig {
+    /// `ReleaseLabel`, e.g. `emr-7.5.0`.
     pub release_label: String,
+    /// `LogUri`: where the cluster writes its logs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_uri: Option<String>,
+    /// `Applications`: Spark, Hadoop, ...
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub applications: Vec<Application>,
+    /// `Instances`: instance types and counts, groups, subnet, key.
     pub instances: Instances,
+    /// `ServiceRole`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_role: Option<String>,
+    /// `JobFlowRole`: the instance profile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_flow_role: Option<String>,
+    /// `Configurations`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub configurations: Vec<Configuration>,
+    /// `BootstrapActions`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bootstrap_actions: Vec<BootstrapAction>,
+    /// `Tags`; the task adds its own.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
+    /// `VisibleToAllUsers`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visible_to_all_users: Option<bool>,
+    /// `SecurityConfiguration`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security_configuration: Option<String>,
 }

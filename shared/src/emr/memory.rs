@@ -48,10 +48,12 @@ impl State {
 }
 
 impl InMemoryEmr {
+    /// No clusters yet.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// Adds a cluster in `state`.
     pub fn add_cluster(&self, id: &str, state: ClusterState, log_uri: Option<&str>) {
         self.state.lock().unwrap().clusters.push((
             ClusterInfo {
@@ -65,6 +67,7 @@ impl InMemoryEmr {
         ));
     }
 
+    /// Moves a cluster to `state`, with a state change reason.
     pub fn set_cluster_state(&self, id: &str, state: ClusterState, reason: Option<&str>) {
         let mut s = self.state.lock().unwrap();
         let cluster = s.cluster_mut(id).expect("known cluster");
@@ -94,6 +97,7 @@ impl InMemoryEmr {
         });
     }
 
+    /// Moves a step to `state`, with EMR's failure details.
     pub fn set_step_state(&self, step_id: &str, state: StepState, failure: Option<FailureDetails>) {
         let mut s = self.state.lock().unwrap();
         let step = s
@@ -106,26 +110,32 @@ impl InMemoryEmr {
         step.failure = failure;
     }
 
+    /// The next calls fail with these errors, in order.
     pub fn fail_next(&self, errors: impl IntoIterator<Item = EmrError>) {
         self.state.lock().unwrap().scripted_errors.extend(errors);
     }
 
+    /// Every step, oldest first.
     pub fn steps(&self) -> Vec<StepInfo> {
         self.state.lock().unwrap().steps.clone()
     }
 
+    /// The steps AddJobFlowSteps was asked for, in order.
     pub fn submitted(&self) -> Vec<StepRequest> {
         self.state.lock().unwrap().submitted.clone()
     }
 
+    /// The clusters RunJobFlow created: name and configuration.
     pub fn created_clusters(&self) -> Vec<(String, ClusterConfig)> {
         self.state.lock().unwrap().created.clone()
     }
 
+    /// The steps CancelSteps was asked for.
     pub fn cancelled(&self) -> Vec<String> {
         self.state.lock().unwrap().cancelled.clone()
     }
 
+    /// The clusters TerminateJobFlows was asked for.
     pub fn terminated(&self) -> Vec<String> {
         self.state.lock().unwrap().terminated.clone()
     }

@@ -26,31 +26,48 @@ pub const MAX_PENDING_STEPS: usize = 256;
 /// The tag put on the clusters the `emr` task creates, so IAM can fence them.
 pub const CLUSTER_TAG: (&str, &str) = ("sagemaker-pipeline-steps", "callback");
 
+/// A cluster, as DescribeCluster answers it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClusterInfo {
+    /// `j-...`
     pub id: String,
+    /// Its name: a created cluster's carries the callback token.
     pub name: String,
+    /// Its state.
     pub state: ClusterState,
+    /// Where it writes its logs, if it does.
     pub log_uri: Option<String>,
     /// `CODE: message` of the last state change, when EMR gives one.
     pub state_change_reason: Option<String>,
 }
 
+/// Why a step failed, as EMR says it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FailureDetails {
+    /// EMR's reason.
     pub reason: Option<String>,
+    /// EMR's message.
     pub message: Option<String>,
+    /// The log file that holds the error.
     pub log_file: Option<String>,
 }
 
+/// A step, as DescribeStep and ListSteps answer it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StepInfo {
+    /// `s-...`
     pub id: String,
+    /// Its name: the `emr` task's carries the callback token.
     pub name: String,
+    /// The cluster it runs on.
     pub cluster_id: String,
+    /// Its state.
     pub state: StepState,
+    /// Why it failed, when it did.
     pub failure: Option<FailureDetails>,
+    /// When it was added.
     pub created_at: Option<SystemTime>,
+    /// When it ended.
     pub ended_at: Option<SystemTime>,
 }
 
@@ -87,29 +104,43 @@ pub fn callback_cluster<'a>(
 /// A HadoopJarStep to submit.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StepRequest {
+    /// The step's name.
     pub name: String,
+    /// `HadoopJarStep.Jar`.
     pub jar: String,
+    /// `HadoopJarStep.Args`.
     pub args: Vec<String>,
+    /// `HadoopJarStep.MainClass`.
     pub main_class: Option<String>,
+    /// `HadoopJarStep.Properties`.
     pub properties: Vec<(String, String)>,
+    /// `ActionOnFailure`.
     pub action_on_failure: String,
 }
 
+/// A cluster, as ListClusters answers it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClusterSummary {
+    /// `j-...`
     pub id: String,
+    /// Its name.
     pub name: String,
+    /// Its state.
     pub state: ClusterState,
+    /// When it was created.
     pub created_at: Option<SystemTime>,
 }
 
 /// Which clusters to list: those in `states`, or created after `created_after`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ClusterFilter {
+    /// Only clusters in these states.
     pub states: Vec<ClusterState>,
+    /// Only clusters created after this.
     pub created_after: Option<SystemTime>,
 }
 
+/// Why an EMR call failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum EmrError {
     /// No such cluster or step.
@@ -126,6 +157,7 @@ pub enum EmrError {
 /// The port to the EMR API.
 #[async_trait]
 pub trait EmrJobs: Send + Sync {
+    /// DescribeCluster.
     async fn describe_cluster(&self, cluster_id: &str) -> Result<ClusterInfo, EmrError>;
     /// Steps of a cluster, newest first; every state when `states` is empty.
     async fn list_steps(
@@ -133,7 +165,9 @@ pub trait EmrJobs: Send + Sync {
         cluster_id: &str,
         states: &[StepState],
     ) -> Result<Vec<StepInfo>, EmrError>;
+    /// DescribeStep.
     async fn describe_step(&self, cluster_id: &str, step_id: &str) -> Result<StepInfo, EmrError>;
+    /// AddJobFlowSteps with one step; answers its id.
     async fn add_step(&self, cluster_id: &str, step: &StepRequest) -> Result<String, EmrError>;
     /// Creates a cluster that runs `step` and terminates after it; answers its id.
     async fn run_job_flow(
@@ -142,8 +176,11 @@ pub trait EmrJobs: Send + Sync {
         config: &ClusterConfig,
         step: &StepRequest,
     ) -> Result<String, EmrError>;
+    /// CancelSteps of one step.
     async fn cancel_step(&self, cluster_id: &str, step_id: &str) -> Result<(), EmrError>;
+    /// TerminateJobFlows of one cluster.
     async fn terminate_cluster(&self, cluster_id: &str) -> Result<(), EmrError>;
+    /// ListClusters, every page.
     async fn list_clusters(&self, filter: &ClusterFilter) -> Result<Vec<ClusterSummary>, EmrError>;
 }
 

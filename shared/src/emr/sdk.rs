@@ -21,6 +21,7 @@ pub struct SdkEmr {
 }
 
 impl SdkEmr {
+    /// The adapter, calling EMR with `client`.
     pub fn new(client: Client) -> Self {
         Self { client }
     }

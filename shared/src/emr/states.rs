@@ -5,12 +5,16 @@ macro_rules! emr_states {
         $(#[$doc])*
         #[derive(Clone, Debug, PartialEq, Eq, Hash)]
         pub enum $name {
-            $($variant,)+
+            $(
+                #[doc = concat!("`", $text, "`")]
+                $variant,
+            )+
             /// A state this code does not know yet; kept as EMR spelled it.
             Other(String),
         }
 
         impl $name {
+            /// The state EMR spells `text`.
             pub fn parse(text: &str) -> Self {
                 match text {
                     $($text => Self::$variant,)+
@@ -18,6 +22,7 @@ macro_rules! emr_states {
                 }
             }
 
+            /// The state as EMR spells it.
             pub fn as_str(&self) -> &str {
                 match self {
                     $(Self::$variant => $text,)+
@@ -61,6 +66,7 @@ emr_states!(
 );
 
 impl StepState {
+    /// The states a step ends in.
     pub const ENDED: [StepState; 4] = [
         Self::Completed,
         Self::Cancelled,
@@ -80,6 +86,7 @@ impl StepState {
 }
 
 impl ClusterState {
+    /// The states in which a cluster takes new steps.
     pub const ACCEPTING_STEPS: [ClusterState; 4] = [
         Self::Starting,
         Self::Bootstrapping,
@@ -87,10 +94,12 @@ impl ClusterState {
         Self::Waiting,
     ];
 
+    /// Whether the cluster takes new steps.
     pub fn accepts_steps(&self) -> bool {
         Self::ACCEPTING_STEPS.contains(self)
     }
 
+    /// Whether the cluster ended.
     pub fn is_terminated(&self) -> bool {
         matches!(self, Self::Terminated | Self::TerminatedWithErrors)
     }

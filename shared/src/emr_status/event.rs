@@ -5,18 +5,23 @@ use serde_json::Value;
 /// The events emr-events is sent, by source and detail-type.
 #[derive(Clone, Debug, PartialEq)]
 pub enum EmrEvent {
+    /// `EMR Step Status Change`.
     StepStatusChange(StepStatusChange),
+    /// `EMR Cluster State Change`.
     ClusterStateChange(ClusterStateChange),
     /// The reconcile schedule.
     Scheduled,
     /// Anything else: not ours to act on.
     Other {
+        /// The event's `source`.
         source: String,
+        /// The event's `detail-type`.
         detail_type: String,
     },
 }
 
 impl EmrEvent {
+    /// Reads an EventBridge event; anything but EMR's status changes and the schedule is `Other`.
     pub fn from_eventbridge(event: CloudWatchEvent<Value>) -> Result<Self, String> {
         let source = event.source.unwrap_or_default();
         let detail_type = event.detail_type.unwrap_or_default();

@@ -26,6 +26,7 @@ pub struct ReconcileWindow {
 /// What one event did, returned by the handler (and logged).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Handled {
+    /// Reports made.
     pub reported: usize,
     /// Why nothing was done, when nothing was.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -33,6 +34,7 @@ pub struct Handled {
 }
 
 impl Handled {
+    /// Nothing reported, and why.
     pub fn ignored(why: impl Into<String>) -> Self {
         Self {
             reported: 0,
@@ -41,6 +43,7 @@ impl Handled {
     }
 }
 
+/// emr-events' domain: completes the callback steps whose EMR work ended.
 pub struct EmrStatusHandler<E, R> {
     pub(super) emr: E,
     pub(super) reporter: R,
@@ -49,6 +52,7 @@ pub struct EmrStatusHandler<E, R> {
 }
 
 impl<E: EmrJobs, R: StepReporter> EmrStatusHandler<E, R> {
+    /// The handler, on `emr`, reporting with `reporter`, reconciling within `window`.
     pub fn new(emr: E, reporter: R, window: ReconcileWindow) -> Self {
         Self {
             emr,

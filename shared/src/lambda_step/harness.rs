@@ -21,6 +21,7 @@ pub struct StepFunction {
 }
 
 impl StepFunction {
+    /// A function named `name` (the `function` input that selects it) calling `call`.
     pub fn new<F, Fut>(name: &'static str, call: F) -> Self
     where
         F: Fn(StepInputs) -> Fut + Send + Sync + 'static,
@@ -32,6 +33,7 @@ impl StepFunction {
         }
     }
 
+    /// The name that selects it.
     pub fn name(&self) -> &'static str {
         self.name
     }
@@ -46,6 +48,7 @@ pub struct StepFunctions {
 }
 
 impl StepFunctions {
+    /// No functions yet; `default_function` serves inputs without a `function` input.
     pub fn new(default_function: Option<String>) -> Self {
         Self {
             functions: Vec::new(),
@@ -53,11 +56,13 @@ impl StepFunctions {
         }
     }
 
+    /// Adds a function.
     pub fn with(mut self, function: StepFunction) -> Self {
         self.functions.push(function);
         self
     }
 
+    /// The names of every function, for errors.
     pub fn names(&self) -> Vec<&'static str> {
         self.functions.iter().map(StepFunction::name).collect()
     }

@@ -8,6 +8,7 @@ use crate::fields::{kind_of, FieldKind, Fields};
 pub struct StepInputs(Map<String, Value>);
 
 impl StepInputs {
+    /// A Lambda step's event, which must be a flat JSON object of primitives.
     pub fn from_event(event: Value) -> Result<Self, StepError> {
         let Value::Object(values) = event else {
             return Err(StepError::InvalidInput(format!(

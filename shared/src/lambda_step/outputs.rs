@@ -9,15 +9,18 @@ use crate::fields::kind_of;
 pub struct StepOutputs(Map<String, Value>);
 
 impl StepOutputs {
+    /// No outputs yet.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// Adds an output (builder style).
     pub fn with(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
         self.0.insert(name.into(), value.into());
         self
     }
 
+    /// Adds an output.
     pub fn insert(&mut self, name: impl Into<String>, value: impl Into<Value>) {
         self.0.insert(name.into(), value.into());
     }

@@ -9,6 +9,7 @@ pub const MAX_REASON_CHARS: usize = 256;
 pub struct FailureReason(String);
 
 impl FailureReason {
+    /// A reason as given; an empty one says so, a long one is cut.
     pub fn new(reason: impl Into<String>) -> Self {
         let reason = reason.into();
         let reason = if reason.trim().is_empty() {
@@ -28,6 +29,7 @@ impl FailureReason {
         }
     }
 
+    /// The reason as it will be sent.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -11,15 +11,19 @@ pub use output_parameters::{
 /// The outcome reported to SageMaker for a callback step.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StepOutcome {
+    /// SendPipelineExecutionStepSuccess with these outputs.
     Succeeded(OutputParameters),
+    /// SendPipelineExecutionStepFailure with this reason.
     Failed(FailureReason),
 }
 
 impl StepOutcome {
+    /// A failure with this reason, cut to the API's limit.
     pub fn failed(reason: impl Into<String>) -> Self {
         Self::Failed(FailureReason::new(reason))
     }
 
+    /// `succeeded` or `failed`, for logs.
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Succeeded(_) => "success",

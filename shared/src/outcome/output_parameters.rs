@@ -2,7 +2,9 @@ use serde_json::{Map, Value};
 
 /// SendPipelineExecutionStepSuccess takes at most this many output parameters.
 pub const MAX_OUTPUTS: usize = 50;
+/// The longest output name SageMaker accepts, in characters.
 pub const MAX_NAME_CHARS: usize = 256;
+/// The longest output value SageMaker accepts, in characters.
 pub const MAX_VALUE_CHARS: usize = 1024;
 
 /// Output parameters that SageMaker will accept: checked before any call is made, so
@@ -10,21 +12,46 @@ pub const MAX_VALUE_CHARS: usize = 1024;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OutputParameters(Vec<(String, String)>);
 
+/// Why outputs would be refused by SendPipelineExecutionStepSuccess.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum OutputError {
+    /// More than [`MAX_OUTPUTS`].
     #[error("{count} output parameters; SageMaker accepts at most {MAX_OUTPUTS}")]
-    TooMany { count: usize },
+    TooMany {
+        /// How many were given.
+        count: usize,
+    },
+    /// A name of no characters.
     #[error("an output parameter has an empty name")]
     EmptyName,
+    /// A name over [`MAX_NAME_CHARS`].
     #[error("output name '{name}' is {chars} characters; the limit is {MAX_NAME_CHARS}")]
-    NameTooLong { name: String, chars: usize },
+    NameTooLong {
+        /// The name.
+        name: String,
+        /// Its length in characters.
+        chars: usize,
+    },
+    /// A value over [`MAX_VALUE_CHARS`].
     #[error("output '{name}' has a value of {chars} characters; the limit is {MAX_VALUE_CHARS}")]
-    ValueTooLong { name: String, chars: usize },
+    ValueTooLong {
+        /// The output's name.
+        name: String,
+        /// The value's length in characters.
+        chars: usize,
+    },
+    /// An object or a list: outputs are primitives.
     #[error("output '{name}' is {kind}; outputs must be strings, numbers or booleans")]
-    NotPrimitive { name: String, kind: &'static str },
+    NotPrimitive {
+        /// The output's name.
+        name: String,
+        /// What it is: `an object`, `a list`.
+        kind: &'static str,
+    },
 }
 
 impl OutputParameters {
+    /// No outputs.
     pub fn new() -> Self {
         Self::default()
     }
@@ -73,18 +100,22 @@ impl OutputParameters {
         Ok(())
     }
 
+    /// The outputs, name and value, in the order given.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
     }
 
+    /// The value of an output.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
     }
 
+    /// How many outputs there are.
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
+    /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -10,7 +10,9 @@ use crate::outcome::StepOutcome;
 /// A report that reached the in-memory SageMaker.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecordedReport {
+    /// The token reported.
     pub token: CallbackToken,
+    /// What was reported.
     pub outcome: StepOutcome,
 }
 
@@ -31,6 +33,7 @@ struct State {
 }
 
 impl InMemoryReporter {
+    /// A reporter that accepts every report.
     pub fn new() -> Self {
         Self::default()
     }
@@ -40,10 +43,12 @@ impl InMemoryReporter {
         self.state.lock().unwrap().scripted_errors.extend(errors);
     }
 
+    /// Every report accepted so far, oldest first.
     pub fn reports(&self) -> Vec<RecordedReport> {
         self.state.lock().unwrap().reports.clone()
     }
 
+    /// The outcome reported for a token, if any.
     pub fn report_for(&self, token: &str) -> Option<StepOutcome> {
         self.reports()
             .into_iter()

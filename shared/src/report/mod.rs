@@ -35,6 +35,7 @@ pub enum ReportError {
 /// The port to SageMaker's SendPipelineExecutionStepSuccess/Failure.
 #[async_trait]
 pub trait StepReporter: Send + Sync {
+    /// Reports a step's outcome; the error says whether to retry.
     async fn report(&self, token: &CallbackToken, outcome: &StepOutcome)
         -> Result<(), ReportError>;
 }

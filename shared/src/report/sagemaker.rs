@@ -17,6 +17,7 @@ pub struct SageMakerReporter {
 }
 
 impl SageMakerReporter {
+    /// Reports with `client`.
     pub fn new(client: Client) -> Self {
         Self { client }
     }

@@ -21,6 +21,7 @@ const CREATED_CLUSTER_LOOKBACK: Duration = Duration::from_secs(14 * 24 * 3600);
 pub struct EmrPolicy {
     /// Empty: any cluster.
     pub allowed_cluster_ids: Vec<String>,
+    /// Whether `cluster_config` may create clusters (`EMR_ALLOW_CREATE_CLUSTERS`).
     pub allow_create_clusters: bool,
 }
 
@@ -51,6 +52,7 @@ macro_rules! attempt {
 }
 
 impl<E: EmrJobs> EmrTask<E> {
+    /// The task, on `emr`, within `policy`.
     pub fn new(emr: E, policy: EmrPolicy) -> Self {
         Self { emr, policy }
     }

@@ -27,14 +27,17 @@ pub enum EmrTarget {
     NewCluster(Box<ClusterConfig>),
 }
 
+/// The `emr` task's arguments, checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EmrArguments {
+    /// Where the step runs: a cluster, or one created for it.
     pub target: EmrTarget,
     /// The step, named with the user's readable name (the token is added on submit).
     pub step: StepRequest,
 }
 
 impl EmrArguments {
+    /// Reads the arguments of a message; the error names the argument.
     pub fn parse(message: &CallbackMessage) -> Result<Self, String> {
         let fields = Fields::new(&message.arguments, FieldKind::Argument);
         let target = match (fields.contains("cluster_id"), fields.contains("cluster_config")) {

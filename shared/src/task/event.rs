@@ -7,7 +7,9 @@ use crate::callback::{CallbackMessage, CallbackStatus};
 
 /// The `source` of every event this task publishes. Rules match on it.
 pub const EVENT_SOURCE: &str = "sagemaker-pipeline-steps.callback";
+/// The detail-type of the event a started step publishes.
 pub const WAITING_DETAIL_TYPE: &str = "SageMaker Pipeline Callback Waiting";
+/// The detail-type of the event a stopping step publishes.
 pub const STOPPING_DETAIL_TYPE: &str = "SageMaker Pipeline Callback Stopping";
 
 /// Task `event`: hands the callback to whoever listens on the bus. The listener
@@ -18,6 +20,7 @@ pub struct EventTask<P> {
 }
 
 impl<P: EventBus> EventTask<P> {
+    /// The task, publishing with `publisher`.
     pub fn new(publisher: P) -> Self {
         Self { publisher }
     }

@@ -20,13 +20,16 @@ use crate::outcome::{FailureReason, OutputParameters, StepOutcome};
 /// Where a task leaves its step.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TaskOutcome {
+    /// Report success with these outputs now.
     Succeeded(OutputParameters),
+    /// Report failure with this reason now.
     Failed(FailureReason),
     /// Someone else completes the step later (an EMR status event, an external system).
     Pending,
 }
 
 impl TaskOutcome {
+    /// A failure with this reason, cut to the API's limit.
     pub fn failed(reason: impl Into<String>) -> Self {
         Self::Failed(FailureReason::new(reason))
     }

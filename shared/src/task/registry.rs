@@ -14,6 +14,7 @@ pub struct TaskRegistry {
 }
 
 impl TaskRegistry {
+    /// No tasks yet; `default_task` serves messages without a `task` argument.
     pub fn new(default_task: Option<String>) -> Self {
         Self {
             tasks: Vec::new(),
@@ -21,11 +22,13 @@ impl TaskRegistry {
         }
     }
 
+    /// Adds a task.
     pub fn with(mut self, task: impl CallbackTask + 'static) -> Self {
         self.tasks.push(Arc::new(task));
         self
     }
 
+    /// The names of every task, for errors.
     pub fn names(&self) -> Vec<&'static str> {
         self.tasks.iter().map(|t| t.name()).collect()
     }
