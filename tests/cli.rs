@@ -506,3 +506,31 @@ async fn functions_and_queues_outside_the_template_are_served_with_their_flags()
     );
     read_until(&mut lines, "execution Succeeded").await;
 }
+
+#[tokio::test]
+async fn a_stack_killed_outright_leaves_no_process_behind() {
+    let state = tempfile::tempdir().unwrap();
+    let mut up = local_stack(&state)
+        .arg("up")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(up.stdout.take().unwrap()).lines();
+    read_until(&mut lines, "export AWS_ENDPOINT_URL_CLOUDFORMATION").await;
+    let pid = up.id().unwrap();
+    let children = children_of(pid);
+    assert!(
+        children.len() >= 4,
+        "moto server and the template's functions: {children:?}"
+    );
+    // SIGKILL: no destructor runs, so only the kernel can end the children.
+    up.kill().await.unwrap();
+    let end = std::time::Instant::now() + DEADLINE;
+    while children.iter().any(|c| alive(*c)) {
+        assert!(
+            std::time::Instant::now() < end,
+            "children outlived the stack: {children:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -3,6 +3,7 @@
 //! EventBridge, and a Lambda Runtime API for each function.
 
 pub mod aws_json;
+pub mod child;
 pub mod commands;
 pub mod emr;
 pub mod event_pattern;

@@ -23,7 +23,7 @@ impl MotoServer {
         // take it in between, so a failed start is tried again on a new port.
         for _ in 0..3 {
             let port = free_port().map_err(|e| format!("no free port: {e}"))?;
-            let mut child = Command::new(&executable)
+            let mut child = crate::child::dies_with_parent(&mut Command::new(&executable))
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())

@@ -494,7 +494,7 @@ async fn run_step(step: &StepRecord, killed: oneshot::Receiver<()>) -> StepEnd {
     let (Ok(stdout), Ok(stderr)) = (open("stdout"), open("stderr")) else {
         return StepEnd::NotRunnable("cannot write the step's logs".to_owned());
     };
-    let child = Command::new(program)
+    let child = crate::child::dies_with_parent(&mut Command::new(program))
         .args(args)
         .current_dir(&step.log_dir)
         .stdin(Stdio::null())

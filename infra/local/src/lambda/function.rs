@@ -129,7 +129,7 @@ impl LocalFunction {
     fn spawn(&self) -> Result<Process, InvokeError> {
         let spec = &self.spec;
         let mut command = Command::new(&spec.binary);
-        command
+        crate::child::dies_with_parent(&mut command)
             .args(&spec.args)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
