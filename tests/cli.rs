@@ -55,6 +55,22 @@ async fn read_until(
     seen
 }
 
+/// Starts `local-stack up` with these arguments; answers it and the lines it printed
+/// until its last export, once it serves.
+async fn start_up(state: &tempfile::TempDir, args: &[&str]) -> (Child, Vec<String>) {
+    let mut up = local_stack(state)
+        .arg("up")
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(up.stdout.take().unwrap()).lines();
+    let printed = read_until(&mut lines, "export AWS_ENDPOINT_URL_CLOUDFORMATION").await;
+    // Keep reading, so that `up` never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (up, printed)
+}
+
 /// The processes whose parent is `pid`.
 fn children_of(pid: u32) -> Vec<u32> {
     std::fs::read_dir("/proc")
@@ -202,13 +218,7 @@ async fn ctrl_c_stops_the_execution_exits_2_and_leaves_no_process_behind() {
 #[tokio::test]
 async fn up_serves_until_ctrl_c_and_stop_stops_an_execution_on_it() {
     let state = tempfile::tempdir().unwrap();
-    let mut up = local_stack(&state)
-        .arg("up")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(up.stdout.take().unwrap()).lines();
-    let printed = read_until(&mut lines, "export AWS_ENDPOINT_URL_EVENTBRIDGE").await;
+    let (mut up, printed) = start_up(&state, &[]).await;
     let endpoint = printed
         .iter()
         .find_map(|l| l.trim().strip_prefix("export AWS_ENDPOINT_URL_SAGEMAKER="))
@@ -266,13 +276,8 @@ async fn up_serves_until_ctrl_c_and_stop_stops_an_execution_on_it() {
 #[tokio::test]
 async fn boto3_finds_the_sagemaker_api_of_the_service_model_on_up() {
     let state = tempfile::tempdir().unwrap();
-    let mut up = local_stack(&state)
-        .args(["up", "--mocks", "infra/pipelines/abalone-mocks.json"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(up.stdout.take().unwrap()).lines();
-    let printed = read_until(&mut lines, "export AWS_ENDPOINT_URL_CLOUDFORMATION").await;
+    let (mut up, printed) =
+        start_up(&state, &["--mocks", "infra/pipelines/abalone-mocks.json"]).await;
     let exports: Vec<(String, String)> = printed
         .iter()
         .filter_map(|l| l.trim().strip_prefix("export "))
@@ -510,13 +515,7 @@ async fn functions_and_queues_outside_the_template_are_served_with_their_flags()
 #[tokio::test]
 async fn a_stack_killed_outright_leaves_no_process_behind() {
     let state = tempfile::tempdir().unwrap();
-    let mut up = local_stack(&state)
-        .arg("up")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(up.stdout.take().unwrap()).lines();
-    read_until(&mut lines, "export AWS_ENDPOINT_URL_CLOUDFORMATION").await;
+    let (mut up, _) = start_up(&state, &[]).await;
     let pid = up.id().unwrap();
     let children = children_of(pid);
     assert!(
