@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_sagemaker::types::PipelineExecutionStep;
-use integration_tests::{create_pipeline, deployed_stack, sagemaker_client, wait_until};
+use integration_tests::{
+    create_pipeline, deployed_stack, execution_steps, sagemaker_client, wait_until,
+};
 use local_stack::pipeline::Mocks;
 use local_stack::LocalStack;
 use serde_json::{json, Value};
@@ -46,14 +48,8 @@ async fn start(stack: &LocalStack, name: &str, definition: &str) -> String {
 }
 
 async fn steps(stack: &LocalStack, arn: &str) -> BTreeMap<String, PipelineExecutionStep> {
-    sagemaker_client(stack)
-        .list_pipeline_execution_steps()
-        .pipeline_execution_arn(arn)
-        .send()
+    execution_steps(&sagemaker_client(stack), arn)
         .await
-        .unwrap()
-        .pipeline_execution_steps
-        .unwrap_or_default()
         .into_iter()
         .map(|s| (s.step_name().unwrap().to_owned(), s))
         .collect()

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_sagemaker::types::{Parameter, PipelineExecutionStep};
-use integration_tests::{create_pipeline as create, deployed_stack, sagemaker_client};
+use integration_tests::{
+    create_pipeline as create, deployed_stack, execution_steps as steps, sagemaker_client,
+};
 use local_stack::LocalStack;
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -72,17 +74,6 @@ async fn ended(
             .to_owned(),
         described.failure_reason().unwrap_or_default().to_owned(),
     )
-}
-
-async fn steps(client: &aws_sdk_sagemaker::Client, arn: &str) -> Vec<PipelineExecutionStep> {
-    client
-        .list_pipeline_execution_steps()
-        .pipeline_execution_arn(arn)
-        .send()
-        .await
-        .unwrap()
-        .pipeline_execution_steps
-        .unwrap_or_default()
 }
 
 /// A Lambda step's outputs, by name.

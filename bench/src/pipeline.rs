@@ -42,18 +42,7 @@ pub async fn overhead_per_step(stack: &LocalStack) -> (Duration, Duration, Durat
         .expect("warm-up");
 
     let busy_before = function.busy_time();
-    let started = Instant::now();
-    let arn = start_execution(&pipelines, "fifty", &StartRequest::default()).expect("started");
-    let execution = pipelines
-        .wait_until_done(&arn, Duration::from_secs(120))
-        .await
-        .expect("finished");
-    let wall = started.elapsed();
-    assert_eq!(
-        execution.status, "Succeeded",
-        "{:?}",
-        execution.failure_reason
-    );
+    let (_, wall) = run_to_success(&pipelines, "fifty").await;
     let handler_time = function.busy_time() - busy_before;
     (
         wall.saturating_sub(handler_time) / STEPS as u32,
@@ -106,9 +95,19 @@ pub async fn mocked_jobs(stack: &LocalStack) -> Duration {
             false,
         )
         .expect("a valid definition");
+    let (execution, wall) = run_to_success(&pipelines, "hundred-jobs").await;
+    assert_eq!(execution.steps.len(), JOB_STEPS);
+    wall
+}
+
+/// Starts an execution of `pipeline` and waits for it to succeed; answers it and the
+/// wall time from start to end.
+async fn run_to_success(
+    pipelines: &std::sync::Arc<local_stack::pipeline::Pipelines>,
+    pipeline: &str,
+) -> (local_stack::pipeline::ExecutionRecord, Duration) {
     let started = Instant::now();
-    let arn =
-        start_execution(&pipelines, "hundred-jobs", &StartRequest::default()).expect("started");
+    let arn = start_execution(pipelines, pipeline, &StartRequest::default()).expect("started");
     let execution = pipelines
         .wait_until_done(&arn, Duration::from_secs(120))
         .await
@@ -119,6 +118,5 @@ pub async fn mocked_jobs(stack: &LocalStack) -> Duration {
         "{:?}",
         execution.failure_reason
     );
-    assert_eq!(execution.steps.len(), JOB_STEPS);
-    wall
+    (execution, wall)
 }

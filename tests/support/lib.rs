@@ -318,3 +318,18 @@ pub async fn create_pipeline(
             )
         })
 }
+
+/// ListPipelineExecutionSteps of an execution, newest first.
+pub async fn execution_steps(
+    client: &aws_sdk_sagemaker::Client,
+    arn: &str,
+) -> Vec<aws_sdk_sagemaker::types::PipelineExecutionStep> {
+    client
+        .list_pipeline_execution_steps()
+        .pipeline_execution_arn(arn)
+        .send()
+        .await
+        .unwrap()
+        .pipeline_execution_steps
+        .unwrap_or_default()
+}
