@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
+use integration_tests::readme::command_starting_with;
 use integration_tests::{create_and_start, definition, emr_callback_step};
 use local_stack::paths::{binary_dir, workspace_root};
 use serde_json::json;
@@ -365,13 +366,11 @@ async fn run_takes_the_sdks_definitions_as_they_are() {
 #[tokio::test]
 async fn run_takes_the_abalone_pipeline_with_mocks_and_boto3_completes_its_callback() {
     let state = tempfile::tempdir().unwrap();
+    // As "Run your own pipeline locally" shows it.
+    let shown =
+        command_starting_with("target/debug/local-stack run tests/sdk/definitions/v2/abalone.json");
     let mut run = local_stack(&state)
-        .args([
-            "run",
-            "tests/sdk/definitions/v2/abalone.json",
-            "--mocks",
-            "infra/pipelines/abalone-mocks.json",
-        ])
+        .args(&shown.words[1..])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -460,14 +459,14 @@ async fn functions_and_queues_outside_the_template_are_served_with_their_flags()
         "step 'Score': no function of infra/template.yaml matches FunctionArn arn:aws:lambda:us-east-1:123456789012:function:python-scorer; serve it with --function python-scorer=",
     ])
     .await;
-    let python = workspace_root().join(".venv/bin/python");
-    let function = format!(
-        "python-scorer={} -m awslambdaric tests.python_function.scorer.handler",
-        python.display()
+    // The flags as "Resources outside the template" shows them.
+    let shown = command_starting_with(
+        "target/debug/local-stack run pipeline.json --function python-scorer",
     );
+    let function = shown.values_of("--function")[0];
     expect_run(
         &state,
-        &[&path, "--function", &function],
+        &[&path, "--function", function],
         0,
         &[
             "Score.Runtime = python",
@@ -491,7 +490,7 @@ async fn functions_and_queues_outside_the_template_are_served_with_their_flags()
     let mut routed = local_stack(&state)
         .arg("run")
         .arg(&path)
-        .args(["--queue", "approvals-queue=CallbackQueue"])
+        .args(["--queue", shown.values_of("--queue")[0]])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();

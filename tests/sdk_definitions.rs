@@ -387,3 +387,40 @@ async fn json_get_reads_a_json_document_from_local_s3() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_readme_pipeline_fails_fast_on_a_missing_cluster_and_runs_its_step_on_a_ready_one() {
+    // The README's SageMaker SDK example (tests/readme.rs checks the README still shows it).
+    let definition = sdk_definition("v2", "features");
+    let parsed: serde_json::Value = serde_json::from_str(&definition).unwrap();
+    let default_cluster = parsed["Parameters"][0]["DefaultValue"].as_str().unwrap();
+    let stack = deployed_stack(&[], None).await;
+    let client = sagemaker_client(&stack);
+    create(&client, "features", &definition).await.unwrap();
+
+    let arn = start(&client, "features", &[]).await.unwrap();
+    let (status, reason) = ended(&stack, &client, &arn).await;
+    assert_eq!(status, "Failed");
+    assert!(
+        reason.starts_with(&format!("EMR cluster {default_cluster} cannot take the step: cluster {default_cluster} cannot be used")),
+        "{reason}"
+    );
+    let all = steps(&client, &arn).await;
+    assert_eq!(lambda_outputs(&all, "CheckCluster")["Ready"], "false");
+    assert!(all.iter().all(|s| s.step_name() != Some("BuildFeatures")));
+
+    let arn = start(&client, "features", &[("ClusterId", "j-LOCALCLUSTER1")])
+        .await
+        .unwrap();
+    let (status, reason) = ended(&stack, &client, &arn).await;
+    let all = steps(&client, &arn).await;
+    assert_eq!(lambda_outputs(&all, "CheckCluster")["Ready"], "true");
+    // The example's job is spark-submit, which the local cluster does not have: the EMR
+    // step really ran, failed, and failed the Callback step with EMR's reason.
+    assert_eq!(status, "Failed");
+    assert!(
+        reason.starts_with("Step 'BuildFeatures' failed: EMR step")
+            && reason.contains("cannot run spark-submit"),
+        "{reason}"
+    );
+}

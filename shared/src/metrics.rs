@@ -185,6 +185,25 @@ mod tests {
     use serde_json::{json, Value};
 
     #[test]
+    fn the_readme_example_is_a_line_the_handler_writes() {
+        let readme = include_str!("../../README.md");
+        let shown: Value = readme
+            .lines()
+            .find(|l| l.starts_with("{\"_aws\""))
+            .map(|l| serde_json::from_str(l).unwrap())
+            .expect("the README shows an EMF line");
+        assert_eq!(shown["Outcome"], "succeeded");
+        let metrics = Metrics::new("callback-queue");
+        assert_eq!(shown["Function"], "callback-queue");
+        for _ in 0..shown["Callbacks"].as_u64().unwrap() {
+            metrics.callback(shown["Task"].as_str().unwrap(), CallbackOutcome::Succeeded);
+        }
+        let lines = metrics.take_lines(shown["_aws"]["Timestamp"].as_u64().unwrap());
+        assert_eq!(lines.len(), 1);
+        assert_eq!(serde_json::from_str::<Value>(&lines[0]).unwrap(), shown);
+    }
+
+    #[test]
     fn one_line_per_dimension_set_in_emf() {
         let metrics = Metrics::new("callback-queue");
         metrics.callback("emr", CallbackOutcome::Succeeded);

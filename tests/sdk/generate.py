@@ -247,8 +247,11 @@ def main():
     if MAJOR == 2:
         import abalone_v2
         import job_types_v2
+        import readme_v2
 
-        pipelines += [abalone_v2.pipeline, job_types_v2.pipeline]
+        pipelines += [abalone_v2.pipeline, job_types_v2.pipeline, readme_v2.pipeline]
+        with open(os.path.join(out, "features.readme.py"), "w") as f:
+            f.write(readme_v2.source())
     else:
         import job_types_v3
 

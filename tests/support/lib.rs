@@ -7,6 +7,8 @@ use aws_config::SdkConfig;
 use local_stack::LocalStack;
 use serde_json::{json, Value};
 
+pub mod readme;
+
 /// A file of events/, parsed.
 pub fn fixture(name: &str) -> Value {
     let path = local_stack::paths::workspace_root()
