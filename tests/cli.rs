@@ -275,6 +275,61 @@ async fn up_serves_until_ctrl_c_and_stop_stops_an_execution_on_it() {
 }
 
 #[tokio::test]
+async fn env_prints_what_up_exported_and_pipeline_steps_runs_on_it_after_eval() {
+    let state = tempfile::tempdir().unwrap();
+    let (mut up, printed) = start_up(&state, &[]).await;
+    let exported: Vec<&str> = printed
+        .iter()
+        .map(|l| l.trim())
+        .filter(|l| l.starts_with("export "))
+        .collect();
+    let env = local_stack(&state).arg("env").output().await.unwrap();
+    assert_eq!(env.status.code(), Some(0));
+    let mut printed_by_env: Vec<&str> = std::str::from_utf8(&env.stdout).unwrap().lines().collect();
+    let mut expected = exported.clone();
+    printed_by_env.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(printed_by_env, expected);
+
+    // The README's local on-call flow, in a shell of its own with no AWS settings.
+    let path = format!(
+        "{}:{}",
+        binary_dir().display(),
+        std::env::var("PATH").unwrap()
+    );
+    let waiting = Command::new("bash")
+        .args([
+            "-c",
+            r#"eval "$(local-stack env)" && pipeline-steps waiting --json"#,
+        ])
+        .env("PATH", path)
+        .env("LOCAL_STACK_STATE_DIR", state.path())
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env_remove("AWS_ENDPOINT_URL_SAGEMAKER")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(
+        waiting.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&waiting.stderr)
+    );
+    let listed: serde_json::Value = serde_json::from_slice(&waiting.stdout).unwrap();
+    assert_eq!(listed, json!([]));
+
+    interrupt(&up);
+    tokio::time::timeout(DEADLINE, up.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    let gone = local_stack(&state).arg("env").output().await.unwrap();
+    assert_eq!(gone.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&gone.stderr).contains("no local stack is running"));
+}
+
+#[tokio::test]
 async fn boto3_finds_the_sagemaker_api_of_the_service_model_on_up() {
     let state = tempfile::tempdir().unwrap();
     let (mut up, printed) =

@@ -206,6 +206,18 @@ fn problems(command: &ShellCommand, workspace: &mut Workspace, cwd: &Path) -> Ve
         ["cargo", "test" | "run" | "build" | "doc", ..] => {}
         ["sam", "build" | "deploy", ..] => {}
         ["aws", ..] => {}
+        ["eval", inner] => match inner.strip_prefix("$(").and_then(|c| c.strip_suffix(')')) {
+            Some(inner) => {
+                let words = shlex::split(inner).unwrap_or_default();
+                let inner = ShellCommand {
+                    line: command.line,
+                    env: Vec::new(),
+                    words,
+                };
+                problems.extend(self::problems(&inner, workspace, cwd));
+            }
+            None => problems.push("eval of something other than $(command)".into()),
+        },
         ["cd", _] => {}
         ["rustup", "target", "add", _] => {}
         _ => problems.push("a program this test does not know: add a check for it".into()),
@@ -341,7 +353,7 @@ async fn cargo_lambda_watch_and_invoke_answer_as_the_readme_shows() {
         workspace_root().join(".venv/bin").display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let mut server = Command::new(&cargo_lambda)
+    let server = Command::new(&cargo_lambda)
         .args(&watch.words[1..])
         .envs(watch.env.iter().cloned())
         .args(["--invoke-address", "127.0.0.1", "--invoke-port", &port])

@@ -1,4 +1,4 @@
-//! What the local-stack command does: `up`, `run`, `stop`.
+//! What the local-stack command does: `up`, `run`, `stop`, `env`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -13,7 +13,7 @@ use crate::stack::{DeployOptions, LocalStack, STANDING_CLUSTER_ID};
 /// How long `run` waits, after Ctrl-C, for the execution to stop before tearing down.
 const STOP_GRACE: Duration = Duration::from_secs(60);
 
-/// Where `up` and `run` say where their endpoints are, for `stop`:
+/// Where `up` and `run` say where their endpoints are, for `stop` and `env`:
 /// `LOCAL_STACK_STATE_DIR`, else `.local-stack/` in the workspace.
 fn endpoints_file() -> PathBuf {
     std::env::var_os("LOCAL_STACK_STATE_DIR")
@@ -55,8 +55,13 @@ async fn start_stack(options: &StackOptions) -> Result<LocalStack, String> {
     if let Some(dir) = file.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
+    let env: serde_json::Map<String, serde_json::Value> = stack
+        .client_env()
+        .into_iter()
+        .map(|(k, v)| (k, v.into()))
+        .collect();
     let endpoints = serde_json::json!({"sagemaker": stack.sagemaker.endpoint(), "emr": stack.emr.endpoint(),
-        "moto": stack.moto.endpoint(), "pid": std::process::id()});
+        "moto": stack.moto.endpoint(), "pid": std::process::id(), "env": env});
     let _ = std::fs::write(&file, endpoints.to_string());
     Ok(stack)
 }
@@ -183,13 +188,31 @@ pub async fn run(
     })
 }
 
-/// `stop`: asks the running stack (`up` or `run`) to stop an execution.
-pub async fn stop(execution_arn: String) -> Result<(), String> {
+/// What the running stack (`up` or `run`) wrote of itself.
+fn running_stack() -> Result<serde_json::Value, String> {
     let file = endpoints_file();
-    let endpoints: serde_json::Value = std::fs::read_to_string(&file)
+    std::fs::read_to_string(&file)
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
-        .ok_or_else(|| format!("no local stack is running ({} not found)", file.display()))?;
+        .ok_or_else(|| format!("no local stack is running ({} not found)", file.display()))
+}
+
+/// `env`: the running stack's client environment as `export` lines, for
+/// `eval "$(local-stack env)"` in another shell.
+pub fn env() -> Result<(), String> {
+    let stack = running_stack()?;
+    let env = stack["env"]
+        .as_object()
+        .ok_or("the running stack wrote no environment (started by an older local-stack?)")?;
+    for (key, value) in env {
+        println!("export {key}={}", value.as_str().unwrap_or_default());
+    }
+    Ok(())
+}
+
+/// `stop`: asks the running stack (`up` or `run`) to stop an execution.
+pub async fn stop(execution_arn: String) -> Result<(), String> {
+    let endpoints = running_stack()?;
     let endpoint = endpoints["sagemaker"]
         .as_str()
         .ok_or("the endpoints file names no SageMaker endpoint")?;

@@ -44,6 +44,9 @@ enum Command {
     },
     /// Stop an execution on the running stack.
     Stop { execution_arn: String },
+    /// Print the running stack's client environment as export lines:
+    /// eval "$(local-stack env)" points AWS clients in this shell at it.
+    Env,
 }
 
 /// What the stack serves beyond the template.
@@ -112,6 +115,7 @@ async fn main() {
             .await
         }
         Command::Stop { execution_arn } => commands::stop(execution_arn).await.map(|()| 0),
+        Command::Env => commands::env().map(|()| 0),
     };
     match result {
         Ok(code) => std::process::exit(code),
