@@ -5,71 +5,21 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
+use integration_tests::cli::{interrupt, local_stack, read_until, start_up, wait_for_status};
 use integration_tests::readme::command_starting_with;
 use integration_tests::{create_and_start, definition, emr_callback_step};
 use local_stack::paths::{binary_dir, workspace_root};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
 const DEADLINE: Duration = Duration::from_secs(120);
-
-/// The command, with a state folder of its own per test, so that `stop` reaches the
-/// stack of its own test.
-fn local_stack(state: &tempfile::TempDir) -> Command {
-    let mut command = Command::new(binary_dir().join("local-stack"));
-    command
-        .current_dir(workspace_root())
-        .env("LOCAL_STACK_STATE_DIR", state.path())
-        .kill_on_drop(true);
-    command
-}
 
 fn temp_definition(text: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("pipeline.json");
     std::fs::write(&path, text).unwrap();
     (dir, path)
-}
-
-/// Reads stdout lines until one contains `marker`; answers every line read.
-async fn read_until(
-    lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
-    marker: &str,
-) -> Vec<String> {
-    let mut seen = Vec::new();
-    let found = tokio::time::timeout(DEADLINE, async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            let hit = line.contains(marker);
-            seen.push(line);
-            if hit {
-                return true;
-            }
-        }
-        false
-    })
-    .await;
-    assert!(
-        matches!(found, Ok(true)),
-        "no line with '{marker}' in {seen:#?}"
-    );
-    seen
-}
-
-/// Starts `local-stack up` with these arguments; answers it and the lines it printed
-/// until its last export, once it serves.
-async fn start_up(state: &tempfile::TempDir, args: &[&str]) -> (Child, Vec<String>) {
-    let mut up = local_stack(state)
-        .arg("up")
-        .args(args)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(up.stdout.take().unwrap()).lines();
-    let printed = read_until(&mut lines, "export AWS_ENDPOINT_URL_CLOUDFORMATION").await;
-    // Keep reading, so that `up` never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (up, printed)
 }
 
 /// The processes whose parent is `pid`.
@@ -95,14 +45,6 @@ fn children_of(pid: u32) -> Vec<u32> {
 
 fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| !stat.contains(") Z "))
-}
-
-fn interrupt(child: &Child) {
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().unwrap().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
 }
 
 #[tokio::test]
@@ -241,22 +183,7 @@ async fn up_serves_until_ctrl_c_and_stop_stops_an_execution_on_it() {
         "{}",
         String::from_utf8_lossy(&stop.stderr)
     );
-    let mut status = String::new();
-    let end = std::time::Instant::now() + DEADLINE;
-    while status != "Stopped" && std::time::Instant::now() < end {
-        let described = client
-            .describe_pipeline_execution()
-            .pipeline_execution_arn(&arn)
-            .send()
-            .await
-            .unwrap();
-        status = described
-            .pipeline_execution_status
-            .map(|s| s.as_str().to_owned())
-            .unwrap_or_default();
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(status, "Stopped");
+    assert_eq!(wait_for_status(&client, &arn, "Stopped").await, "Stopped");
 
     interrupt(&up);
     let code = tokio::time::timeout(DEADLINE, up.wait())

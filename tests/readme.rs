@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use integration_tests::cli::{interrupt, start_up, wait_for_status};
 use integration_tests::readme::ShellCommand;
 use integration_tests::readme::{blocks_of, command_starting_with, readme, shell_commands};
 use local_stack::paths::{binary_dir, workspace_root};
@@ -449,4 +450,130 @@ fn the_sdk_pipeline_shown_is_the_one_the_sdk_wrote() {
          written from; run scripts/sdk-definitions and commit what it writes",
         shown.line
     );
+}
+
+/// The text of the README's one `sh` block that contains `marker`.
+fn sh_block_with(marker: &str) -> String {
+    let found: Vec<String> = blocks_of(&readme(), "sh")
+        .into_iter()
+        .filter(|b| b.text.contains(marker))
+        .map(|b| b.text)
+        .collect();
+    assert_eq!(found.len(), 1, "one sh block should contain `{marker}`");
+    found.into_iter().next().unwrap()
+}
+
+/// Runs README lines in bash as a user's second shell would: `.venv/bin` on PATH (the AWS
+/// CLI), in `folder`, with the state folder of the stack `up` started.
+async fn bash(script: &str, folder: &Path, state: &tempfile::TempDir) {
+    let path = format!(
+        "{}:{}",
+        workspace_root().join(".venv/bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let output = tokio::time::timeout(
+        DEADLINE,
+        Command::new("bash")
+            .args(["-e", "-c", script])
+            .current_dir(folder)
+            .env("PATH", path)
+            .env("LOCAL_STACK_STATE_DIR", state.path())
+            .env_remove("AWS_PROFILE")
+            .output(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "{script}\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test]
+async fn the_local_s3_and_callback_commands_run_with_the_aws_cli_as_written() {
+    let local_s3 = sh_block_with("aws s3 mb");
+    let complete = sh_block_with("send-pipeline-execution-step-success");
+    let (up_line, second_shell) = local_s3.split_once('\n').unwrap();
+    assert!(
+        up_line.starts_with("target/debug/local-stack up"),
+        "{up_line}"
+    );
+
+    // A folder with the user's evaluation.json, and the repository's paths the commands
+    // name: target/debug and tests.
+    let folder = tempfile::tempdir().unwrap();
+    let definition: Value = serde_json::from_str(
+        &std::fs::read_to_string(workspace_root().join("tests/sdk/definitions/v2/abalone.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let threshold = definition["Parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["Name"] == "MseThreshold")
+        .unwrap()["DefaultValue"]
+        .as_f64()
+        .unwrap();
+    let evaluation = serde_json::json!({"regression_metrics": {"mse": {"value": threshold / 2.0}}});
+    std::fs::write(
+        folder.path().join("evaluation.json"),
+        evaluation.to_string(),
+    )
+    .unwrap();
+    std::fs::create_dir(folder.path().join("target")).unwrap();
+    std::os::unix::fs::symlink(binary_dir(), folder.path().join("target/debug")).unwrap();
+    std::os::unix::fs::symlink(workspace_root().join("tests"), folder.path().join("tests"))
+        .unwrap();
+
+    let state = tempfile::tempdir().unwrap();
+    let (mut up, printed) = start_up(&state, &[]).await;
+    let endpoint = printed
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("export AWS_ENDPOINT_URL_SAGEMAKER="))
+        .unwrap()
+        .to_owned();
+    let client = aws_sdk_sagemaker::Client::new(&local_stack::stack::sdk_config(&endpoint));
+    bash(second_shell, folder.path(), &state).await;
+
+    // The evaluation read from local S3 passes the threshold: the approval waits.
+    let execution = client
+        .list_pipeline_executions()
+        .pipeline_name("abalone")
+        .send()
+        .await
+        .unwrap()
+        .pipeline_execution_summaries()[0]
+        .pipeline_execution_arn()
+        .unwrap()
+        .to_owned();
+    let approval = tokio::time::timeout(DEADLINE, async {
+        loop {
+            let steps = integration_tests::execution_steps(&client, &execution).await;
+            if let Some(step) = steps
+                .iter()
+                .find(|s| s.step_name() == Some("AbaloneApprove"))
+            {
+                return step.step_status().unwrap().as_str().to_owned();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the approval step starts");
+    assert_eq!(approval, "Executing");
+
+    bash(&complete, folder.path(), &state).await;
+    assert_eq!(
+        wait_for_status(&client, &execution, "Succeeded").await,
+        "Succeeded"
+    );
+    interrupt(&up);
+    tokio::time::timeout(DEADLINE, up.wait())
+        .await
+        .unwrap()
+        .unwrap();
 }

@@ -7,6 +7,7 @@ use aws_config::SdkConfig;
 use local_stack::LocalStack;
 use serde_json::{json, Value};
 
+pub mod cli;
 pub mod readme;
 
 /// A file of events/, parsed.

@@ -127,6 +127,20 @@ pub fn shell_commands(markdown: &str) -> Vec<ShellCommand> {
 }
 
 fn command(line: usize, words: &[String]) -> ShellCommand {
+    // `name=$(program args)`: the command is the one substituted.
+    if let Some((_, substituted)) = words
+        .first()
+        .and_then(|w| w.split_once("=$("))
+        .filter(|_| words.last().is_some_and(|w| w.ends_with(')')))
+    {
+        let mut inner: Vec<String> = std::iter::once(substituted.to_owned())
+            .chain(words[1..].iter().cloned())
+            .collect();
+        let last = inner.last_mut().unwrap();
+        last.pop();
+        inner.retain(|w| !w.is_empty());
+        return command(line, &inner);
+    }
     let assignments = words
         .iter()
         .take_while(|w| {
@@ -166,7 +180,7 @@ pub fn command_starting_with(prefix: &str) -> ShellCommand {
 mod tests {
     use super::*;
 
-    const MARKDOWN: &str = "text\n\n```sh\nscripts/demo   # the main job\n# a comment\nFOO=1 cargo lambda watch \\\n  --bin \"lambda step\"\ncd fuzz && cargo fuzz run x\n```\n\n1. item\n\n   ```json\n   {\"a\": 1}\n   ```\n";
+    const MARKDOWN: &str = "text\n\n```sh\nscripts/demo   # the main job\n# a comment\nFOO=1 cargo lambda watch \\\n  --bin \"lambda step\"\ncd fuzz && cargo fuzz run x\narn=$(aws sagemaker list-pipelines --query 'a b')\n```\n\n1. item\n\n   ```json\n   {\"a\": 1}\n   ```\n";
 
     #[test]
     fn blocks_keep_their_language_and_lose_list_indentation() {
@@ -174,7 +188,7 @@ mod tests {
         assert_eq!(blocks.len(), 2);
         assert_eq!(blocks[1].language, "json");
         assert_eq!(blocks[1].text, "{\"a\": 1}");
-        assert_eq!(blocks[1].line, 13);
+        assert_eq!(blocks[1].line, 14);
     }
 
     #[test]
@@ -187,7 +201,8 @@ mod tests {
                 "scripts/demo",
                 "cargo lambda watch --bin lambda step",
                 "cd fuzz",
-                "cargo fuzz run x"
+                "cargo fuzz run x",
+                "aws sagemaker list-pipelines --query a b"
             ]
         );
         assert_eq!(commands[1].env, [("FOO".to_owned(), "1".to_owned())]);
