@@ -148,7 +148,8 @@ pub async fn run(
     };
     let arn = start_execution(&pipelines, &name, &start)?;
     let mut stdout = std::io::stdout();
-    let follow = live_view::follow(&pipelines, &arn, &mut stdout);
+    let columns = live_view::Columns::for_definition(&parsed);
+    let follow = live_view::follow(&pipelines, &arn, columns, &mut stdout);
     tokio::pin!(follow);
     let execution = tokio::select! {
         execution = &mut follow => execution,

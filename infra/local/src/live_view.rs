@@ -5,7 +5,30 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::SystemTime;
 
+use crate::pipeline::definition::Definition;
 use crate::pipeline::{ExecutionRecord, Pipelines};
+
+/// The widths of the name and type columns: wide enough for every step of the
+/// definition (the SDK writes names such as `AbaloneRegister-RegisterModel`), so that
+/// the columns line up.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Columns {
+    name: usize,
+    step_type: usize,
+}
+
+impl Columns {
+    /// The widths for `definition`'s steps, branch steps included.
+    pub fn for_definition(definition: &Definition) -> Self {
+        let widest = |width: fn(&crate::pipeline::definition::StepDef) -> usize, least| {
+            definition.steps.iter().map(width).fold(least, usize::max)
+        };
+        Self {
+            name: widest(|s| s.name.chars().count(), 22),
+            step_type: widest(|s| s.kind.type_name().chars().count(), 10),
+        }
+    }
+}
 
 fn clock(t: SystemTime) -> String {
     chrono::DateTime::<chrono::Utc>::from(t)
@@ -52,7 +75,12 @@ fn metadata_summary(metadata: &serde_json::Value) -> String {
 }
 
 /// Prints every step status change of `arn` until the execution ends; answers it.
-pub async fn follow(pipelines: &Pipelines, arn: &str, out: &mut impl Write) -> ExecutionRecord {
+pub async fn follow(
+    pipelines: &Pipelines,
+    arn: &str,
+    columns: Columns,
+    out: &mut impl Write,
+) -> ExecutionRecord {
     let mut changes = pipelines.subscribe();
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
     let _ = writeln!(out, "execution {arn}");
@@ -75,11 +103,13 @@ pub async fn follow(pipelines: &Pipelines, arn: &str, out: &mut impl Write) -> E
             };
             let _ = writeln!(
                 out,
-                "  {}  {:<22} {:<10} {:<10} {detail}",
+                "  {}  {:<name$} {:<step_type$} {:<10} {detail}",
                 clock(when),
                 step.name,
                 step.step_type,
-                step.status
+                step.status,
+                name = columns.name,
+                step_type = columns.step_type,
             );
         }
         if execution.is_done() {
@@ -98,5 +128,40 @@ pub async fn follow(pipelines: &Pipelines, arn: &str, out: &mut impl Write) -> E
         if changes.changed().await.is_err() {
             return execution;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_fit_the_longest_name_and_type_of_every_branch() {
+        let definition = Definition::parse(
+            r#"{"Version": "2020-12-01", "Steps": [
+                {"Name": "Gate", "Type": "Condition", "Arguments": {
+                   "Conditions": [{"Type": "Equals", "LeftValue": 1, "RightValue": 1}],
+                   "IfSteps": [{"Name": "AbaloneRegister-RegisterModel", "Type": "RegisterModel", "Arguments": {}}],
+                   "ElseSteps": []}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            Columns::for_definition(&definition),
+            Columns {
+                name: 29,
+                step_type: 13
+            }
+        );
+        let short = Definition::parse(
+            r#"{"Version": "2020-12-01", "Steps": [{"Name": "F", "Type": "Fail", "Arguments": {}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            Columns::for_definition(&short),
+            Columns {
+                name: 22,
+                step_type: 10
+            }
+        );
     }
 }
