@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use integration_tests::cli::{interrupt, start_up, wait_for_status};
 use integration_tests::readme::ShellCommand;
-use integration_tests::readme::{blocks_of, command_starting_with, readme, shell_commands};
+use integration_tests::readme::{
+    blocks_of, command_starting_with, inline_commands, readme, shell_commands,
+};
 use local_stack::paths::{binary_dir, workspace_root};
 use sagemaker_custom_steps::functions::flatten_json;
 use sagemaker_custom_steps::lambda_step::StepFunctions;
@@ -105,6 +107,33 @@ impl Workspace {
         }
     }
 
+    /// What the `--help` of `program sub` does not list among the flags of `rest`, and
+    /// the values it does not take where it lists its possible values.
+    fn unknown_flags(&mut self, program: &Path, sub: &[&str], rest: &[String]) -> Vec<String> {
+        let help = match self.help(program, sub) {
+            Ok(help) => help,
+            Err(e) => return vec![e],
+        };
+        let name = format!("`{} {}`", program.display(), sub.join(" "));
+        let mut unknown: Vec<String> = flags(rest)
+            .into_iter()
+            .filter(|f| !lists(&help, f))
+            .map(|f| format!("{name} has no {f}"))
+            .collect();
+        for pair in rest.windows(2) {
+            let Some(possible) = possible_values(&help, &pair[0]) else {
+                continue;
+            };
+            unknown.extend(
+                pair[1]
+                    .split(',')
+                    .filter(|v| !possible.contains(&v.to_string()))
+                    .map(|v| format!("{name} {} takes no {v} (only {possible:?})", pair[0])),
+            );
+        }
+        unknown
+    }
+
     /// The `--help` text of a program's subcommand (cached).
     fn help(&mut self, program: &Path, args: &[&str]) -> Result<String, String> {
         let mut key = vec![program.display().to_string()];
@@ -142,6 +171,15 @@ fn flags(words: &[String]) -> Vec<&str> {
         .collect()
 }
 
+/// The values clap lists for `flag` (`[possible values: a, b]`), if it lists them.
+fn possible_values(help: &str, flag: &str) -> Option<Vec<String>> {
+    let line = help
+        .lines()
+        .find(|l| l.trim_start().split([' ', ',']).any(|w| w == flag))?;
+    let list = line.split("[possible values: ").nth(1)?.split(']').next()?;
+    Some(list.split(", ").map(str::to_owned).collect())
+}
+
 /// Whether `help` lists `flag` as a word of its own.
 fn lists(help: &str, flag: &str) -> bool {
     help.match_indices(flag).any(|(at, _)| {
@@ -172,25 +210,50 @@ fn problems(command: &ShellCommand, workspace: &mut Workspace, cwd: &Path) -> Ve
         .map(|p| format!("{p} does not exist"))
         .collect();
     let words: Vec<&str> = command.words.iter().map(String::as_str).collect();
-    let mut check_flags =
-        |program: &Path, sub: &[&str], rest: &[String]| match workspace.help(program, sub) {
-            Ok(help) => problems.extend(
-                flags(rest)
-                    .into_iter()
-                    .filter(|f| !lists(&help, f))
-                    .map(|f| format!("`{} {}` has no {f}", program.display(), sub.join(" "))),
-            ),
-            Err(e) => problems.push(e),
-        };
     match words.as_slice() {
-        [script, ..] if script.starts_with("scripts/") => {}
-        [binary, sub, ..] if binary.starts_with("target/debug/") || *binary == "pipeline-steps" => {
+        // scripts/bench passes its arguments to the bench binary.
+        ["scripts/bench", ..] => problems.extend(workspace.unknown_flags(
+            &binary_dir().join("bench"),
+            &[],
+            &command.words[1..],
+        )),
+        ["cargo", "run", "-p", package, "--", ..] if workspace.binaries.contains(*package) => {
+            problems.extend(workspace.unknown_flags(
+                &binary_dir().join(package),
+                &[],
+                &command.words[5..],
+            ))
+        }
+        [script, ..] if script.starts_with("scripts/") => {
+            if !cwd.join(script).is_file() {
+                problems.push(format!("no script {script}"));
+            }
+        }
+        [binary, rest @ ..]
+            if binary.starts_with("target/debug/")
+                || ["pipeline-steps", "local-stack"].contains(binary) =>
+        {
             let name = binary.trim_start_matches("target/debug/");
-            check_flags(&binary_dir().join(name), &[sub], &command.words[2..]);
+            match rest.first().filter(|w| !w.starts_with('-')) {
+                Some(sub) => problems.extend(workspace.unknown_flags(
+                    &binary_dir().join(name),
+                    &[sub],
+                    &command.words[2..],
+                )),
+                None => problems.extend(workspace.unknown_flags(
+                    &binary_dir().join(name),
+                    &[],
+                    &command.words[1..],
+                )),
+            }
         }
         ["cargo", "lambda", sub, ..] => {
             let cargo_lambda = workspace_root().join(".venv/bin/cargo-lambda");
-            check_flags(&cargo_lambda, &["lambda", sub], &command.words[3..]);
+            problems.extend(workspace.unknown_flags(
+                &cargo_lambda,
+                &["lambda", sub],
+                &command.words[3..],
+            ));
             if *sub == "invoke" {
                 if let Some(function) = words.get(3).filter(|w| !w.starts_with('-')) {
                     if !workspace.binaries.contains(*function) {
@@ -204,7 +267,7 @@ fn problems(command: &ShellCommand, workspace: &mut Workspace, cwd: &Path) -> Ve
                 problems.push(format!("no fuzz target {target}"));
             }
         }
-        ["cargo", "test" | "run" | "build" | "doc", ..] => {}
+        ["cargo", "test" | "run" | "build" | "doc" | "install", ..] => {}
         ["sam", "build" | "deploy", ..] => {}
         ["aws", ..] => {}
         ["eval", inner] => match inner.strip_prefix("$(").and_then(|c| c.strip_suffix(')')) {
@@ -248,6 +311,8 @@ fn every_readme_command_names_what_exists() {
     let mut found = Vec::new();
     let commands = shell_commands(&readme());
     assert!(commands.len() > 20, "{commands:#?}");
+    let inline = inline_commands(&readme());
+    assert!(inline.len() > 20, "{inline:#?}");
     for command in &commands {
         for problem in problems(command, &mut workspace, &cwd) {
             found.push(format!(
@@ -262,13 +327,22 @@ fn every_readme_command_names_what_exists() {
             _ => workspace_root(),
         };
     }
+    for command in &inline {
+        for problem in problems(command, &mut workspace, &workspace_root()) {
+            found.push(format!(
+                "README line {}: `{}`: {problem}",
+                command.line,
+                command.text()
+            ));
+        }
+    }
     assert!(found.is_empty(), "{}", found.join("\n"));
 }
 
 #[test]
 fn the_check_finds_a_wrong_flag_package_and_file() {
     let mut workspace = Workspace::read();
-    let markdown = "```sh\ntarget/debug/local-stack run infra/pipelines/demo.json --max-parralel 5\ncargo lambda build --release -p no-such-package\ncargo lambda invoke lambda-step --data-file events/no-such.json\nmake all\n```\n";
+    let markdown = "```sh\ntarget/debug/local-stack run infra/pipelines/demo.json --max-parralel 5\ncargo lambda build --release -p no-such-package\ncargo lambda invoke lambda-step --data-file events/no-such.json\nmake all\nscripts/bench --only memory,througput\n```\n";
     let found: Vec<Vec<String>> = shell_commands(markdown)
         .iter()
         .map(|c| problems(c, &mut workspace, &workspace_root()))
@@ -277,6 +351,11 @@ fn the_check_finds_a_wrong_flag_package_and_file() {
     assert_eq!(found[1], ["no package no-such-package"]);
     assert_eq!(found[2], ["events/no-such.json does not exist"]);
     assert!(found[3][0].starts_with("a program this test does not know"));
+    assert_eq!(found[4].len(), 1, "{found:?}");
+    assert!(
+        found[4][0].contains("--only takes no througput"),
+        "{found:?}"
+    );
 }
 
 /// The command with a state folder of its own, as tests/cli.rs runs it.

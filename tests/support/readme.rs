@@ -160,6 +160,63 @@ fn command(line: usize, words: &[String]) -> ShellCommand {
     }
 }
 
+/// The programs a code span of the prose must start with to be taken as a command.
+const PROGRAMS: &[&str] = &[
+    "scripts/",
+    "target/debug/",
+    "cargo",
+    "local-stack",
+    "pipeline-steps",
+    "eval",
+    "sam",
+    "aws",
+];
+
+/// The commands written inline in the prose (`` `scripts/demo --param ...` ``): code
+/// spans, across a line break too, whose first word (after `NAME=value` words) is one of
+/// the programs the README runs. Their line is the line the span starts on.
+pub fn inline_commands(markdown: &str) -> Vec<ShellCommand> {
+    let mut prose = String::new();
+    let mut in_block = false;
+    for line in markdown.lines() {
+        if line.trim_start().starts_with("```") {
+            in_block = !in_block;
+            prose.push('\n');
+            continue;
+        }
+        if !in_block {
+            prose.push_str(line);
+        }
+        prose.push('\n');
+    }
+    let mut commands = Vec::new();
+    let mut rest = prose.as_str();
+    let mut offset = 0;
+    while let Some(open) = rest.find('`') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('`') else { break };
+        let span = &after[..close];
+        let line = 1 + prose[..offset + open].matches('\n').count();
+        if let Some(words) = shlex::split(&span.replace('\n', " ")) {
+            let command = command(line, &words);
+            // A path program (`scripts/setup`) alone is a command; a plain one
+            // (`cargo`, `sam`) only with arguments, so that naming a tool is not.
+            let is_command = command.words.first().is_some_and(|w| {
+                PROGRAMS.iter().any(|p| match p.strip_suffix('/') {
+                    Some(_) => w.len() > p.len() && w.starts_with(p),
+                    None => w == p && command.words.len() > 1,
+                })
+            });
+            if is_command {
+                commands.push(command);
+            }
+        }
+        offset += open + 1 + close + 1;
+        rest = &prose[offset..];
+    }
+    commands
+}
+
 /// The README's one command whose text starts with `prefix`; panics naming the prefix
 /// when there is none or more than one, so that a test built on a README command fails
 /// when the README changes it.
@@ -189,6 +246,22 @@ mod tests {
         assert_eq!(blocks[1].language, "json");
         assert_eq!(blocks[1].text, "{\"a\": 1}");
         assert_eq!(blocks[1].line, 14);
+    }
+
+    #[test]
+    fn inline_commands_are_the_spans_that_start_with_a_program() {
+        let markdown = "Run `scripts/demo --param\nClusterId=j-NOSUCH`; the `--mocks` flag;\n```sh\n`cargo` x\n```\nthen `cargo doc -p x` , `Steps.A`, `sam`, `aws.emr` and `target/debug`.";
+        let commands: Vec<(usize, String)> = inline_commands(markdown)
+            .iter()
+            .map(|c| (c.line, c.text()))
+            .collect();
+        assert_eq!(
+            commands,
+            [
+                (1, "scripts/demo --param ClusterId=j-NOSUCH".to_owned()),
+                (6, "cargo doc -p x".to_owned())
+            ]
+        );
     }
 
     #[test]
