@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+pub mod check;
+
 /// A fenced code block of the README.
 #[derive(Debug, Clone)]
 pub struct CodeBlock {
