@@ -91,16 +91,24 @@ fn run_as_written(command: &ShellCommand, state: &tempfile::TempDir) -> Command 
     process
 }
 
-#[tokio::test]
-async fn the_local_stack_run_of_the_demo_succeeds_as_written() {
-    let command = command_starting_with("target/debug/local-stack run infra/pipelines/demo.json");
+/// Runs the command as written until it ends; answers its exit code and stdout.
+async fn run_to_its_end(command: &ShellCommand) -> (Option<i32>, String) {
     let state = tempfile::tempdir().unwrap();
-    let output = tokio::time::timeout(DEADLINE, run_as_written(&command, &state).output())
+    let output = tokio::time::timeout(DEADLINE, run_as_written(command, &state).output())
         .await
         .unwrap()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_local_stack_run_of_the_demo_succeeds_as_written() {
+    let command = command_starting_with("target/debug/local-stack run infra/pipelines/demo.json");
+    let (code, stdout) = run_to_its_end(&command).await;
+    assert_eq!(code, Some(0), "{stdout}");
     let cluster = command.values_of("--param")[0].trim_start_matches("ClusterId=");
     assert!(stdout.contains(&format!("ClusterId={cluster}")), "{stdout}");
     assert!(stdout.contains("execution Succeeded"), "{stdout}");
@@ -126,13 +134,8 @@ async fn the_mock_file_example_fails_the_register_step_with_its_reason() {
     let mut command = command_starting_with("target/debug/local-stack run tests/sdk/definitions");
     let at = command.words.iter().position(|w| w == "--mocks").unwrap();
     command.words[at + 1] = file.display().to_string();
-    let state = tempfile::tempdir().unwrap();
-    let output = tokio::time::timeout(DEADLINE, run_as_written(&command, &state).output())
-        .await
-        .unwrap()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    let (code, stdout) = run_to_its_end(&command).await;
+    assert_eq!(code, Some(1), "{stdout}");
     assert!(
         stdout.contains(&format!("execution Failed: Step '{step}' failed: {reason}")),
         "{stdout}"
