@@ -193,7 +193,10 @@ impl StepRunner for StackStepRunner {
                 "FAILED" | "CANCELLED" | "INTERRUPTED" => {
                     let details = record
                         .failure
-                        .map(|(reason, message, log)| format!(": {reason} {message} (log: {log})"))
+                        .map(|(reason, message, log)| match log.is_empty() {
+                            true => format!(": {reason} {message}"),
+                            false => format!(": {reason} {message} (log: {log})"),
+                        })
                         .unwrap_or_default();
                     return EmrStepEnd::Failed {
                         reason: format!("EMR step {step_id} {}{details}", record.state),

@@ -51,7 +51,7 @@ pub fn step_outcome(step: &StepInfo, cluster: Option<&ClusterInfo>) -> Option<St
             }
         }
     }
-    if let Some(log) = details.log_file {
+    if let Some(log) = details.log_file.filter(|log| !log.is_empty()) {
         reason.push_str(&format!(" (log: {log})"));
     }
     Some(StepOutcome::failed(reason))
@@ -128,6 +128,24 @@ mod tests {
         assert_eq!(
             reason.as_str(),
             "EMR step s-1 on cluster j-1 FAILED: Unknown Error.: Exception in thread main (log: s3://logs/j-1/steps/s-1/stderr.gz)"
+        );
+    }
+
+    #[test]
+    fn a_failure_without_a_log_names_none() {
+        let details = FailureDetails {
+            reason: Some("Unknown Error.".into()),
+            message: Some("cannot run spark-submit".into()),
+            log_file: Some(String::new()),
+        };
+        let Some(StepOutcome::Failed(reason)) =
+            step_outcome(&step(StepState::Failed, Some(details)), None)
+        else {
+            panic!("not a failure")
+        };
+        assert_eq!(
+            reason.as_str(),
+            "EMR step s-1 on cluster j-1 FAILED: Unknown Error.: cannot run spark-submit"
         );
     }
 

@@ -61,8 +61,11 @@ impl StepRecord {
             status["Timeline"]["EndDateTime"] = json!(epoch(t));
         }
         if let Some((reason, message, log_file)) = &self.failure {
-            status["FailureDetails"] =
-                json!({"Reason": reason, "Message": message, "LogFile": log_file});
+            status["FailureDetails"] = json!({"Reason": reason, "Message": message});
+            // A command that could not start has no log; EMR leaves the field out.
+            if !log_file.is_empty() {
+                status["FailureDetails"]["LogFile"] = json!(log_file);
+            }
         }
         json!({
             "Id": self.id,
