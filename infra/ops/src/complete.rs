@@ -4,6 +4,7 @@
 use aws_sdk_sagemaker::types::OutputParameter;
 use sagemaker_custom_steps::callback::CallbackToken;
 use sagemaker_custom_steps::outcome::{OutputParameters, MAX_REASON_CHARS};
+use sagemaker_custom_steps::report::means_no_longer_waiting;
 
 use crate::aws::{classify, CallError, Clients};
 
@@ -44,12 +45,11 @@ fn request_token() -> String {
 
 /// What a refusal of a report means for the person on call.
 fn refused(raw_token: &str, err: CallError) -> CompleteError {
-    match err.code() {
-        Some("ConflictException") | Some("ResourceNotFound") => CompleteError::NotWaiting(format!(
-            "the step with token {raw_token} is not waiting (it was completed already, or its execution ended): {err}"
-        )),
-        Some("ValidationException") if err.to_string().contains("terminal") => {
-            CompleteError::NotWaiting(format!("the step with token {raw_token} is not waiting: {err}"))
+    match &err {
+        CallError::Service { code, message, .. } if means_no_longer_waiting(code, message) => {
+            CompleteError::NotWaiting(format!(
+                "the step with token {raw_token} is not waiting (it was completed already, or its execution ended): {err}"
+            ))
         }
         _ => CompleteError::Call(err),
     }

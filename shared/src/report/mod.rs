@@ -8,7 +8,7 @@ mod sagemaker;
 pub use delivery::{deliver, Delivery};
 pub use memory::{InMemoryReporter, RecordedReport};
 pub use request_token::client_request_token;
-pub use sagemaker::SageMakerReporter;
+pub use sagemaker::{means_no_longer_waiting, SageMakerReporter};
 
 use std::sync::Arc;
 

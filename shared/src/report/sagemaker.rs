@@ -80,24 +80,30 @@ where
     }
 }
 
+/// Whether SageMaker's answer to a report (error `code`, `message`) says the step is no
+/// longer waiting: completed already, or its execution ended. The handlers and the
+/// operations CLI read a report's refusal through this one rule.
+pub fn means_no_longer_waiting(code: &str, message: &str) -> bool {
+    let lower = message.to_ascii_lowercase();
+    match code {
+        "ResourceNotFound" | "ResourceNotFoundException" | "ConflictException" => true,
+        "ValidationException" => ["terminal", "status", "already", "no longer"]
+            .iter()
+            .any(|hint| lower.contains(hint)),
+        _ => false,
+    }
+}
+
 fn classify_service_error(
     code: &str,
     message: &str,
     status: Option<u16>,
     detail: String,
 ) -> ReportError {
-    let lower = message.to_ascii_lowercase();
+    if means_no_longer_waiting(code, message) {
+        return ReportError::NoLongerWaiting(detail);
+    }
     match code {
-        "ResourceNotFound" | "ResourceNotFoundException" | "ConflictException" => {
-            ReportError::NoLongerWaiting(detail)
-        }
-        "ValidationException"
-            if ["terminal", "status", "already", "no longer"]
-                .iter()
-                .any(|hint| lower.contains(hint)) =>
-        {
-            ReportError::NoLongerWaiting(detail)
-        }
         "ThrottlingException"
         | "Throttling"
         | "TooManyRequestsException"
