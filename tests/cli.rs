@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use integration_tests::cli::{interrupt, local_stack, read_until, start_up, wait_for_status};
 use integration_tests::readme::command_starting_with;
-use integration_tests::{create_and_start, definition, emr_callback_step};
+use integration_tests::{create_and_start, definition, emr_callback_step, wait_until};
 use local_stack::paths::{binary_dir, workspace_root};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -505,12 +505,8 @@ async fn a_stack_killed_outright_leaves_no_process_behind() {
     );
     // SIGKILL: no destructor runs, so only the kernel can end the children.
     up.kill().await.unwrap();
-    let end = std::time::Instant::now() + DEADLINE;
-    while children.iter().any(|c| alive(*c)) {
-        assert!(
-            std::time::Instant::now() < end,
-            "children outlived the stack: {children:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until("no child outlives the stack", DEADLINE, || {
+        !children.iter().any(|c| alive(*c))
+    })
+    .await;
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use integration_tests::cli::{interrupt, start_up, wait_for_status};
+use integration_tests::cli::{interrupt, local_stack, start_up, wait_for_status};
 use integration_tests::readme::check::{problems, Workspace};
 use integration_tests::readme::ShellCommand;
 use integration_tests::readme::{
@@ -79,15 +79,13 @@ fn the_check_finds_a_wrong_flag_package_and_file() {
     );
 }
 
-/// The command with a state folder of its own, as tests/cli.rs runs it.
+/// A README `local-stack` command, with a state folder of its own, as tests/cli.rs runs it.
 fn run_as_written(command: &ShellCommand, state: &tempfile::TempDir) -> Command {
-    let mut process = Command::new(workspace_root().join(&command.words[0]));
+    assert_eq!(command.words[0], "target/debug/local-stack", "{command:?}");
+    let mut process = local_stack(state);
     process
         .args(&command.words[1..])
-        .envs(command.env.iter().cloned())
-        .current_dir(workspace_root())
-        .env("LOCAL_STACK_STATE_DIR", state.path())
-        .kill_on_drop(true);
+        .envs(command.env.iter().cloned());
     process
 }
 
