@@ -109,6 +109,18 @@ async fn main() {
             "< 1 s".into(),
             jobs < Duration::from_secs(1),
         );
+        for shape in [pipeline::Shape::Chain, pipeline::Shape::Dense] {
+            let wall = pipeline::large(&stack, shape).await;
+            println!(
+                "  {}-step pipeline of mocked job steps, {}: {}",
+                pipeline::LARGE_STEPS,
+                match shape {
+                    pipeline::Shape::Chain => "a chain",
+                    pipeline::Shape::Dense => "each step after all earlier ones",
+                },
+                ms(wall)
+            );
+        }
     }
 }
 

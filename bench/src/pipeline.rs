@@ -100,6 +100,51 @@ pub async fn mocked_jobs(stack: &LocalStack) -> Duration {
     wall
 }
 
+/// Steps in the large pipelines whose shape the executor's cost must not depend on.
+pub const LARGE_STEPS: usize = 1_000;
+
+/// How the steps of a large pipeline wait for each other.
+#[derive(Clone, Copy, Debug)]
+pub enum Shape {
+    /// Each step depends on the one before it.
+    Chain,
+    /// Each step depends on every step before it (n²/2 edges).
+    Dense,
+}
+
+/// The wall time of a `LARGE_STEPS`-step pipeline of mocked Processing steps of the
+/// given shape, from StartPipelineExecution to the execution's end.
+pub async fn large(stack: &LocalStack, shape: Shape) -> Duration {
+    let name = |i: usize| format!("s{i:04}");
+    let steps: Vec<_> = (0..LARGE_STEPS)
+        .map(|i| {
+            let depends_on: Vec<String> = match shape {
+                Shape::Chain => (i.saturating_sub(1)..i).map(name).collect(),
+                Shape::Dense => (0..i).map(name).collect(),
+            };
+            json!({"Name": name(i), "Type": "Processing", "DependsOn": depends_on, "Arguments": {
+                "ProcessingOutputConfig": {"Outputs": [{"OutputName": "out",
+                    "S3Output": {"S3Uri": format!("s3://bench/{}", name(i)), "LocalPath": "/opt/ml/processing/out"}}]}}})
+        })
+        .collect();
+    let definition = json!({"Version": "2020-12-01", "Parameters": [], "Steps": steps}).to_string();
+    let pipeline = format!("large-{shape:?}").to_lowercase();
+    let pipelines = stack.sagemaker.pipelines().clone();
+    pipelines
+        .put_pipeline(
+            PipelineSpec {
+                name: pipeline.clone(),
+                definition_text: definition,
+                ..PipelineSpec::default()
+            },
+            false,
+        )
+        .expect("a valid definition");
+    let (execution, wall) = run_to_success(&pipelines, &pipeline).await;
+    assert_eq!(execution.steps.len(), LARGE_STEPS);
+    wall
+}
+
 /// Starts an execution of `pipeline` and waits for it to succeed; answers it and the
 /// wall time from start to end.
 async fn run_to_success(
@@ -109,7 +154,7 @@ async fn run_to_success(
     let started = Instant::now();
     let arn = start_execution(pipelines, pipeline, &StartRequest::default()).expect("started");
     let execution = pipelines
-        .wait_until_done(&arn, Duration::from_secs(120))
+        .wait_until_done(&arn, Duration::from_secs(600))
         .await
         .expect("finished");
     let wall = started.elapsed();

@@ -247,9 +247,11 @@ def main():
     if MAJOR == 2:
         import abalone_v2
         import job_types_v2
+        import ported_v2
         import readme_v2
 
         pipelines += [abalone_v2.pipeline, job_types_v2.pipeline, readme_v2.pipeline]
+        pipelines += ported_v2.PIPELINES
         with open(os.path.join(out, "features.readme.py"), "w") as f:
             f.write(readme_v2.source())
     else:

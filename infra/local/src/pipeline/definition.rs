@@ -24,6 +24,23 @@ const CACHED_JOB_TYPES: [&str; 7] = [
     "QualityCheck",
 ];
 
+/// The step members `read_steps` reads into a `StepDef` of their own; the rest are the
+/// step's `fields`.
+const READ_MEMBERS: [&str; 12] = [
+    "Name",
+    "Type",
+    "Arguments",
+    "DependsOn",
+    "DisplayName",
+    "Description",
+    "RetryPolicies",
+    "CacheConfig",
+    "SqsQueueUrl",
+    "FunctionArn",
+    "OutputParameters",
+    "PropertyFiles",
+];
+
 /// A Processing step's `PropertyFiles` entry: a JSON file among its outputs.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PropertyFileDecl {
@@ -139,11 +156,16 @@ pub struct StepDef {
     pub gate: Option<(String, bool)>,
     pub retry_policies: Vec<RetryPolicy>,
     pub cache: Option<CacheConfig>,
+    /// The step's members beside its Arguments that the SDK writes and that may hold
+    /// references (a check step's `ModelName`, `SuppliedBaselineConstraints`,
+    /// `SkipCheck`, ...), unevaluated. Members read above are not repeated here.
+    pub fields: Value,
 }
 
 impl StepDef {
-    /// Every reference the step reads: its arguments, and a Condition's conditions
-    /// (not its branches: the branch steps read on their own account).
+    /// Every reference the step reads, wherever it appears: its arguments (a
+    /// Condition's conditions, not its branches: the branch steps read on their own
+    /// account) and its other members.
     pub fn references(&self) -> Result<Vec<Reference>, String> {
         let mut refs = Vec::new();
         match &self.kind {
@@ -152,6 +174,7 @@ impl StepDef {
                 .try_for_each(|c| references::collect(c, &mut refs)),
             _ => references::collect(&self.arguments, &mut refs),
         }
+        .and_then(|()| references::collect(&self.fields, &mut refs))
         .map_err(|e| format!("step '{}': {e}", self.name))?;
         Ok(refs)
     }
@@ -180,6 +203,8 @@ pub struct Definition {
     pub steps: Vec<StepDef>,
     /// `PipelineExperimentConfig` (ExperimentName, TrialName), expressions unevaluated.
     pub experiment_config: Option<Value>,
+    /// Step name → its place in `steps`.
+    index: std::collections::HashMap<String, usize>,
 }
 
 impl Definition {
@@ -207,6 +232,11 @@ impl Definition {
         read_steps(steps, None, &mut out)?;
         let definition = Self {
             parameters,
+            index: out
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.name.clone(), i))
+                .collect(),
             steps: out,
             experiment_config: doc
                 .get("PipelineExperimentConfig")
@@ -218,7 +248,7 @@ impl Definition {
     }
 
     pub fn step(&self, name: &str) -> Option<&StepDef> {
-        self.steps.iter().find(|s| s.name == name)
+        self.steps.get(*self.index.get(name)?)
     }
 
     pub fn parameter(&self, name: &str) -> Option<&Parameter> {
@@ -438,6 +468,13 @@ fn read_steps(
             })
             .unwrap_or_default();
         let text = |key: &str| step[key].as_str().map(str::to_owned);
+        let fields: serde_json::Map<String, Value> = step
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(key, _)| !READ_MEMBERS.contains(&key.as_str()))
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
         let is_condition = matches!(kind, StepKind::Condition { .. });
         out.push(StepDef {
             name: name.clone(),
@@ -449,6 +486,7 @@ fn read_steps(
             gate: gate.clone(),
             retry_policies: read_retry_policies(step, &name)?,
             cache: read_cache_config(step, &name)?,
+            fields: Value::Object(fields),
         });
         if is_condition {
             for (key, branch) in [("IfSteps", true), ("ElseSteps", false)] {

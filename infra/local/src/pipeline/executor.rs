@@ -12,8 +12,9 @@ use tokio::task::JoinSet;
 
 use super::attempts::retry_delay;
 use super::cache::{signature, CachedStep};
-use super::definition::{Definition, StepDef, StepKind};
+use super::definition::{Definition, StepKind};
 use super::expressions::{typed, Context};
+use super::readiness::Readiness;
 use super::runner::StepRunner;
 use super::step_task::{StepEnd, StepTask};
 use super::store::{NewExecution, Pipelines, StepRecord};
@@ -29,16 +30,6 @@ pub struct StartRequest {
     pub max_parallel: Option<usize>,
     pub display_name: Option<String>,
     pub description: Option<String>,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-enum Progress {
-    NotStarted,
-    Running,
-    Succeeded(Option<bool>),
-    Failed,
-    Stopped,
-    Skipped,
 }
 
 /// The parameters of an execution: the overrides typed and checked against their
@@ -109,12 +100,14 @@ pub fn start_execution(
     );
     let mut context = Context {
         parameters,
-        job_steps: definition
-            .steps
-            .iter()
-            .filter(|s| matches!(s.kind, StepKind::Job { .. }))
-            .map(|s| s.name.clone())
-            .collect(),
+        job_steps: Arc::new(
+            definition
+                .steps
+                .iter()
+                .filter(|s| matches!(s.kind, StepKind::Job { .. }))
+                .map(|s| s.name.clone())
+                .collect(),
+        ),
         ..Context::default()
     };
     let id = arn.rsplit('/').next().unwrap_or_default().to_owned();
@@ -166,55 +159,42 @@ async fn run(
     limit: usize,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut progress: BTreeMap<String, Progress> = definition
+    let index: std::collections::HashMap<String, usize> = definition
         .steps
         .iter()
-        .map(|s| (s.name.clone(), Progress::NotStarted))
+        .enumerate()
+        .map(|(i, s)| (s.name.clone(), i))
         .collect();
+    // What each step reads, once: a task's context holds only those steps' properties.
+    let prerequisites: Vec<Vec<String>> = definition
+        .steps
+        .iter()
+        .map(|s| s.prerequisites().into_iter().collect())
+        .collect();
+    let mut readiness = Readiness::new(&definition);
     let mut running = JoinSet::new();
     let mut first_failure: Option<String> = None;
     loop {
         let stopping = *stop.borrow();
-        // Skip what can no longer run: the other branch of a condition, and what
-        // depends on a skipped step.
-        loop {
-            let skipped: Vec<String> = definition
-                .steps
-                .iter()
-                .filter(|s| progress[&s.name] == Progress::NotStarted && is_skipped(s, &progress))
-                .map(|s| s.name.clone())
-                .collect();
-            if skipped.is_empty() {
+        while !stopping && first_failure.is_none() && running.len() < limit {
+            let Some(next) = readiness.start_next() else {
                 break;
-            }
-            skipped.into_iter().for_each(|name| {
-                progress.insert(name, Progress::Skipped);
+            };
+            let step = &definition.steps[next];
+            pipelines.update_execution(&arn, |e| e.push_step(StepRecord::started(step)));
+            let task = StepTask {
+                pipelines: pipelines.clone(),
+                runner: runner.clone(),
+                arn: arn.clone(),
+                step: step.clone(),
+                context: context.for_step(&prerequisites[next]),
+                stop: stop.clone(),
+            };
+            let pipeline_name = pipeline_name.clone();
+            running.spawn(async move {
+                let name = task.step.name.clone();
+                (name, run_step(task, &pipeline_name).await)
             });
-        }
-        if !stopping && first_failure.is_none() {
-            for step in &definition.steps {
-                if running.len() >= limit {
-                    break;
-                }
-                if progress[&step.name] != Progress::NotStarted || !is_ready(step, &progress) {
-                    continue;
-                }
-                progress.insert(step.name.clone(), Progress::Running);
-                pipelines.update_execution(&arn, |e| e.steps.push(StepRecord::started(step)));
-                let task = StepTask {
-                    pipelines: pipelines.clone(),
-                    runner: runner.clone(),
-                    arn: arn.clone(),
-                    step: step.clone(),
-                    context: context.clone(),
-                    stop: stop.clone(),
-                };
-                let pipeline_name = pipeline_name.clone();
-                running.spawn(async move {
-                    let name = task.step.name.clone();
-                    (name, run_step(task, &pipeline_name).await)
-                });
-            }
         }
         if running.is_empty() {
             break;
@@ -222,22 +202,25 @@ async fn run(
         tokio::select! {
             joined = running.join_next() => {
                 let Some(Ok((name, end))) = joined else { continue };
+                let Some(&at) = index.get(&name) else { continue };
+                let mut kept = None;
                 let (status, reason) = match &end {
                     StepEnd::Succeeded { properties, outcome } => {
                         context.properties.insert(name.clone(), properties.clone());
-                        progress.insert(name.clone(), Progress::Succeeded(*outcome));
+                        readiness.succeeded(at, *outcome);
+                        kept = Some((properties.clone(), *outcome));
                         ("Succeeded", None)
                     }
                     StepEnd::Failed { reason, .. } => {
-                        progress.insert(name.clone(), Progress::Failed);
-                        first_failure.get_or_insert_with(|| match definition.step(&name).map(|s| &s.kind) {
-                            Some(StepKind::Fail) => reason.clone(),
+                        readiness.ended(at);
+                        first_failure.get_or_insert_with(|| match definition.steps[at].kind {
+                            StepKind::Fail => reason.clone(),
                             _ => format!("Step '{name}' failed: {reason}"),
                         });
                         ("Failed", Some(reason.clone()))
                     }
                     StepEnd::Stopped(reason) => {
-                        progress.insert(name.clone(), Progress::Stopped);
+                        readiness.ended(at);
                         ("Stopped", Some(reason.clone()))
                     }
                 };
@@ -245,6 +228,10 @@ async fn run(
                     record.status = status.to_owned();
                     record.ended = Some(SystemTime::now());
                     record.failure_reason = reason;
+                    if let Some((properties, outcome)) = kept {
+                        record.properties = Some(properties);
+                        record.outcome = outcome;
+                    }
                 });
             }
             _ = stop.changed(), if !stopping => {}
@@ -336,27 +323,4 @@ async fn run_step(mut task: StepTask, pipeline_name: &str) -> StepEnd {
         );
     }
     end
-}
-
-fn is_skipped(step: &StepDef, progress: &BTreeMap<String, Progress>) -> bool {
-    if let Some((condition, branch)) = &step.gate {
-        match progress.get(condition) {
-            Some(Progress::Succeeded(Some(outcome))) if outcome != branch => return true,
-            Some(Progress::Skipped) => return true,
-            _ => {}
-        }
-    }
-    step.prerequisites()
-        .iter()
-        .any(|p| progress.get(p) == Some(&Progress::Skipped))
-}
-
-fn is_ready(step: &StepDef, progress: &BTreeMap<String, Progress>) -> bool {
-    step.prerequisites().iter().all(|p| match progress.get(p) {
-        Some(Progress::Succeeded(outcome)) => match &step.gate {
-            Some((condition, branch)) if condition == p => *outcome == Some(*branch),
-            _ => true,
-        },
-        _ => false,
-    })
 }

@@ -45,10 +45,27 @@ pub struct Context {
     /// S3 URI → the text of the object, as fetched for `Std:JsonGet`.
     pub documents: BTreeMap<String, String>,
     /// The job steps, whose properties a mock can supply.
-    pub job_steps: std::collections::BTreeSet<String>,
+    /// Shared: every step's context holds the same set.
+    pub job_steps: std::sync::Arc<std::collections::BTreeSet<String>>,
 }
 
 impl Context {
+    /// The context one step runs in: this one with only the properties of the steps it
+    /// reads, so that starting a step costs what it reads, not what ran before it.
+    pub fn for_step(&self, reads: &[String]) -> Self {
+        Self {
+            parameters: self.parameters.clone(),
+            properties: reads
+                .iter()
+                .filter_map(|step| Some((step.clone(), self.properties.get(step)?.clone())))
+                .collect(),
+            execution: self.execution.clone(),
+            experiment_config: self.experiment_config.clone(),
+            documents: BTreeMap::new(),
+            job_steps: self.job_steps.clone(),
+        }
+    }
+
     fn get(&self, path: &str) -> Result<Value, EvalError> {
         match Reference::parse(path)? {
             Reference::Parameter(name) => self

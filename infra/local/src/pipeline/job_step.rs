@@ -16,6 +16,7 @@ impl StepTask {
         step_type: &str,
         property_files: &[PropertyFileDecl],
         inputs: Value,
+        fields: &Value,
     ) -> StepEnd {
         let mock = self
             .pipelines
@@ -26,7 +27,7 @@ impl StepTask {
         let execution_id = self.arn.rsplit('/').next().unwrap_or_default();
         let job = describe::job_name(execution_id, &self.step.name);
         let now = epoch(std::time::SystemTime::now());
-        let (mut answer, metadata) = describe::describe(step_type, &inputs, &job, now);
+        let (mut answer, metadata) = describe::describe(step_type, &inputs, fields, &job, now);
         self.set_metadata(metadata);
         if let Some(properties) = &mock.properties {
             merge(&mut answer, properties);

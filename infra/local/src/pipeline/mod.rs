@@ -10,6 +10,7 @@ pub mod iso_duration;
 pub mod job_step;
 pub mod jobs;
 pub mod mocks;
+pub mod readiness;
 pub mod references;
 pub mod runner;
 pub mod step_task;

@@ -109,7 +109,15 @@ impl StepTask {
             StepKind::Job {
                 step_type,
                 property_files,
-            } => self.job(&step_type, &property_files, inputs).await,
+            } => {
+                // Members beside the Arguments (a check step's baselines and flags)
+                // resolve like the arguments do.
+                let fields = self.step.fields.clone();
+                match self.evaluate(&fields).await {
+                    Ok(fields) => self.job(&step_type, &property_files, inputs, &fields).await,
+                    Err(reason) => StepEnd::failed(reason),
+                }
+            }
             StepKind::Fail => {
                 let message = text(&inputs["ErrorMessage"]);
                 self.set_metadata(json!({"Fail": {"ErrorMessage": message}}));

@@ -67,6 +67,11 @@ pub struct StepRecord {
     pub attempts: u32,
     /// The execution whose result a cache hit reused.
     pub cache_hit: Option<String>,
+    /// What later steps read of a step that succeeded (`Steps.<name>.<path>`): a job's
+    /// Describe* answer, a Lambda or Callback step's outputs, a Condition's outcome.
+    pub properties: Option<Value>,
+    /// A Condition step's outcome.
+    pub outcome: Option<bool>,
 }
 
 #[derive(Clone, Debug)]
@@ -86,11 +91,27 @@ pub struct ExecutionRecord {
     pub failure_reason: Option<String>,
     pub created: SystemTime,
     pub modified: SystemTime,
+    /// The steps that started, in the order they started.
     pub steps: Vec<StepRecord>,
+    /// Step name → its place in `steps`, so an update does not search them.
+    step_index: HashMap<String, usize>,
     pub parameters: BTreeMap<String, Value>,
 }
 
 impl ExecutionRecord {
+    /// Records a step that started.
+    pub fn push_step(&mut self, record: StepRecord) {
+        self.step_index
+            .insert(record.name.clone(), self.steps.len());
+        self.steps.push(record);
+    }
+
+    /// The record of a step that started.
+    pub fn step_mut(&mut self, name: &str) -> Option<&mut StepRecord> {
+        let at = *self.step_index.get(name)?;
+        self.steps.get_mut(at)
+    }
+
     pub fn is_done(&self) -> bool {
         matches!(self.status.as_str(), "Stopped" | "Failed" | "Succeeded")
     }
@@ -117,6 +138,8 @@ impl StepRecord {
             metadata: json!({}),
             attempts: 1,
             cache_hit: None,
+            properties: None,
+            outcome: None,
         }
     }
 
@@ -304,6 +327,7 @@ impl Pipelines {
                 created: now,
                 modified: now,
                 steps: Vec::new(),
+                step_index: HashMap::new(),
                 parameters: new.parameters,
             },
         );
@@ -343,7 +367,7 @@ impl Pipelines {
 
     pub fn update_step(&self, arn: &str, step: &str, change: impl FnOnce(&mut StepRecord)) {
         self.update_execution(arn, |execution| {
-            if let Some(record) = execution.steps.iter_mut().find(|s| s.name == step) {
+            if let Some(record) = execution.step_mut(step) {
                 change(record);
             }
         });

@@ -48,7 +48,9 @@ pub fn check(definition: &Definition) -> Result<(), String> {
         for reference in step.references()? {
             check_reference(definition, step, &reference)?;
         }
-        check_functions(&step.arguments).map_err(|e| format!("step '{}': {e}", step.name))?;
+        check_functions(&step.arguments)
+            .and_then(|()| check_functions(&step.fields))
+            .map_err(|e| format!("step '{}': {e}", step.name))?;
         if let StepKind::Condition { conditions, .. } = &step.kind {
             for condition in conditions {
                 check_condition(condition)
@@ -252,39 +254,42 @@ fn check_functions(value: &Value) -> Result<(), String> {
 }
 
 fn check_acyclic(definition: &Definition) -> Result<(), String> {
-    let edges: BTreeMap<&str, BTreeSet<String>> = definition
+    let edges: BTreeMap<&str, Vec<String>> = definition
         .steps
         .iter()
-        .map(|s| (s.name.as_str(), s.prerequisites()))
+        .map(|s| (s.name.as_str(), s.prerequisites().into_iter().collect()))
         .collect();
-    // Depth-first search that keeps the path, so the cycle can be shown.
-    fn visit<'a>(
-        node: &'a str,
-        edges: &'a BTreeMap<&'a str, BTreeSet<String>>,
-        done: &mut BTreeSet<&'a str>,
-        path: &mut Vec<&'a str>,
-    ) -> Result<(), String> {
-        if done.contains(node) {
-            return Ok(());
+    // Depth-first search with a stack of its own (a chain of thousands of steps is a
+    // path as deep), keeping the path so that a cycle can be shown.
+    let mut done: BTreeSet<&str> = BTreeSet::new();
+    for start in edges.keys() {
+        if done.contains(start) {
+            continue;
         }
-        if let Some(start) = path.iter().position(|n| *n == node) {
-            let mut cycle: Vec<&str> = path[start..].to_vec();
-            cycle.push(node);
-            return Err(format!("the steps {} form a cycle", cycle.join(" → ")));
-        }
-        path.push(node);
-        for next in edges.get(node).into_iter().flatten() {
-            if let Some((key, _)) = edges.get_key_value(next.as_str()) {
-                visit(key, edges, done, path)?;
+        let mut path: Vec<(&str, usize)> = vec![(start, 0)];
+        let mut on_path: BTreeSet<&str> = BTreeSet::from([*start]);
+        while let Some((node, next)) = path.last_mut() {
+            let Some(target) = edges[*node].get(*next) else {
+                on_path.remove(*node);
+                done.insert(*node);
+                path.pop();
+                continue;
+            };
+            *next += 1;
+            let Some((target, _)) = edges.get_key_value(target.as_str()) else {
+                continue;
+            };
+            if on_path.contains(target) {
+                let from = path.iter().position(|(n, _)| n == target).unwrap_or(0);
+                let mut cycle: Vec<&str> = path[from..].iter().map(|(n, _)| *n).collect();
+                cycle.push(target);
+                return Err(format!("the steps {} form a cycle", cycle.join(" → ")));
+            }
+            if !done.contains(target) {
+                on_path.insert(target);
+                path.push((target, 0));
             }
         }
-        path.pop();
-        done.insert(node);
-        Ok(())
-    }
-    let mut done = BTreeSet::new();
-    for node in edges.keys() {
-        visit(node, &edges, &mut done, &mut Vec::new())?;
     }
     Ok(())
 }

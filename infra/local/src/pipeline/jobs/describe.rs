@@ -5,6 +5,7 @@
 
 use serde_json::{json, Map, Value};
 
+use super::searches;
 use crate::pipeline::store::{ACCOUNT, REGION};
 
 /// What SageMaker names the job of a pipeline step: `pipelines-<execution id>-<step>-<suffix>`,
@@ -29,7 +30,7 @@ pub fn job_name(execution_id: &str, step: &str) -> String {
     format!("{name}-{suffix}")
 }
 
-fn fnv(text: &str) -> u64 {
+pub(super) fn fnv(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
     })
@@ -42,8 +43,16 @@ fn arn(resource: &str, name: &str) -> String {
     )
 }
 
-/// The synthesized answer and the step's Metadata in ListPipelineExecutionSteps.
-pub fn describe(step_type: &str, arguments: &Value, job: &str, now: f64) -> (Value, Value) {
+/// The synthesized answer and the step's Metadata in ListPipelineExecutionSteps, from the
+/// step's evaluated Arguments and its other members (`fields`: a check step's baselines
+/// and flags).
+pub fn describe(
+    step_type: &str,
+    arguments: &Value,
+    fields: &Value,
+    job: &str,
+    now: f64,
+) -> (Value, Value) {
     let mut answer: Map<String, Value> = arguments.as_object().cloned().unwrap_or_default();
     let mut set = |key: &str, value: Value| {
         answer.entry(key.to_owned()).or_insert(value);
@@ -78,6 +87,15 @@ pub fn describe(step_type: &str, arguments: &Value, job: &str, now: f64) -> (Val
                 "ModelArtifacts",
                 json!({"S3ModelArtifacts": format!("{output}/{job}/output/model.tar.gz")}),
             );
+            // One final value per metric the job defines, as the service scrapes them.
+            let metrics: Vec<Value> = arguments["AlgorithmSpecification"]["MetricDefinitions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|m| m["Name"].as_str())
+                .map(|name| json!({"MetricName": name, "Value": 0.0, "Timestamp": now}))
+                .collect();
+            set("FinalMetricDataList", Value::Array(metrics));
             set("TrainingTimeInSeconds", json!(0));
             set("BillableTimeInSeconds", json!(0));
             times(&mut set, "TrainingStartTime", "TrainingEndTime");
@@ -93,14 +111,13 @@ pub fn describe(step_type: &str, arguments: &Value, job: &str, now: f64) -> (Val
         }
         "Tuning" => {
             let job_arn = arn("hyper-parameter-tuning-job", job);
-            let best = format!("{}-001-{:08x}", &job[..job.len().min(32)], fnv(job) as u32);
-            let best_job = json!({"TrainingJobName": best, "TrainingJobArn": arn("training-job", &best),
-                "TrainingJobStatus": "Completed", "CreationTime": now, "TunedHyperParameters": {}});
             set("HyperParameterTuningJobName", json!(job));
             set("HyperParameterTuningJobArn", json!(job_arn));
             set("HyperParameterTuningJobStatus", json!("Completed"));
-            set("BestTrainingJob", best_job.clone());
-            set("TrainingJobSummaries", json!([best_job]));
+            let found = searches::tuning(arguments, job, |name| arn("training-job", name), now);
+            for (key, value) in found {
+                set(&key, value);
+            }
             times(
                 &mut set,
                 "HyperParameterTuningEndTime",
@@ -114,6 +131,9 @@ pub fn describe(step_type: &str, arguments: &Value, job: &str, now: f64) -> (Val
             set("AutoMLJobArn", json!(job_arn));
             set("AutoMLJobStatus", json!("Completed"));
             set("AutoMLJobSecondaryStatus", json!("Completed"));
+            for (key, value) in searches::automl(arguments, job, now) {
+                set(&key, value);
+            }
             times(&mut set, "EndTime", "EndTime");
             json!({"AutoMLJob": {"Arn": job_arn}})
         }
@@ -175,34 +195,70 @@ pub fn describe(step_type: &str, arguments: &Value, job: &str, now: f64) -> (Val
             json!({"EMRServerless": {"ApplicationId": application, "JobRunId": run_id}})
         }
         "ClarifyCheck" | "QualityCheck" => {
-            // A check runs a processing job that writes its baseline to its output.
-            let output = arguments["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
-                .as_str()
-                .unwrap_or_default()
-                .trim_end_matches('/')
-                .to_owned();
-            let constraints = if step_type == "QualityCheck" {
-                format!("{output}/constraints.json")
-            } else {
-                format!("{output}/analysis.json")
-            };
             let job_arn = arn("processing-job", job);
-            set("CalculatedBaselineConstraints", json!(constraints));
-            set("BaselineUsedForDriftCheckConstraints", json!(constraints));
-            let mut metadata = json!({"CheckJobArn": job_arn, "CalculatedBaselineConstraints": constraints,
-                "BaselineUsedForDriftCheckConstraints": constraints});
-            if step_type == "QualityCheck" {
-                let statistics = format!("{output}/statistics.json");
-                set("CalculatedBaselineStatistics", json!(statistics));
-                set("BaselineUsedForDriftCheckStatistics", json!(statistics));
-                metadata["CalculatedBaselineStatistics"] = json!(statistics);
-                metadata["BaselineUsedForDriftCheckStatistics"] = json!(statistics);
+            let mut metadata = check_baselines(step_type, arguments, fields);
+            if let Value::Object(baselines) = &metadata {
+                for (key, value) in baselines {
+                    set(key, value.clone());
+                }
+            }
+            metadata["CheckJobArn"] = json!(job_arn);
+            for key in [
+                "CheckType",
+                "ModelPackageGroupName",
+                "SkipCheck",
+                "RegisterNewBaseline",
+            ] {
+                if let Some(value) = fields.get(key).filter(|v| !v.is_null()) {
+                    metadata[key] = value.clone();
+                }
             }
             json!({ step_type: metadata })
         }
         other => json!({ other: {} }),
     };
     (Value::Object(answer), metadata)
+}
+
+/// A check step's baselines, as SageMaker reports them: the check's processing job
+/// writes what it calculated to its output (`constraints.json` and `statistics.json`
+/// for a QualityCheck, `analysis.json` for a ClarifyCheck). The baseline the drift check
+/// used is the supplied one, unless the step skips the check or registers a new
+/// baseline (or none was supplied), when it is the calculated one.
+fn check_baselines(step_type: &str, arguments: &Value, fields: &Value) -> Value {
+    let output = arguments["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
+        .as_str()
+        .unwrap_or_default()
+        .trim_end_matches('/')
+        .to_owned();
+    let flag =
+        |key: &str| fields[key].as_bool().unwrap_or(false) || fields[key].as_str() == Some("true");
+    let use_calculated = flag("SkipCheck") || flag("RegisterNewBaseline");
+    let mut kinds = vec![(
+        "Constraints",
+        if step_type == "QualityCheck" {
+            "constraints.json"
+        } else {
+            "analysis.json"
+        },
+    )];
+    if step_type == "QualityCheck" {
+        kinds.push(("Statistics", "statistics.json"));
+    }
+    let mut baselines = Map::new();
+    for (kind, file) in kinds {
+        let calculated = json!(format!("{output}/{file}"));
+        let supplied = fields
+            .get(format!("SuppliedBaseline{kind}"))
+            .filter(|v| v.as_str().is_some_and(|s| !s.is_empty()));
+        let used = match supplied {
+            Some(supplied) if !use_calculated => supplied.clone(),
+            _ => calculated.clone(),
+        };
+        baselines.insert(format!("CalculatedBaseline{kind}"), calculated);
+        baselines.insert(format!("BaselineUsedForDriftCheck{kind}"), used);
+    }
+    Value::Object(baselines)
 }
 
 #[cfg(test)]
@@ -220,6 +276,7 @@ mod tests {
         let (answer, metadata) = describe(
             "Training",
             &json!({"OutputDataConfig": {"S3OutputPath": "s3://b/AbaloneTrain"}}),
+            &json!({}),
             &job,
             1.0,
         );
@@ -235,7 +292,7 @@ mod tests {
     fn a_processing_jobs_outputs_are_the_ones_it_asked_for() {
         let request = json!({"ProcessingOutputConfig": {"Outputs": [
             {"OutputName": "train", "S3Output": {"S3Uri": "s3://b/train", "LocalPath": "/opt/ml/processing/train"}}]}});
-        let (answer, _) = describe("Processing", &request, "job", 1.0);
+        let (answer, _) = describe("Processing", &request, &json!({}), "job", 1.0);
         assert_eq!(
             answer["ProcessingOutputConfig"],
             request["ProcessingOutputConfig"]
@@ -243,6 +300,7 @@ mod tests {
         let (answer, metadata) = describe(
             "RegisterModel",
             &json!({"ModelPackageGroupName": "Abalone"}),
+            &json!({}),
             "job",
             1.0,
         );
@@ -253,5 +311,39 @@ mod tests {
         assert_eq!(metadata["RegisterModel"]["Arn"], answer["ModelPackageArn"]);
         let long = job_name("abc", &"x".repeat(100));
         assert_eq!(long.len(), 63);
+    }
+
+    #[test]
+    fn a_check_uses_the_supplied_baseline_unless_it_registers_a_new_one() {
+        let request = json!({"ProcessingOutputConfig": {"Outputs": [{"S3Output": {"S3Uri": "s3://b/check/"}}]}});
+        let supplied = json!({"SuppliedBaselineConstraints": "s3://b/old/constraints.json",
+            "SuppliedBaselineStatistics": "s3://b/old/statistics.json", "RegisterNewBaseline": false});
+        let (answer, metadata) = describe("QualityCheck", &request, &supplied, "job", 1.0);
+        assert_eq!(
+            answer["CalculatedBaselineConstraints"],
+            "s3://b/check/constraints.json"
+        );
+        assert_eq!(
+            answer["BaselineUsedForDriftCheckConstraints"],
+            "s3://b/old/constraints.json"
+        );
+        assert_eq!(
+            answer["BaselineUsedForDriftCheckStatistics"],
+            "s3://b/old/statistics.json"
+        );
+        assert_eq!(metadata["QualityCheck"]["RegisterNewBaseline"], false);
+        let mut register = supplied.clone();
+        register["RegisterNewBaseline"] = json!(true);
+        let (answer, _) = describe("QualityCheck", &request, &register, "job", 1.0);
+        assert_eq!(
+            answer["BaselineUsedForDriftCheckStatistics"],
+            "s3://b/check/statistics.json"
+        );
+        let (answer, _) = describe("ClarifyCheck", &request, &json!({}), "job", 1.0);
+        assert_eq!(
+            answer["BaselineUsedForDriftCheckConstraints"],
+            "s3://b/check/analysis.json"
+        );
+        assert!(answer.get("CalculatedBaselineStatistics").is_none());
     }
 }

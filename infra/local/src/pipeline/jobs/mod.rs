@@ -3,7 +3,10 @@
 //! writes): they run on mocks, with the properties their Describe* answer would hold.
 
 pub mod describe;
+pub mod searches;
 pub mod shapes;
+
+use describe::fnv;
 
 use super::references::PropertyPath;
 

@@ -1,0 +1,182 @@
+//! Pipelines other people wrote (AWS's example notebooks, the SDK's integration tests),
+//! rebuilt unmodified with the real SDK (tests/sdk/ported_v2.py), run as SageMaker runs
+//! them: the lists a request sizes have that size, a reference outside a step's
+//! Arguments is a dependency and resolves, and the guide's cache durations mean what
+//! they mean there.
+
+use std::time::Duration;
+
+use integration_tests::{create_pipeline, deployed_stack, sagemaker_client};
+use local_stack::pipeline::{ExecutionRecord, Mocks, StepRecord};
+use local_stack::LocalStack;
+use serde_json::{json, Value};
+
+const DEADLINE: Duration = Duration::from_secs(60);
+
+fn definition(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/sdk/definitions/v2/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+/// Creates the pipeline (once) and runs an execution of it to its end.
+async fn run(stack: &LocalStack, name: &str, parameters: &[(&str, &str)]) -> ExecutionRecord {
+    let client = sagemaker_client(stack);
+    if stack.sagemaker.pipelines().pipeline(name).is_none() {
+        create_pipeline(&client, name, &definition(name))
+            .await
+            .expect("the SDK's definition is accepted");
+    }
+    let mut start = client.start_pipeline_execution().pipeline_name(name);
+    for (key, value) in parameters {
+        start = start.pipeline_parameters(
+            aws_sdk_sagemaker::types::Parameter::builder()
+                .name(*key)
+                .value(*value)
+                .build(),
+        );
+    }
+    let arn = start.send().await.unwrap().pipeline_execution_arn.unwrap();
+    let execution = stack
+        .sagemaker
+        .pipelines()
+        .wait_until_done(&arn, DEADLINE)
+        .await
+        .unwrap_or_else(|| panic!("{arn} did not end"));
+    assert_eq!(
+        (
+            execution.status.as_str(),
+            execution.failure_reason.as_deref()
+        ),
+        ("Succeeded", None)
+    );
+    execution
+}
+
+fn step<'a>(execution: &'a ExecutionRecord, name: &str) -> &'a StepRecord {
+    execution
+        .steps
+        .iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("step {name} did not run"))
+}
+
+fn properties(execution: &ExecutionRecord, name: &str) -> Value {
+    step(execution, name)
+        .properties
+        .clone()
+        .expect("it succeeded")
+}
+
+#[tokio::test]
+async fn a_tuning_step_lists_its_jobs_so_the_second_best_model_resolves() {
+    let stack = deployed_stack(&[], None).await;
+    let execution = run(&stack, "tuning-top-models", &[]).await;
+    let tuning = properties(&execution, "HPTuning");
+    let summaries = tuning["TrainingJobSummaries"].as_array().unwrap();
+    assert_eq!(summaries.len(), 3, "max_jobs=3");
+    for (rank, model) in ["BestModel-CreateModel", "SecondBestModel-CreateModel"]
+        .iter()
+        .enumerate()
+    {
+        let job = summaries[rank]["TrainingJobName"].as_str().unwrap();
+        assert_eq!(
+            properties(&execution, model)["PrimaryContainer"]["ModelDataUrl"],
+            json!(format!(
+                "s3://ported-local/AbaloneTrain/{job}/output/model.tar.gz"
+            )),
+            "get_top_model_s3_uri(top_k={rank})"
+        );
+    }
+    assert_eq!(tuning["BestTrainingJob"], summaries[0]);
+}
+
+#[tokio::test]
+async fn the_guides_cache_durations_are_taken_and_reuse_the_result() {
+    let stack = deployed_stack(&[], None).await;
+    let first = run(&stack, "tuning-top-models", &[]).await;
+    let second = run(&stack, "tuning-top-models", &[]).await;
+    // "30d" on the tuning step, "T12H" on the training step.
+    for name in ["HPTuning", "Baseline"] {
+        assert_eq!(step(&first, name).cache_hit, None);
+        assert_eq!(
+            step(&second, name).cache_hit.as_deref(),
+            Some(first.arn.as_str()),
+            "{name} reuses the first execution's result"
+        );
+    }
+    assert_eq!(
+        properties(&second, "HPTuning")["TrainingJobSummaries"],
+        properties(&first, "HPTuning")["TrainingJobSummaries"]
+    );
+}
+
+#[tokio::test]
+async fn the_best_automl_candidate_becomes_a_model_and_a_package() {
+    let stack = deployed_stack(&[], None).await;
+    let execution = run(&stack, "autopilot-register", &[]).await;
+    let automl = properties(&execution, "MyAutoMLStep");
+    let best = &automl["BestCandidate"]["InferenceContainers"][0];
+    let model = properties(&execution, "CreateBestModel-CreateModel");
+    assert_eq!(model["PrimaryContainer"]["Image"], best["Image"]);
+    assert_eq!(
+        model["PrimaryContainer"]["ModelDataUrl"],
+        best["ModelDataUrl"]
+    );
+    assert_eq!(
+        model["PrimaryContainer"]["Environment"]["MODEL_NAME"],
+        best["Environment"]["MODEL_NAME"]
+    );
+    assert!(best["ModelDataUrl"]
+        .as_str()
+        .unwrap()
+        .starts_with("s3://ported-local/autopilot/"));
+    let package = properties(&execution, "RegisterBestModel-RegisterModel");
+    assert_eq!(
+        package["InferenceSpecification"]["Containers"][0]["Image"],
+        best["Image"]
+    );
+}
+
+#[tokio::test]
+async fn a_check_waits_for_the_model_it_names_beside_its_arguments() {
+    let stack = deployed_stack(&[], None).await;
+    // The model step takes a while: a check that did not wait for it would start first.
+    stack.sagemaker.pipelines().set_mocks(
+        Mocks::parse(
+            &json!({"Steps": {"AbaloneCreateModel-CreateModel": {"Seconds": 0.3}}}).to_string(),
+        )
+        .unwrap(),
+    );
+    let execution = run(&stack, "model-bias-check", &[]).await;
+    let create = step(&execution, "AbaloneCreateModel-CreateModel");
+    let check = step(&execution, "ModelBiasCheckStep");
+    assert!(
+        check.started >= create.ended.unwrap(),
+        "the check started before the model it names was created"
+    );
+    // Not registering a new baseline: the drift check used the supplied one, and the
+    // model package carries it.
+    let supplied = "s3://ported-local/old/analysis.json";
+    assert_eq!(
+        properties(&execution, "ModelBiasCheckStep")["BaselineUsedForDriftCheckConstraints"],
+        supplied
+    );
+    let package = properties(&execution, "RegisterAbaloneModel-RegisterModel");
+    let drift = &package["DriftCheckBaselines"]["Bias"]["PostTrainingConstraints"]["S3Uri"];
+    assert_eq!(drift, supplied);
+    assert_eq!(check.metadata["ClarifyCheck"]["RegisterNewBaseline"], false);
+
+    let execution = run(
+        &stack,
+        "model-bias-check",
+        &[("RegisterNewModelBiasBaseline", "true")],
+    )
+    .await;
+    let calculated = "s3://ported-local/modelbiascheckstep/analysis.json";
+    let check = properties(&execution, "ModelBiasCheckStep");
+    assert_eq!(check["CalculatedBaselineConstraints"], calculated);
+    assert_eq!(check["BaselineUsedForDriftCheckConstraints"], calculated);
+}
