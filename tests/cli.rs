@@ -510,3 +510,42 @@ async fn a_stack_killed_outright_leaves_no_process_behind() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn ctrl_c_right_after_up_prints_its_exports_stops_it_cleanly() {
+    let state = tempfile::tempdir().unwrap();
+    let (mut up, _) = start_up(&state, &[]).await;
+    // At once, as a user who changed their mind: the handler is already in place.
+    interrupt(&up);
+    let status = tokio::time::timeout(DEADLINE, up.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert!(
+        !state.path().join("endpoints.json").exists(),
+        "up left the endpoints of a stopped stack behind"
+    );
+}
+
+#[tokio::test]
+async fn env_refuses_the_endpoints_of_a_stack_that_is_gone() {
+    let state = tempfile::tempdir().unwrap();
+    let mut gone = Command::new("true").spawn().unwrap();
+    let pid = gone.id().unwrap();
+    gone.wait().await.unwrap();
+    let file = state.path().join("endpoints.json");
+    std::fs::write(
+        &file,
+        json!({"sagemaker": "http://127.0.0.1:9", "pid": pid,
+            "env": {"AWS_ENDPOINT_URL_SAGEMAKER": "http://127.0.0.1:9"}})
+        .to_string(),
+    )
+    .unwrap();
+    let env = local_stack(&state).arg("env").output().await.unwrap();
+    assert_eq!(env.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&env.stderr);
+    assert!(stderr.contains(&format!("(pid {pid}) is gone")), "{stderr}");
+    assert!(env.stdout.is_empty(), "no exports of a dead stack");
+    assert!(!file.exists(), "the stale file is removed");
+}

@@ -52,6 +52,29 @@ impl IntoResponse for AwsError {
     }
 }
 
+/// A request body, or the error in AWS's shape when it could not be read (over the
+/// endpoint's size limit: 413, as the service answers a request entity too large).
+pub fn read_body(
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<axum::body::Bytes, AwsError> {
+    body.map_err(|rejection| {
+        let status = rejection.status();
+        let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "RequestEntityTooLargeException"
+        } else {
+            "SerializationException"
+        };
+        AwsError::new(
+            status,
+            code,
+            format!(
+                "the request body could not be read: {}",
+                rejection.body_text()
+            ),
+        )
+    })
+}
+
 /// A successful answer.
 pub fn ok(body: Value) -> Response {
     (

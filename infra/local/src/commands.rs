@@ -86,8 +86,16 @@ fn read_mocks(path: Option<&PathBuf>) -> Result<Mocks, String> {
     Mocks::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// Ctrl-C (SIGINT), caught from the moment it is made: one that arrives while the stack
+/// starts, or right after it printed its exports, stops it cleanly instead of killing it.
+fn interrupts() -> Result<tokio::signal::unix::Signal, String> {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(|e| format!("cannot catch Ctrl-C: {e}"))
+}
+
 /// `up`: the stack in the foreground until Ctrl-C.
 pub async fn up(options: StackOptions) -> Result<(), String> {
+    let mut interrupted = interrupts()?;
     let mocks = read_mocks(options.mocks.as_ref())?;
     let stack = start_stack(&options).await?;
     stack.sagemaker.pipelines().set_mocks(mocks);
@@ -100,7 +108,7 @@ pub async fn up(options: StackOptions) -> Result<(), String> {
     for (key, value) in stack.client_env() {
         println!("  export {key}={value}");
     }
-    let _ = tokio::signal::ctrl_c().await;
+    interrupted.recv().await;
     forget_endpoints();
     println!("local stack stopped");
     Ok(())
@@ -114,6 +122,7 @@ pub async fn run(
     max_parallel: Option<usize>,
     options: StackOptions,
 ) -> Result<i32, String> {
+    let mut interrupted = interrupts()?;
     let text = std::fs::read_to_string(&definition)
         .map_err(|e| format!("{}: {e}", definition.display()))?;
     let parsed = Definition::parse(&text).map_err(|e| format!("{}: {e}", definition.display()))?;
@@ -153,12 +162,12 @@ pub async fn run(
     tokio::pin!(follow);
     let execution = tokio::select! {
         execution = &mut follow => execution,
-        _ = tokio::signal::ctrl_c() => {
+        _ = interrupted.recv() => {
             eprintln!("stopping the execution (Ctrl-C again to quit at once)");
             let _ = pipelines.request_stop(&arn);
             tokio::select! {
                 execution = &mut follow => execution,
-                _ = tokio::signal::ctrl_c() => { forget_endpoints(); return Ok(2) }
+                _ = interrupted.recv() => { forget_endpoints(); return Ok(2) }
                 _ = tokio::time::sleep(STOP_GRACE) => { forget_endpoints(); return Ok(2) }
             }
         }
@@ -189,13 +198,32 @@ pub async fn run(
     })
 }
 
-/// What the running stack (`up` or `run`) wrote of itself.
+/// What the running stack (`up` or `run`) wrote of itself; refused when the process
+/// that wrote it is gone or its SageMaker endpoint does not answer (the file is then
+/// removed: it names a dead stack).
 fn running_stack() -> Result<serde_json::Value, String> {
     let file = endpoints_file();
-    std::fs::read_to_string(&file)
+    let stack: serde_json::Value = std::fs::read_to_string(&file)
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
-        .ok_or_else(|| format!("no local stack is running ({} not found)", file.display()))
+        .ok_or_else(|| format!("no local stack is running ({} not found)", file.display()))?;
+    let pid = stack["pid"].as_u64().unwrap_or_default();
+    let alive = pid > 0 && std::path::Path::new(&format!("/proc/{pid}")).exists();
+    let answers = stack["sagemaker"]
+        .as_str()
+        .and_then(|url| url.strip_prefix("http://"))
+        .and_then(|address| address.parse::<std::net::SocketAddr>().ok())
+        .is_some_and(|address| {
+            std::net::TcpStream::connect_timeout(&address, Duration::from_secs(1)).is_ok()
+        });
+    if !(alive && answers) {
+        let _ = std::fs::remove_file(&file);
+        return Err(format!(
+            "no local stack is running: the one {} names (pid {pid}) is gone; start one with `local-stack up`",
+            file.display()
+        ));
+    }
+    Ok(stack)
 }
 
 /// `env`: the running stack's client environment as `export` lines, for
@@ -220,7 +248,8 @@ pub async fn stop(execution_arn: String) -> Result<(), String> {
     aws_sdk_sagemaker::Client::new(&crate::stack::sdk_config(endpoint))
         .stop_pipeline_execution()
         .pipeline_execution_arn(&execution_arn)
-        .client_request_token(format!("stop-{}", std::process::id()))
+        // The model's ClientRequestToken takes 32 to 128 characters.
+        .client_request_token(format!("local-stack-stop-{:0>24}", std::process::id()))
         .send()
         .await
         .map_err(|e| match e.as_service_error() {

@@ -85,34 +85,44 @@ pub async fn follow(
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
     let _ = writeln!(out, "execution {arn}");
     loop {
-        let Some(execution) = pipelines.execution(arn) else {
+        // Read in place: only the lines of steps whose status changed are copied out.
+        let lines = pipelines.read_execution(arn, |execution| {
+            let mut lines = Vec::new();
+            for step in &execution.steps {
+                if seen.get(&step.name) == Some(&step.status) {
+                    continue;
+                }
+                seen.insert(step.name.clone(), step.status.clone());
+                let when = step
+                    .ended
+                    .filter(|_| step.status != "Executing")
+                    .unwrap_or(step.started);
+                let detail = match &step.failure_reason {
+                    Some(reason) => reason.clone(),
+                    None => metadata_summary(&step.metadata),
+                };
+                lines.push(format!(
+                    "  {}  {:<name$} {:<step_type$} {:<10} {detail}",
+                    clock(when),
+                    step.name,
+                    step.step_type,
+                    step.status,
+                    name = columns.name,
+                    step_type = columns.step_type,
+                ));
+            }
+            (lines, execution.is_done())
+        });
+        let Some((lines, done)) = lines else {
             unreachable!("the execution was started before it is followed")
         };
-        for step in &execution.steps {
-            if seen.get(&step.name) == Some(&step.status) {
-                continue;
-            }
-            seen.insert(step.name.clone(), step.status.clone());
-            let when = step
-                .ended
-                .filter(|_| step.status != "Executing")
-                .unwrap_or(step.started);
-            let detail = match &step.failure_reason {
-                Some(reason) => reason.clone(),
-                None => metadata_summary(&step.metadata),
-            };
-            let _ = writeln!(
-                out,
-                "  {}  {:<name$} {:<step_type$} {:<10} {detail}",
-                clock(when),
-                step.name,
-                step.step_type,
-                step.status,
-                name = columns.name,
-                step_type = columns.step_type,
-            );
+        for line in lines {
+            let _ = writeln!(out, "{line}");
         }
-        if execution.is_done() {
+        if done {
+            let Some(execution) = pipelines.execution(arn) else {
+                unreachable!("the execution was started before it is followed")
+            };
             let _ = writeln!(
                 out,
                 "execution {}{}",
@@ -126,7 +136,7 @@ pub async fn follow(
             return execution;
         }
         if changes.changed().await.is_err() {
-            return execution;
+            std::future::pending::<()>().await;
         }
     }
 }

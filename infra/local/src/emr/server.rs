@@ -74,7 +74,15 @@ impl From<EngineError> for AwsError {
     }
 }
 
-async fn handle(State(engine): State<EmrEngine>, headers: HeaderMap, body: Bytes) -> Response {
+async fn handle(
+    State(engine): State<EmrEngine>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    let body = match aws_json::read_body(body) {
+        Ok(body) => body,
+        Err(err) => return err.into_response(),
+    };
     let answer = aws_json::operation(&headers, "ElasticMapReduce").and_then(|operation| {
         let request = aws_json::body(&body)?;
         match operation {
@@ -85,7 +93,7 @@ async fn handle(State(engine): State<EmrEngine>, headers: HeaderMap, body: Bytes
             }
             "ListClusters" => list_clusters(&engine, &request),
             "TerminateJobFlows" => {
-                for id in string_list(&request, "JobFlowIds") {
+                for id in string_list(&request, "JobFlowIds")? {
                     engine.terminate(&id)?;
                 }
                 Ok(json!({}))
@@ -102,8 +110,8 @@ async fn handle(State(engine): State<EmrEngine>, headers: HeaderMap, body: Bytes
             }
             "ListSteps" => {
                 let cluster = aws_json::required_str(&request, "ClusterId")?;
-                let states = string_list(&request, "StepStates");
-                let ids = string_list(&request, "StepIds");
+                let states = string_list(&request, "StepStates")?;
+                let ids = string_list(&request, "StepIds")?;
                 let steps: Vec<Value> = engine
                     .steps(cluster)?
                     .iter()
@@ -116,7 +124,7 @@ async fn handle(State(engine): State<EmrEngine>, headers: HeaderMap, body: Bytes
             "CancelSteps" => {
                 let cluster = aws_json::required_str(&request, "ClusterId")?;
                 let mut infos = Vec::new();
-                for step_id in string_list(&request, "StepIds") {
+                for step_id in string_list(&request, "StepIds")? {
                     let info = match engine.cancel_step(cluster, &step_id)? {
                         Ok(()) => json!({"StepId": step_id, "Status": "SUBMITTED"}),
                         Err(reason) => {
@@ -140,17 +148,26 @@ async fn handle(State(engine): State<EmrEngine>, headers: HeaderMap, body: Bytes
     }
 }
 
-fn string_list(request: &Value, member: &str) -> Vec<String> {
-    request[member]
-        .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
+/// A list-of-strings member (absent: empty). Anything else is refused as EMR refuses
+/// it, naming the member, rather than read as an empty list.
+fn string_list(request: &Value, member: &str) -> Result<Vec<String>, AwsError> {
+    let refused = |what: &str| {
+        AwsError::validation(format!(
+            "1 validation error detected: Value at '{member}' failed to satisfy constraint: {what}"
+        ))
+    };
+    match &request[member] {
+        Value::Null => Ok(Vec::new()),
+        Value::Array(items) => items
+            .iter()
+            .map(|item| {
+                item.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| refused("Member must be a list of strings"))
+            })
+            .collect(),
+        _ => Err(refused("Member must be a list of strings")),
+    }
 }
 
 fn new_steps(request: &Value) -> Result<Vec<NewStep>, AwsError> {
@@ -170,7 +187,7 @@ fn new_steps(request: &Value) -> Result<Vec<NewStep>, AwsError> {
             Ok(NewStep {
                 name: name.to_owned(),
                 jar: aws_json::required_str(jar_step, "Jar")?.to_owned(),
-                args: string_list(jar_step, "Args"),
+                args: string_list(jar_step, "Args")?,
                 action_on_failure: step["ActionOnFailure"]
                     .as_str()
                     .unwrap_or("TERMINATE_CLUSTER")
@@ -212,7 +229,7 @@ fn run_job_flow(engine: &EmrEngine, request: &Value) -> Result<Value, AwsError> 
 }
 
 fn list_clusters(engine: &EmrEngine, request: &Value) -> Result<Value, AwsError> {
-    let states = string_list(request, "ClusterStates");
+    let states = string_list(request, "ClusterStates")?;
     let created_after = request["CreatedAfter"].as_f64();
     let clusters: Vec<Value> = engine
         .clusters()

@@ -203,6 +203,8 @@ pub struct Definition {
     pub steps: Vec<StepDef>,
     /// `PipelineExperimentConfig` (ExperimentName, TrialName), expressions unevaluated.
     pub experiment_config: Option<Value>,
+    /// `MlflowConfig` (MlflowResourceArn, MlflowExperimentName), as the v3 SDK writes it.
+    pub mlflow_config: Option<Value>,
     /// Step name → its place in `steps`.
     index: std::collections::HashMap<String, usize>,
 }
@@ -212,6 +214,18 @@ impl Definition {
     pub fn parse(text: &str) -> Result<Self, String> {
         let doc: Value =
             serde_json::from_str(text).map_err(|e| format!("the definition is not JSON: {e}"))?;
+        if let Some(unknown) = doc
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(key, _)| key)
+            .find(|key| !DEFINITION_MEMBERS.contains(&key.as_str()))
+        {
+            return Err(format!(
+                "the definition has a member '{unknown}' that the local stack does not support (it reads {})",
+                DEFINITION_MEMBERS.join(", ")
+            ));
+        }
         let version = doc["Version"].as_str().unwrap_or_default();
         if version != "2020-12-01" {
             return Err(format!(
@@ -242,6 +256,7 @@ impl Definition {
                 .get("PipelineExperimentConfig")
                 .filter(|c| !c.is_null())
                 .cloned(),
+            mlflow_config: read_mlflow_config(&doc)?,
         };
         super::validate::check(&definition)?;
         Ok(definition)
@@ -254,6 +269,46 @@ impl Definition {
     pub fn parameter(&self, name: &str) -> Option<&Parameter> {
         self.parameters.iter().find(|p| p.name == name)
     }
+}
+
+/// The top-level members of a definition, as the SDKs write them.
+const DEFINITION_MEMBERS: [&str; 6] = [
+    "Version",
+    "Metadata",
+    "Parameters",
+    "PipelineExperimentConfig",
+    "MlflowConfig",
+    "Steps",
+];
+
+/// `MlflowConfig`: plain strings, the members the service shows in MLflowConfig.
+fn read_mlflow_config(doc: &Value) -> Result<Option<Value>, String> {
+    let Some(config) = doc.get("MlflowConfig").filter(|c| !c.is_null()) else {
+        return Ok(None);
+    };
+    let members = config
+        .as_object()
+        .ok_or("the definition's MlflowConfig is not an object")?;
+    let mut kept = serde_json::Map::new();
+    for (key, value) in members {
+        if !["MlflowResourceArn", "MlflowExperimentName"].contains(&key.as_str()) {
+            return Err(format!(
+                "MlflowConfig has a member '{key}' that the local stack does not support (it reads MlflowResourceArn, MlflowExperimentName)"
+            ));
+        }
+        match value {
+            Value::Null => {}
+            Value::String(_) => {
+                kept.insert(key.clone(), value.clone());
+            }
+            other => {
+                return Err(format!(
+                    "MlflowConfig {key} must be a string; the local stack does not evaluate {other} there"
+                ))
+            }
+        }
+    }
+    Ok(Some(Value::Object(kept)))
 }
 
 fn read_parameter(p: &Value) -> Result<Parameter, String> {
@@ -390,6 +445,23 @@ fn read_cache_config(step: &Value, name: &str) -> Result<Option<CacheConfig>, St
     }))
 }
 
+/// A step name as the service model's StepName takes it: 1 to 64 of `[A-Za-z0-9\-_]`.
+fn check_step_name(name: &str) -> Result<(), String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    if name.is_empty() || name.chars().count() > 64 {
+        return Err(format!(
+            "step name '{name}' must be 1 to 64 characters (it has {})",
+            name.chars().count()
+        ));
+    }
+    if let Some(bad) = name.chars().find(|c| !allowed(*c)) {
+        return Err(format!(
+            "step name '{name}' has '{bad}'; step names take letters, digits, '-' and '_'"
+        ));
+    }
+    Ok(())
+}
+
 fn read_steps(
     steps: &[Value],
     gate: Option<(String, bool)>,
@@ -400,6 +472,7 @@ fn read_steps(
             .as_str()
             .ok_or("a step has no Name")?
             .to_owned();
+        check_step_name(&name)?;
         let kind_name = step["Type"].as_str().unwrap_or_default();
         let arguments = step
             .get("Arguments")

@@ -1,23 +1,24 @@
 //! Runs an execution: steps start when what they wait for succeeded (DependsOn, the
 //! steps they read, their condition's branch), at most ParallelismConfiguration at
-//! once; a failed attempt is retried as its RetryPolicies say; a cached step is reused.
+//! once. An execution may start from steps that already succeeded: those a selective
+//! execution reuses, or those a retried execution keeps.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 use serde_json::{json, Value};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::attempts::retry_delay;
-use super::cache::{signature, CachedStep};
 use super::definition::{Definition, StepKind};
 use super::expressions::{typed, Context};
 use super::readiness::Readiness;
 use super::runner::StepRunner;
+use super::selective::{self, SelectiveConfig};
+use super::step_run::run_step;
 use super::step_task::{StepEnd, StepTask};
-use super::store::{NewExecution, Pipelines, StepRecord};
+use super::store::{ExecutionRecord, NewExecution, PipelineRecord, Pipelines, StepRecord};
 
 /// SageMaker's default cap on the steps of one execution that run at once.
 const DEFAULT_MAX_PARALLEL: usize = 50;
@@ -30,6 +31,20 @@ pub struct StartRequest {
     pub max_parallel: Option<usize>,
     pub display_name: Option<String>,
     pub description: Option<String>,
+    /// `PipelineVersionId`: the version to run; the latest when not given.
+    pub version_id: Option<u64>,
+    /// `SelectiveExecutionConfig`.
+    pub selective: Option<SelectiveConfig>,
+    /// `MlflowExperimentName`: overrides the definition's MlflowConfig experiment.
+    pub mlflow_experiment_name: Option<String>,
+}
+
+/// Where an execution starts from: steps that already succeeded, and steps that do
+/// not run.
+#[derive(Default)]
+struct Resume {
+    done: Vec<(usize, StepRecord)>,
+    excluded: Vec<usize>,
 }
 
 /// The parameters of an execution: the overrides typed and checked against their
@@ -81,14 +96,36 @@ pub fn start_execution(
     let runner = pipelines
         .runner()
         .ok_or("this SageMaker endpoint runs no steps: start it with the local stack")?;
-    let definition = pipeline.definition.clone();
+    let version_id = request.version_id.unwrap_or(pipeline.latest_version());
+    let version = pipeline.version(version_id).ok_or_else(|| {
+        format!("Pipeline {pipeline_name} has no version {version_id} (PipelineVersionId)")
+    })?;
+    let definition = version.definition.clone();
     let parameters = resolve_parameters(&definition, &request.parameters)?;
+    let resume = match &request.selective {
+        None => Resume::default(),
+        Some(config) => {
+            let source = match &config.source {
+                None => None,
+                Some(arn) => Some(
+                    pipelines
+                        .execution(arn)
+                        .ok_or_else(|| format!("Pipeline execution {arn} does not exist"))?,
+                ),
+            };
+            let plan = selective::plan(&definition, &pipeline.arn, config, source.as_ref())?;
+            Resume {
+                done: plan.reused,
+                excluded: plan.excluded,
+            }
+        }
+    };
     let limit = request
         .max_parallel
         .or(pipeline.max_parallel)
         .unwrap_or(DEFAULT_MAX_PARALLEL)
         .max(1);
-    let started = chrono::Utc::now();
+    let mlflow_config = mlflow_config(&definition, request.mlflow_experiment_name.as_deref());
     let (arn, stop) = pipelines.new_execution(
         &pipeline,
         NewExecution {
@@ -96,8 +133,111 @@ pub fn start_execution(
             display_name: request.display_name.clone(),
             description: request.description.clone(),
             max_parallel: limit,
+            version_id,
+            selective_config: request.selective.as_ref().map(SelectiveConfig::to_json),
+            excluded: resume
+                .excluded
+                .iter()
+                .map(|&i| definition.steps[i].name.clone())
+                .collect(),
+            mlflow_config,
         },
     );
+    let context = execution_context(pipelines, &pipeline, &arn, &definition, parameters)?;
+    tokio::spawn(run(
+        pipelines.clone(),
+        runner,
+        arn.clone(),
+        pipeline.name.clone(),
+        definition,
+        context,
+        limit,
+        stop,
+        resume,
+    ));
+    Ok(arn)
+}
+
+/// RetryPipelineExecution: a Failed execution runs again under its ARN, from its failed
+/// steps; the steps that succeeded keep their results.
+pub fn retry_execution(
+    pipelines: &Arc<Pipelines>,
+    arn: &str,
+    max_parallel: Option<usize>,
+) -> Result<String, String> {
+    let execution = pipelines
+        .execution(arn)
+        .ok_or_else(|| format!("Pipeline execution {arn} does not exist"))?;
+    if execution.status != "Failed" {
+        return Err(format!(
+            "Pipeline execution {arn} is {}; only a Failed pipeline execution can be retried",
+            execution.status
+        ));
+    }
+    let pipeline = pipelines
+        .pipeline(&execution.pipeline_name)
+        .ok_or_else(|| format!("Pipeline {} does not exist", execution.pipeline_name))?;
+    let runner = pipelines
+        .runner()
+        .ok_or("this SageMaker endpoint runs no steps: start it with the local stack")?;
+    let definition = Definition::parse(&execution.definition_text)?;
+    let at = |name: &str| definition.steps.iter().position(|s| s.name == name);
+    let resume = Resume {
+        done: kept_steps(&execution)
+            .filter_map(|record| Some((at(&record.name)?, record.clone())))
+            .collect(),
+        excluded: execution.excluded.iter().filter_map(|n| at(n)).collect(),
+    };
+    let limit = max_parallel.unwrap_or(execution.max_parallel).max(1);
+    let stop = pipelines.resume_execution(arn, limit, |s| s.status == "Succeeded");
+    let context = execution_context(
+        pipelines,
+        &pipeline,
+        arn,
+        &definition,
+        execution.parameters.clone(),
+    )?;
+    tokio::spawn(run(
+        pipelines.clone(),
+        runner,
+        arn.to_owned(),
+        pipeline.name.clone(),
+        definition,
+        context,
+        limit,
+        stop,
+        resume,
+    ));
+    Ok(arn.to_owned())
+}
+
+/// The steps of an execution that a retry keeps: those that succeeded.
+fn kept_steps(execution: &ExecutionRecord) -> impl Iterator<Item = &StepRecord> {
+    execution
+        .steps
+        .iter()
+        .filter(|s| s.status == "Succeeded" && s.properties.is_some())
+}
+
+/// `MLflowConfig` as DescribePipelineExecution shows it: the definition's, with the
+/// experiment StartPipelineExecution names.
+fn mlflow_config(definition: &Definition, experiment: Option<&str>) -> Option<Value> {
+    let mut config = definition.mlflow_config.clone();
+    if let Some(name) = experiment {
+        config.get_or_insert_with(|| json!({}))["MlflowExperimentName"] = json!(name);
+    }
+    config
+}
+
+/// What every step of an execution reads: its parameters, its execution variables and
+/// its PipelineExperimentConfig (evaluated once, so every step reads the same).
+fn execution_context(
+    pipelines: &Pipelines,
+    pipeline: &PipelineRecord,
+    arn: &str,
+    definition: &Definition,
+    parameters: BTreeMap<String, Value>,
+) -> Result<Context, String> {
     let mut context = Context {
         parameters,
         job_steps: Arc::new(
@@ -110,10 +250,14 @@ pub fn start_execution(
         ),
         ..Context::default()
     };
+    let started: chrono::DateTime<chrono::Utc> = pipelines
+        .execution(arn)
+        .map_or_else(SystemTime::now, |e| e.created)
+        .into();
     let id = arn.rsplit('/').next().unwrap_or_default().to_owned();
     for (key, value) in [
         ("PipelineExecutionId", id),
-        ("PipelineExecutionArn", arn.clone()),
+        ("PipelineExecutionArn", arn.to_owned()),
         ("PipelineName", pipeline.name.clone()),
         ("PipelineArn", pipeline.arn.clone()),
         (
@@ -126,26 +270,15 @@ pub fn start_execution(
             .insert(key.to_owned(), Value::String(value));
     }
     if let Some(config) = &definition.experiment_config {
-        // Evaluated once: every step reads the same experiment and trial.
         let evaluated = context
             .evaluate(config)
             .map_err(|e| format!("PipelineExperimentConfig cannot be evaluated: {e:?}"))?;
         if let Value::Object(members) = &evaluated {
             context.experiment_config = members.clone().into_iter().collect();
         }
-        pipelines.update_execution(&arn, |e| e.experiment_config = Some(evaluated));
+        pipelines.update_execution(arn, |e| e.experiment_config = Some(evaluated));
     }
-    tokio::spawn(run(
-        pipelines.clone(),
-        runner,
-        arn.clone(),
-        pipeline.name.clone(),
-        definition,
-        context,
-        limit,
-        stop,
-    ));
-    Ok(arn)
+    Ok(context)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -158,6 +291,7 @@ async fn run(
     mut context: Context,
     limit: usize,
     mut stop: watch::Receiver<bool>,
+    resume: Resume,
 ) {
     let index: std::collections::HashMap<String, usize> = definition
         .steps
@@ -165,13 +299,37 @@ async fn run(
         .enumerate()
         .map(|(i, s)| (s.name.clone(), i))
         .collect();
-    // What each step reads, once: a task's context holds only those steps' properties.
-    let prerequisites: Vec<Vec<String>> = definition
+    // The steps each step reads properties of, once: a task's context holds only those.
+    let reads: Vec<Vec<String>> = definition
         .steps
         .iter()
-        .map(|s| s.prerequisites().into_iter().collect())
+        .map(|s| {
+            let refs = s.references().unwrap_or_default();
+            let steps: std::collections::BTreeSet<String> = refs
+                .iter()
+                .filter_map(|r| r.step().map(str::to_owned))
+                .collect();
+            steps.into_iter().collect()
+        })
         .collect();
     let mut readiness = Readiness::new(&definition);
+    for step in resume.excluded {
+        readiness.exclude(step);
+    }
+    for (step, record) in resume.done {
+        if let Some(properties) = &record.properties {
+            context
+                .properties
+                .insert(record.name.clone(), properties.clone());
+        }
+        readiness.succeeded(step, record.outcome);
+        let kept = pipelines
+            .read_execution(&arn, |e| e.steps.iter().any(|s| s.name == record.name))
+            .unwrap_or(false);
+        if !kept {
+            pipelines.update_execution(&arn, |e| e.push_step(record));
+        }
+    }
     let mut running = JoinSet::new();
     let mut first_failure: Option<String> = None;
     loop {
@@ -187,7 +345,7 @@ async fn run(
                 runner: runner.clone(),
                 arn: arn.clone(),
                 step: step.clone(),
-                context: context.for_step(&prerequisites[next]),
+                context: context.for_step(&reads[next]),
                 stop: stop.clone(),
             };
             let pipeline_name = pipeline_name.clone();
@@ -245,82 +403,4 @@ async fn run(
             (None, false) => ("Succeeded".to_owned(), None),
         };
     });
-}
-
-/// One step from its arguments to its end: a cache hit, or attempts until one
-/// succeeds or its RetryPolicies give up.
-async fn run_step(mut task: StepTask, pipeline_name: &str) -> StepEnd {
-    let inputs = match task.inputs().await {
-        Ok(inputs) => inputs,
-        Err(reason) => return StepEnd::failed(reason),
-    };
-    let cache = task
-        .step
-        .cache
-        .clone()
-        .filter(|c| c.enabled && task.step.kind.caches());
-    let step_signature = signature(task.step.kind.type_name(), &inputs);
-    if let Some(cache) = &cache {
-        if let Some(hit) = task.pipelines.cache().lookup(
-            pipeline_name,
-            &task.step.name,
-            &step_signature,
-            cache.expire_after,
-        ) {
-            task.pipelines.update_step(&task.arn, &task.step.name, |r| {
-                r.metadata = hit.metadata.clone();
-                r.cache_hit = Some(hit.execution_arn.clone());
-            });
-            return StepEnd::Succeeded {
-                properties: hit.properties,
-                outcome: None,
-            };
-        }
-    }
-    let first_started = Instant::now();
-    let mut attempts = 1;
-    let end = loop {
-        let end = task.run(inputs.clone()).await;
-        let StepEnd::Failed { fault, .. } = &end else {
-            break end;
-        };
-        let Some(delay) = retry_delay(
-            &task.step.retry_policies,
-            *fault,
-            attempts,
-            first_started.elapsed(),
-        ) else {
-            break end;
-        };
-        let mut stop = task.stop.clone();
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
-            _ = async { drop(stop.wait_for(|stopping| *stopping).await) } => {
-                break StepEnd::Stopped("pipeline execution stopped between attempts".to_owned());
-            }
-        }
-        attempts += 1;
-        task.pipelines
-            .update_step(&task.arn, &task.step.name, |r| r.attempts = attempts);
-    };
-    if let (Some(_), StepEnd::Succeeded { properties, .. }) = (&cache, &end) {
-        let metadata = task
-            .pipelines
-            .execution(&task.arn)
-            .and_then(|e| e.steps.into_iter().find(|s| s.name == task.step.name))
-            .map(|s| s.metadata)
-            .unwrap_or_else(|| json!({}));
-        task.pipelines.cache().remember(
-            pipeline_name,
-            &task.step.name,
-            step_signature,
-            CachedStep {
-                execution_arn: task.arn.clone(),
-                ended: SystemTime::now(),
-                properties: properties.clone(),
-                metadata,
-            },
-        );
-    }
-    end
 }

@@ -45,8 +45,11 @@ impl StepTask {
             answer["PropertyFiles"] = Value::Object(files);
         }
         let mut stop = self.stop.clone();
+        // A zero-length sleep still waits for the timer's next millisecond tick.
+        let duration = mock.duration();
         tokio::select! {
-            _ = tokio::time::sleep(mock.duration()) => {}
+            _ = tokio::time::sleep(duration), if !duration.is_zero() => {}
+            _ = std::future::ready(()), if duration.is_zero() => {}
             _ = async { drop(stop.wait_for(|stopping| *stopping).await) } => {
                 return StepEnd::Stopped(format!(
                     "{step_type} job {job} stopped: pipeline execution stopped"

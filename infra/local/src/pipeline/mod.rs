@@ -13,11 +13,14 @@ pub mod mocks;
 pub mod readiness;
 pub mod references;
 pub mod runner;
+pub mod selective;
+pub mod step_run;
 pub mod step_task;
 pub mod store;
 pub mod validate;
 
-pub use executor::{resolve_parameters, start_execution, StartRequest};
+pub use executor::{resolve_parameters, retry_execution, start_execution, StartRequest};
 pub use mocks::Mocks;
 pub use runner::{EmrStepEnd, StepRunner};
+pub use selective::SelectiveConfig;
 pub use store::{ExecutionRecord, PipelineSpec, Pipelines, StepRecord};

@@ -93,6 +93,8 @@ impl Readiness {
     /// become ready, and a condition's other branch is skipped.
     pub fn succeeded(&mut self, step: usize, outcome: Option<bool>) {
         self.state[step] = State::Succeeded;
+        // A step reused from another execution succeeds without having started.
+        self.ready.remove(&step);
         for d in self.dependents[step].clone() {
             if self.state[d] != State::Waiting {
                 continue;
@@ -115,6 +117,13 @@ impl Readiness {
     /// A step failed or was stopped: what waits for it stays waiting.
     pub fn ended(&mut self, step: usize) {
         self.state[step] = State::Ended;
+    }
+
+    /// A step that does not run in this execution (outside a selective execution's
+    /// selection): it never starts, and nothing is skipped on its account.
+    pub fn exclude(&mut self, step: usize) {
+        self.state[step] = State::Ended;
+        self.ready.remove(&step);
     }
 
     /// Whether the step was skipped.

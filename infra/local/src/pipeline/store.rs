@@ -26,6 +26,19 @@ pub struct PipelineSpec {
     pub max_parallel: Option<usize>,
 }
 
+/// One version of a pipeline: CreatePipeline makes the first, each UpdatePipeline that
+/// changes the definition the next.
+#[derive(Clone, Debug)]
+pub struct PipelineVersion {
+    pub id: u64,
+    pub definition_text: String,
+    pub definition: Definition,
+    pub created: SystemTime,
+    pub display_name: Option<String>,
+    pub description: Option<String>,
+    pub last_execution_arn: Option<String>,
+}
+
 #[derive(Clone, Debug)]
 pub struct PipelineRecord {
     pub name: String,
@@ -39,6 +52,37 @@ pub struct PipelineRecord {
     pub created: SystemTime,
     pub modified: SystemTime,
     pub last_execution: Option<SystemTime>,
+    /// Every version, oldest first; the last is the pipeline's definition above.
+    pub versions: Vec<PipelineVersion>,
+}
+
+impl PipelineRecord {
+    /// The newest version's id.
+    pub fn latest_version(&self) -> u64 {
+        self.versions.last().map_or(1, |v| v.id)
+    }
+
+    /// A version by id.
+    pub fn version(&self, id: u64) -> Option<&PipelineVersion> {
+        self.versions.iter().find(|v| v.id == id)
+    }
+}
+
+fn new_version(
+    id: u64,
+    definition_text: &str,
+    definition: &Definition,
+    now: SystemTime,
+) -> PipelineVersion {
+    PipelineVersion {
+        id,
+        definition_text: definition_text.to_owned(),
+        definition: definition.clone(),
+        created: now,
+        display_name: None,
+        description: None,
+        last_execution_arn: None,
+    }
 }
 
 /// What an execution starts with, besides its pipeline.
@@ -48,6 +92,14 @@ pub struct NewExecution {
     pub display_name: Option<String>,
     pub description: Option<String>,
     pub max_parallel: usize,
+    /// The pipeline version it runs.
+    pub version_id: u64,
+    /// `SelectiveExecutionConfig` as DescribePipelineExecution shows it.
+    pub selective_config: Option<Value>,
+    /// The steps a selective execution neither runs nor reuses.
+    pub excluded: Vec<String>,
+    /// `MLflowConfig` as DescribePipelineExecution shows it.
+    pub mlflow_config: Option<Value>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -72,6 +124,8 @@ pub struct StepRecord {
     pub properties: Option<Value>,
     /// A Condition step's outcome.
     pub outcome: Option<bool>,
+    /// The execution whose result a selective execution reused for this step.
+    pub selective_source: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -84,6 +138,16 @@ pub struct ExecutionRecord {
     /// The definition as it was when the execution started.
     pub definition_text: String,
     pub max_parallel: usize,
+    /// The pipeline version it runs.
+    pub version_id: u64,
+    /// `SelectiveExecutionConfig`, as StartPipelineExecution gave it.
+    pub selective_config: Option<Value>,
+    /// The steps a selective execution neither runs nor reuses.
+    pub excluded: Vec<String>,
+    /// `MLflowConfig`: the definition's, with the start's experiment name.
+    pub mlflow_config: Option<Value>,
+    /// StartPipelineExecution's `RoleArn`.
+    pub role_arn: Option<String>,
     /// PipelineExperimentConfig, evaluated.
     pub experiment_config: Option<Value>,
     /// Executing, Stopping, Stopped, Failed or Succeeded.
@@ -110,6 +174,34 @@ impl ExecutionRecord {
     pub fn step_mut(&mut self, name: &str) -> Option<&mut StepRecord> {
         let at = *self.step_index.get(name)?;
         self.steps.get_mut(at)
+    }
+
+    /// An execution with no steps, for unit tests of what reads executions.
+    #[cfg(test)]
+    pub fn for_tests(pipeline_arn: &str, arn: &str, status: &str) -> Self {
+        let now = SystemTime::now();
+        Self {
+            arn: arn.to_owned(),
+            pipeline_name: "p".to_owned(),
+            pipeline_arn: pipeline_arn.to_owned(),
+            display_name: "e".to_owned(),
+            description: None,
+            definition_text: String::new(),
+            max_parallel: 50,
+            version_id: 1,
+            selective_config: None,
+            excluded: Vec::new(),
+            mlflow_config: None,
+            role_arn: None,
+            experiment_config: None,
+            status: status.to_owned(),
+            failure_reason: None,
+            created: now,
+            modified: now,
+            steps: Vec::new(),
+            step_index: HashMap::new(),
+            parameters: BTreeMap::new(),
+        }
     }
 
     pub fn is_done(&self) -> bool {
@@ -140,6 +232,7 @@ impl StepRecord {
             cache_hit: None,
             properties: None,
             outcome: None,
+            selective_source: None,
         }
     }
 
@@ -158,6 +251,9 @@ impl StepRecord {
         }
         if let Some(source) = &self.cache_hit {
             step["CacheHitResult"] = json!({"SourcePipelineExecutionArn": source});
+        }
+        if let Some(source) = &self.selective_source {
+            step["SelectiveExecutionResult"] = json!({"SourcePipelineExecutionArn": source});
         }
         if let Some(end) = self.ended {
             step["EndTime"] = json!(epoch(end));
@@ -242,6 +338,12 @@ impl Pipelines {
             )),
             (None, true) => Err(format!("Pipeline {name} does not exist")),
             (Some(existing), true) => {
+                if existing.definition_text != spec.definition_text {
+                    let id = existing.latest_version() + 1;
+                    existing
+                        .versions
+                        .push(new_version(id, &spec.definition_text, &definition, now));
+                }
                 existing.definition_text = spec.definition_text;
                 existing.definition = definition;
                 existing.max_parallel = spec.max_parallel.or(existing.max_parallel);
@@ -264,12 +366,13 @@ impl Pipelines {
                         arn: arn.clone(),
                         description: spec.description,
                         role_arn: spec.role_arn,
-                        definition_text: spec.definition_text,
-                        definition,
+                        definition_text: spec.definition_text.clone(),
+                        definition: definition.clone(),
                         max_parallel: spec.max_parallel,
                         created: now,
                         modified: now,
                         last_execution: None,
+                        versions: vec![new_version(1, &spec.definition_text, &definition, now)],
                     },
                 );
                 Ok(arn)
@@ -277,9 +380,9 @@ impl Pipelines {
         }
     }
 
-    /// Every pipeline, by name.
-    pub fn all_pipelines(&self) -> Vec<PipelineRecord> {
-        self.pipelines.lock().unwrap().values().cloned().collect()
+    /// Reads every pipeline in place, by name, without copying their definitions.
+    pub fn map_pipelines<T>(&self, read: impl Fn(&PipelineRecord) -> T) -> Vec<T> {
+        self.pipelines.lock().unwrap().values().map(read).collect()
     }
 
     /// A pipeline by name or ARN.
@@ -319,8 +422,16 @@ impl Pipelines {
                 pipeline_arn: pipeline.arn.clone(),
                 display_name: new.display_name.unwrap_or_else(|| id.clone()),
                 description: new.description,
-                definition_text: pipeline.definition_text.clone(),
+                definition_text: pipeline
+                    .version(new.version_id)
+                    .map_or(&pipeline.definition_text, |v| &v.definition_text)
+                    .clone(),
                 max_parallel: new.max_parallel,
+                version_id: new.version_id,
+                selective_config: new.selective_config,
+                excluded: new.excluded,
+                mlflow_config: new.mlflow_config,
+                role_arn: None,
                 experiment_config: None,
                 status: "Executing".to_owned(),
                 failure_reason: None,
@@ -333,11 +444,69 @@ impl Pipelines {
         );
         if let Some(p) = self.pipelines.lock().unwrap().get_mut(&pipeline.name) {
             p.last_execution = Some(now);
+            if let Some(version) = p.versions.iter_mut().find(|v| v.id == new.version_id) {
+                version.last_execution_arn = Some(arn.clone());
+            }
         }
         let (stop, stopped) = watch::channel(false);
         self.stops.lock().unwrap().insert(arn.clone(), stop);
         self.changed();
         (arn, stopped)
+    }
+
+    /// Sets a version's display name and description (UpdatePipelineVersion).
+    pub fn update_version(
+        &self,
+        pipeline: &str,
+        id: u64,
+        display_name: Option<String>,
+        description: Option<String>,
+    ) -> Result<(), String> {
+        let mut pipelines = self.pipelines.lock().unwrap();
+        let version = pipelines
+            .get_mut(pipeline)
+            .and_then(|p| p.versions.iter_mut().find(|v| v.id == id))
+            .ok_or_else(|| format!("Pipeline {pipeline} has no version {id}"))?;
+        if display_name.is_some() {
+            version.display_name = display_name;
+        }
+        if description.is_some() {
+            version.description = description;
+        }
+        Ok(())
+    }
+
+    /// Makes an ended execution run again under its ARN (RetryPipelineExecution): it
+    /// is Executing, with a new stop signal, and keeps only the steps `keep` names.
+    pub(super) fn resume_execution(
+        &self,
+        arn: &str,
+        max_parallel: usize,
+        keep: impl Fn(&StepRecord) -> bool,
+    ) -> watch::Receiver<bool> {
+        self.update_execution(arn, |e| {
+            e.status = "Executing".to_owned();
+            e.failure_reason = None;
+            e.max_parallel = max_parallel;
+            let steps = std::mem::take(&mut e.steps);
+            e.step_index.clear();
+            for step in steps.into_iter().filter(|s| keep(s)) {
+                e.push_step(step);
+            }
+        });
+        let (stop, stopped) = watch::channel(false);
+        self.stops.lock().unwrap().insert(arn.to_owned(), stop);
+        stopped
+    }
+
+    /// Reads an execution in place, without copying it (an execution of thousands of
+    /// steps is read on every change by whoever waits for it).
+    pub fn read_execution<T>(
+        &self,
+        arn: &str,
+        read: impl FnOnce(&ExecutionRecord) -> T,
+    ) -> Option<T> {
+        self.executions.lock().unwrap().get(arn).map(read)
     }
 
     pub fn execution(&self, arn: &str) -> Option<ExecutionRecord> {
@@ -400,8 +569,10 @@ impl Pipelines {
         let mut changes = self.subscribe();
         let done = async {
             loop {
-                if let Some(execution) = self.execution(arn).filter(ExecutionRecord::is_done) {
-                    return execution;
+                if self.read_execution(arn, ExecutionRecord::is_done) == Some(true) {
+                    if let Some(execution) = self.execution(arn) {
+                        return execution;
+                    }
                 }
                 if changes.changed().await.is_err() {
                     std::future::pending::<()>().await;

@@ -1,17 +1,19 @@
 //! The execution operations of the SageMaker endpoint: StartPipelineExecution,
 //! DescribePipelineExecution, ListPipelineExecutions, ListPipelineExecutionSteps,
-//! StopPipelineExecution, DescribePipelineDefinitionForExecution and
-//! ListPipelineParametersForExecution.
+//! StopPipelineExecution, RetryPipelineExecution, UpdatePipelineExecution,
+//! DescribePipelineDefinitionForExecution and ListPipelineParametersForExecution.
 
 use serde_json::{json, Value};
 
+use super::api::Api;
 use super::listing;
 use super::pipeline_api::max_parallel;
-use super::server::Api;
 use crate::aws_json::{self, AwsError};
 use crate::pipeline::expressions::text;
 use crate::pipeline::store::epoch;
-use crate::pipeline::{start_execution, ExecutionRecord, StartRequest};
+use crate::pipeline::{
+    retry_execution, start_execution, ExecutionRecord, SelectiveConfig, StartRequest,
+};
 
 fn execution(api: &Api, request: &Value) -> Result<ExecutionRecord, AwsError> {
     let arn = aws_json::required_str(request, "PipelineExecutionArn")?;
@@ -45,10 +47,68 @@ fn start(api: &Api, request: &Value) -> Result<Value, AwsError> {
         description: request["PipelineExecutionDescription"]
             .as_str()
             .map(str::to_owned),
+        version_id: request["PipelineVersionId"].as_u64(),
+        selective: selective_config(request)?,
+        mlflow_experiment_name: request["MlflowExperimentName"].as_str().map(str::to_owned),
     };
-    let arn =
-        start_execution(&api.pipelines, &pipeline.name, &start).map_err(AwsError::validation)?;
+    let arn = start_execution(&api.pipelines, &pipeline.name, &start).map_err(|e| {
+        if e.starts_with("Pipeline execution") && e.ends_with("does not exist") {
+            AwsError::not_found(e)
+        } else {
+            AwsError::validation(e)
+        }
+    })?;
+    if let Some(role) = request["RoleArn"].as_str() {
+        api.pipelines
+            .update_execution(&arn, |e| e.role_arn = Some(role.to_owned()));
+    }
     Ok(json!({"PipelineExecutionArn": arn}))
+}
+
+fn selective_config(request: &Value) -> Result<Option<SelectiveConfig>, AwsError> {
+    let Some(config) = request.get("SelectiveExecutionConfig") else {
+        return Ok(None);
+    };
+    let selected = config["SelectedSteps"]
+        .as_array()
+        .ok_or_else(|| AwsError::validation("SelectiveExecutionConfig needs SelectedSteps"))?
+        .iter()
+        .map(|step| aws_json::required_str(step, "StepName").map(str::to_owned))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(SelectiveConfig {
+        source: config["SourcePipelineExecutionArn"]
+            .as_str()
+            .map(str::to_owned),
+        selected,
+    }))
+}
+
+fn retry(api: &Api, request: &Value) -> Result<Value, AwsError> {
+    let arn = aws_json::required_str(request, "PipelineExecutionArn")?;
+    retry_execution(&api.pipelines, arn, max_parallel(request)).map_err(|e| {
+        if e.ends_with("does not exist") {
+            AwsError::not_found(e)
+        } else {
+            AwsError::validation(e)
+        }
+    })?;
+    Ok(json!({"PipelineExecutionArn": arn}))
+}
+
+fn update(api: &Api, request: &Value) -> Result<Value, AwsError> {
+    let e = execution(api, request)?;
+    api.pipelines.update_execution(&e.arn, |e| {
+        if let Some(name) = request["PipelineExecutionDisplayName"].as_str() {
+            e.display_name = name.to_owned();
+        }
+        if let Some(description) = request["PipelineExecutionDescription"].as_str() {
+            e.description = Some(description.to_owned());
+        }
+        if let Some(n) = max_parallel(request) {
+            e.max_parallel = n;
+        }
+    });
+    Ok(json!({"PipelineExecutionArn": e.arn}))
 }
 
 fn describe(e: &ExecutionRecord) -> Value {
@@ -58,7 +118,19 @@ fn describe(e: &ExecutionRecord) -> Value {
         "PipelineExecutionStatus": e.status,
         "CreationTime": epoch(e.created), "LastModifiedTime": epoch(e.modified),
         "ParallelismConfiguration": {"MaxParallelExecutionSteps": e.max_parallel},
+        "PipelineVersionId": e.version_id,
     });
+    for (member, value) in [
+        ("SelectiveExecutionConfig", &e.selective_config),
+        ("MLflowConfig", &e.mlflow_config),
+    ] {
+        if let Some(value) = value {
+            answer[member] = value.clone();
+        }
+    }
+    if let Some(role) = &e.role_arn {
+        answer["RoleArn"] = json!(role);
+    }
     if let Some(description) = &e.description {
         answer["PipelineExecutionDescription"] = json!(description);
     }
@@ -168,6 +240,12 @@ pub async fn handle(
                 .once(operation, request, || async { stop(api, request) })
                 .await
         }
+        "RetryPipelineExecution" => {
+            api.idempotency
+                .once(operation, request, || async { retry(api, request) })
+                .await
+        }
+        "UpdatePipelineExecution" => update(api, request),
         "DescribePipelineExecution" => execution(api, request).map(|e| describe(&e)),
         "ListPipelineExecutions" => list_executions(api, request),
         "ListPipelineExecutionSteps" => list_steps(api, request),

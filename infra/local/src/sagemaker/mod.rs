@@ -1,12 +1,16 @@
 //! The SageMaker API of the local stack.
 
+mod api;
 mod callbacks;
 mod execution_api;
 mod idempotency;
 mod listing;
 mod pipeline_api;
+pub mod requests;
 mod server;
 mod tags;
+mod version_api;
 
+pub use api::Api;
 pub use callbacks::{CallbackState, Callbacks, ReportRefusal};
-pub use server::{Api, SageMakerServer};
+pub use server::SageMakerServer;

@@ -4,8 +4,8 @@
 
 use serde_json::{json, Value};
 
+use super::api::Api;
 use super::listing;
-use super::server::Api;
 use crate::aws_json::{self, AwsError};
 use crate::pipeline::store::{epoch, PipelineRecord};
 use crate::pipeline::PipelineSpec;
@@ -91,15 +91,32 @@ async fn put(api: &Api, request: &Value, replace: bool) -> Result<Value, AwsErro
         api.tags.add(&arn, request)?;
         return Ok(json!({"PipelineArn": arn}));
     }
-    Ok(json!({"PipelineArn": arn, "PipelineVersionId": 1}))
+    let version = api
+        .pipelines
+        .pipeline(name)
+        .map_or(1, |p| p.latest_version());
+    Ok(json!({"PipelineArn": arn, "PipelineVersionId": version}))
 }
 
-fn describe(p: &PipelineRecord) -> Value {
+/// DescribePipeline: the latest version, or the one PipelineVersionId names.
+fn describe(p: &PipelineRecord, request: &Value) -> Result<Value, AwsError> {
+    let id = request["PipelineVersionId"]
+        .as_u64()
+        .unwrap_or(p.latest_version());
+    let version = p
+        .version(id)
+        .ok_or_else(|| AwsError::not_found(format!("Pipeline {} has no version {id}", p.name)))?;
     let mut answer = json!({
         "PipelineArn": p.arn, "PipelineName": p.name, "PipelineDisplayName": p.display_name,
-        "PipelineDefinition": p.definition_text, "PipelineStatus": "Active",
+        "PipelineDefinition": version.definition_text, "PipelineStatus": "Active",
         "CreationTime": epoch(p.created), "LastModifiedTime": epoch(p.modified),
     });
+    if let Some(name) = &version.display_name {
+        answer["PipelineVersionDisplayName"] = json!(name);
+    }
+    if let Some(description) = &version.description {
+        answer["PipelineVersionDescription"] = json!(description);
+    }
     if let Some(description) = &p.description {
         answer["PipelineDescription"] = json!(description);
     }
@@ -112,7 +129,7 @@ fn describe(p: &PipelineRecord) -> Value {
     if let Some(n) = p.max_parallel {
         answer["ParallelismConfiguration"] = json!({"MaxParallelExecutionSteps": n});
     }
-    answer
+    Ok(answer)
 }
 
 fn summary(p: &PipelineRecord) -> Value {
@@ -140,17 +157,21 @@ fn list(api: &Api, request: &Value) -> Result<Value, AwsError> {
         listing::time_filter(request, "CreatedAfter"),
         listing::time_filter(request, "CreatedBefore"),
     );
-    let mut pipelines: Vec<PipelineRecord> = api
+    // Summaries are made in place: a listing never copies a definition.
+    let mut pipelines: Vec<(String, std::time::SystemTime, Value)> = api
         .pipelines
-        .all_pipelines()
+        .map_pipelines(|p| {
+            let wanted = p.name.starts_with(prefix)
+                && after.is_none_or(|t| epoch(p.created) > t)
+                && before.is_none_or(|t| epoch(p.created) < t);
+            wanted.then(|| (p.name.clone(), p.created, summary(p)))
+        })
         .into_iter()
-        .filter(|p| p.name.starts_with(prefix))
-        .filter(|p| after.is_none_or(|t| epoch(p.created) > t))
-        .filter(|p| before.is_none_or(|t| epoch(p.created) < t))
+        .flatten()
         .collect();
     match request["SortBy"].as_str() {
-        None | Some("CreationTime") => pipelines.sort_by_key(|p| p.created),
-        Some("Name") => pipelines.sort_by(|a, b| a.name.cmp(&b.name)),
+        None | Some("CreationTime") => pipelines.sort_by_key(|p| p.1),
+        Some("Name") => pipelines.sort_by(|a, b| a.0.cmp(&b.0)),
         Some(other) => {
             return Err(AwsError::validation(format!(
                 "1 validation error detected: Value '{other}' at 'sortBy' failed to satisfy constraint: Member must satisfy enum value set: [Name, CreationTime]"
@@ -161,7 +182,7 @@ fn list(api: &Api, request: &Value) -> Result<Value, AwsError> {
         pipelines.reverse();
     }
     listing::page(
-        pipelines.iter().map(summary).collect(),
+        pipelines.into_iter().map(|p| p.2).collect(),
         request,
         "PipelineSummaries",
     )
@@ -186,7 +207,7 @@ pub async fn handle(
                 .await
         }
         "UpdatePipeline" => put(api, request, true).await,
-        "DescribePipeline" => find().map(|p| describe(&p)),
+        "DescribePipeline" => find().and_then(|p| describe(&p, request)),
         "DeletePipeline" => {
             api.idempotency
                 .once(operation, request, || async {

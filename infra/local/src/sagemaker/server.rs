@@ -14,10 +14,11 @@ use axum::Router;
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 
+use super::api::Api;
 use super::callbacks::{CallbackState, Callbacks, ReportRefusal};
 use super::idempotency::Idempotency;
 use super::tags::Tags;
-use super::{execution_api, pipeline_api};
+use super::{execution_api, pipeline_api, requests, version_api};
 use crate::aws_json::{self, AwsError};
 use crate::faults::Faults;
 use crate::pipeline::Pipelines;
@@ -25,17 +26,13 @@ use crate::pipeline::Pipelines;
 /// The API's limits, enforced as the service does, so that a handler that breaks
 /// them fails here before it fails in AWS.
 const MAX_OUTPUTS: usize = 50;
+/// The largest request body the endpoint reads.
+const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 const MAX_NAME_CHARS: usize = 256;
 const MAX_VALUE_CHARS: usize = 1024;
 const MAX_REASON_CHARS: usize = 256;
 
 /// What the pipeline and execution operations work on.
-pub struct Api {
-    pub pipelines: Arc<Pipelines>,
-    pub tags: Tags,
-    pub idempotency: Idempotency,
-}
-
 #[derive(Clone)]
 struct Shared {
     callbacks: Arc<Callbacks>,
@@ -70,7 +67,12 @@ impl SageMakerServer {
             faults: faults.clone(),
             requests: requests.clone(),
         };
-        let app = Router::new().route("/", post(handle)).with_state(shared);
+        // A definition may be 1 MB (the model's limit), twice that once escaped in JSON;
+        // a body over the limit is answered 413 in AWS's shape.
+        let app = Router::new()
+            .route("/", post(handle))
+            .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .with_state(shared);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let task = tokio::spawn(async move {
@@ -114,7 +116,15 @@ impl Drop for SageMakerServer {
     }
 }
 
-async fn handle(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+async fn handle(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    let body = match aws_json::read_body(body) {
+        Ok(body) => body,
+        Err(err) => return err.into_response(),
+    };
     shared.requests.fetch_add(1, Ordering::SeqCst);
     let operation = aws_json::operation(&headers, "SageMaker");
     // The knobs act on the calls the handlers make: the step reports.
@@ -137,6 +147,7 @@ async fn handle(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
 }
 
 async fn answer(shared: &Shared, operation: &str, request: &Value) -> Result<Value, AwsError> {
+    requests::check(operation, request)?;
     match operation {
         "SendPipelineExecutionStepSuccess" => return send_success(&shared.callbacks, request),
         "SendPipelineExecutionStepFailure" => return send_failure(&shared.callbacks, request),
@@ -144,6 +155,9 @@ async fn answer(shared: &Shared, operation: &str, request: &Value) -> Result<Val
     }
     let api = &shared.api;
     if let Some(answer) = pipeline_api::handle(api, operation, request).await {
+        return answer;
+    }
+    if let Some(answer) = version_api::handle(api, operation, request) {
         return answer;
     }
     if let Some(answer) = execution_api::handle(api, operation, request).await {
