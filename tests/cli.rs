@@ -284,6 +284,40 @@ async fn boto3_finds_the_sagemaker_api_of_the_service_model_on_up() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(stdout.contains("checks passed"), "{stdout}");
+
+    // The inner loop from the command line: the bias check again, on the results of the
+    // latest ended execution the boto3 checks left.
+    let rerun = local_stack(&state)
+        .args(["rerun", "model-bias-check", "ModelBiasCheckStep"])
+        .output()
+        .await
+        .unwrap();
+    let said = String::from_utf8_lossy(&rerun.stdout);
+    assert_eq!(
+        rerun.status.code(),
+        Some(0),
+        "{said}{}",
+        String::from_utf8_lossy(&rerun.stderr)
+    );
+    let line = |step: &str| {
+        said.lines()
+            .find(|l| l.trim_start().starts_with(step))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(line("TrainAbaloneModel").ends_with("reused"), "{said}");
+    assert!(line("ModelBiasCheckStep").ends_with("ran"), "{said}");
+    assert!(
+        line("RegisterAbaloneModel").is_empty(),
+        "nothing downstream runs: {said}"
+    );
+    let none = local_stack(&state)
+        .args(["rerun", "abalone", "AbaloneEval"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(none.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("no Succeeded or Failed execution"));
     interrupt(&up);
     let _ = tokio::time::timeout(DEADLINE, up.wait()).await;
 }

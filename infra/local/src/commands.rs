@@ -1,4 +1,4 @@
-//! What the local-stack command does: `up`, `run`, `stop`, `env`.
+//! What the local-stack command does: `up`, `run`, `rerun`, `stop`, `env`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -237,6 +237,20 @@ pub fn env() -> Result<(), String> {
         println!("export {key}={}", value.as_str().unwrap_or_default());
     }
     Ok(())
+}
+
+/// `rerun`: the named steps of a pipeline again on the running stack, on the results of
+/// its latest ended execution or `from`.
+pub async fn rerun(
+    pipeline: String,
+    steps: Vec<String>,
+    from: Option<String>,
+) -> Result<i32, String> {
+    let endpoints = running_stack()?;
+    let endpoint = endpoints["sagemaker"]
+        .as_str()
+        .ok_or("the endpoints file names no SageMaker endpoint")?;
+    crate::rerun::rerun(endpoint, &pipeline, &steps, from).await
 }
 
 /// `stop`: asks the running stack (`up` or `run`) to stop an execution.

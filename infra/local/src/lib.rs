@@ -13,6 +13,7 @@ pub mod live_view;
 pub mod moto;
 pub mod paths;
 pub mod pipeline;
+pub mod rerun;
 pub mod sagemaker;
 pub mod sqs_source;
 pub mod stack;

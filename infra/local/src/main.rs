@@ -42,6 +42,20 @@ enum Command {
         #[command(flatten)]
         resources: Resources,
     },
+    /// Rerun steps of a pipeline on the running stack (a selective execution): the
+    /// named steps run again, the steps before them reuse their results of the latest
+    /// Succeeded or Failed execution, the steps after them do not run.
+    /// Exit code: 0 Succeeded, 1 Failed, 2 Stopped, 3 could not run.
+    Rerun {
+        /// The pipeline's name.
+        pipeline: String,
+        /// The steps to run, by name.
+        #[arg(required = true)]
+        steps: Vec<String>,
+        /// Reuse the results of this execution instead of the latest ended one.
+        #[arg(long)]
+        from: Option<String>,
+    },
     /// Stop an execution on the running stack.
     Stop { execution_arn: String },
     /// Print the running stack's client environment as export lines:
@@ -114,6 +128,11 @@ async fn main() {
             )
             .await
         }
+        Command::Rerun {
+            pipeline,
+            steps,
+            from,
+        } => commands::rerun(pipeline, steps, from).await,
         Command::Stop { execution_arn } => commands::stop(execution_arn).await.map(|()| 0),
         Command::Env => commands::env().map(|()| 0),
     };
