@@ -191,7 +191,9 @@ async fn a_dropped_completion_event_is_caught_by_reconcile() {
 async fn a_created_cluster_runs_the_step_then_terminates() {
     let (stack, _) = stack().await;
     let arguments = json!({"task": "emr", "args": "[\"true\"]", "step_name": "one-off",
-        "cluster_config": json!({"ReleaseLabel": "emr-7.5.0", "Instances": {"InstanceCount": 1}}).to_string()});
+        "cluster_config": json!({"ReleaseLabel": "emr-7.5.0", "Applications": [{"Name": "Spark"}],
+            "ServiceRole": "EMR_DefaultRole", "JobFlowRole": "EMR_EC2_DefaultRole", "VisibleToAllUsers": true,
+            "Instances": {"InstanceCount": 1, "Ec2SubnetId": "subnet-0abc"}}).to_string()});
     start(&stack, "Created001", arguments).await;
     assert!(matches!(
         reported(&stack, "Created001").await,
@@ -213,6 +215,16 @@ async fn a_created_cluster_runs_the_step_then_terminates() {
     assert!(created
         .tags
         .contains(&("sagemaker-pipeline-steps".into(), "callback".into())));
+    // DescribeCluster repeats the request's settings, as EMR does.
+    let described = created.to_json();
+    assert_eq!(described["ReleaseLabel"], "emr-7.5.0");
+    assert_eq!(described["Applications"], json!([{"Name": "Spark"}]));
+    assert_eq!(described["ServiceRole"], "EMR_DefaultRole");
+    assert_eq!(described["VisibleToAllUsers"], true);
+    assert_eq!(
+        described["Ec2InstanceAttributes"],
+        json!({"Ec2SubnetId": "subnet-0abc", "IamInstanceProfile": "EMR_EC2_DefaultRole"})
+    );
 }
 
 #[tokio::test]

@@ -121,6 +121,7 @@ impl EmrEngine {
                 tags,
                 created: SystemTime::now(),
                 ended: None,
+                request: serde_json::Value::Null,
             };
             self.emitter.cluster(&cluster);
             state.clusters.insert(id.clone(), cluster);
@@ -132,6 +133,13 @@ impl EmrEngine {
                 .expect("the cluster was just created");
         }
         tokio::spawn(self.clone().run_cluster(id, wake));
+    }
+
+    /// Keeps the RunJobFlow request a cluster was made from, for DescribeCluster.
+    pub fn remember_request(&self, id: &str, request: &serde_json::Value) {
+        if let Some(cluster) = self.state.lock().unwrap().clusters.get_mut(id) {
+            cluster.request = request.clone();
+        }
     }
 
     pub fn cluster(&self, id: &str) -> Result<ClusterRecord, EngineError> {

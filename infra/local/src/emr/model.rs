@@ -32,6 +32,9 @@ pub struct ClusterRecord {
     pub tags: Vec<(String, String)>,
     pub created: SystemTime,
     pub ended: Option<SystemTime>,
+    /// The RunJobFlow request it was made from (Null for clusters the stack made), whose
+    /// settings DescribeCluster repeats as EMR does.
+    pub request: Value,
 }
 
 pub fn epoch(t: SystemTime) -> f64 {
@@ -109,7 +112,70 @@ impl ClusterRecord {
         if let Some(uri) = &self.log_uri {
             cluster["LogUri"] = json!(uri);
         }
+        self.repeat_request(&mut cluster);
         cluster
+    }
+
+    /// What DescribeCluster's `Cluster` repeats of the RunJobFlow request, under the
+    /// names EMR gives them there.
+    fn repeat_request(&self, cluster: &mut Value) {
+        let request = &self.request;
+        for member in [
+            "ReleaseLabel",
+            "Applications",
+            "Configurations",
+            "ServiceRole",
+            "AutoScalingRole",
+            "SecurityConfiguration",
+            "ScaleDownBehavior",
+            "CustomAmiId",
+            "EbsRootVolumeSize",
+            "StepConcurrencyLevel",
+            "OSReleaseLabel",
+            "VisibleToAllUsers",
+            "KerberosAttributes",
+            "PlacementGroups",
+            "EbsRootVolumeIops",
+            "EbsRootVolumeThroughput",
+            "LogEncryptionKmsKeyId",
+        ] {
+            if let Some(value) = request.get(member).filter(|v| !v.is_null()) {
+                cluster[member] = value.clone();
+            }
+        }
+        let instances = &request["Instances"];
+        if instances.is_object() {
+            let mut ec2 = json!({});
+            for (from, to) in [
+                ("Ec2KeyName", "Ec2KeyName"),
+                ("Ec2SubnetId", "Ec2SubnetId"),
+                (
+                    "EmrManagedMasterSecurityGroup",
+                    "EmrManagedMasterSecurityGroup",
+                ),
+                (
+                    "EmrManagedSlaveSecurityGroup",
+                    "EmrManagedSlaveSecurityGroup",
+                ),
+                ("ServiceAccessSecurityGroup", "ServiceAccessSecurityGroup"),
+            ] {
+                if let Some(value) = instances.get(from).filter(|v| !v.is_null()) {
+                    ec2[to] = value.clone();
+                }
+            }
+            if let Some(profile) = request.get("JobFlowRole").filter(|v| !v.is_null()) {
+                ec2["IamInstanceProfile"] = profile.clone();
+            }
+            cluster["Ec2InstanceAttributes"] = ec2;
+            cluster["TerminationProtected"] =
+                json!(instances["TerminationProtected"].as_bool().unwrap_or(false));
+            cluster["InstanceCollectionType"] =
+                json!(if instances.get("InstanceFleets").is_some() {
+                    "INSTANCE_FLEET"
+                } else {
+                    "INSTANCE_GROUP"
+                });
+        }
     }
 
     pub fn summary_json(&self) -> Value {

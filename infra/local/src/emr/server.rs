@@ -223,6 +223,7 @@ fn run_job_flow(engine: &EmrEngine, request: &Value) -> Result<Value, AwsError> 
         .unwrap_or_default();
     let log_uri = request["LogUri"].as_str().map(str::to_owned);
     let id = engine.create_cluster(name, log_uri, keep_alive, tags, new_steps(request)?);
+    engine.remember_request(&id, request);
     Ok(
         json!({"JobFlowId": id, "ClusterArn": format!("arn:aws:elasticmapreduce:us-east-1:123456789012:cluster/{id}")}),
     )
