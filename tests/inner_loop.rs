@@ -367,3 +367,40 @@ async fn updates_make_versions_and_an_execution_runs_the_version_it_names() {
         .into_service_error();
     assert_eq!(missing.meta().code(), Some("ResourceNotFound"));
 }
+
+#[tokio::test]
+async fn an_execution_shows_the_mlflow_config_the_v3_sdk_wrote_and_the_start_named() {
+    let stack = deployed_stack(&[], None).await;
+    let client = sagemaker_client(&stack);
+    let text = std::fs::read_to_string(format!(
+        "{}/sdk/definitions/v3/mlflow-v3.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    create_pipeline(&client, "mlflow-v3", &text).await.unwrap();
+    let server = "arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/local";
+    for (named, expected) in [
+        (None, "abalone"),
+        (Some("abalone-tuning"), "abalone-tuning"),
+    ] {
+        let arn = client
+            .start_pipeline_execution()
+            .pipeline_name("mlflow-v3")
+            .set_mlflow_experiment_name(named.map(str::to_owned))
+            .send()
+            .await
+            .unwrap()
+            .pipeline_execution_arn
+            .unwrap();
+        ended(&stack, &arn).await;
+        let described = client
+            .describe_pipeline_execution()
+            .pipeline_execution_arn(&arn)
+            .send()
+            .await
+            .unwrap();
+        let config = described.m_lflow_config().unwrap();
+        assert_eq!(config.mlflow_experiment_name(), Some(expected));
+        assert_eq!(config.mlflow_resource_arn(), Some(server));
+    }
+}

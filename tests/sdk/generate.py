@@ -257,7 +257,7 @@ def main():
     else:
         import job_types_v3
 
-        pipelines.append(job_types_v3.pipeline)
+        pipelines += [job_types_v3.pipeline, job_types_v3.mlflow_pipeline]
     for make in pipelines:
         pipeline = make()
         definition = json.loads(pipeline.definition())

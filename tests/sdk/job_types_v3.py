@@ -35,3 +35,26 @@ def pipeline():
         depends_on=[spark],
     )
     return Pipeline(name="job-types-v3", steps=[spark, read])
+
+
+def mlflow_pipeline():
+    """A pipeline with 3.x's MlflowConfig: its executions log to that MLflow experiment."""
+    from sagemaker.core.shapes.shapes import MlflowConfig
+
+    read = LambdaStep(
+        name="ReadRun",
+        lambda_func=Lambda(function_arn=LAMBDA_ARN),
+        inputs={
+            "function": "flatten-json",
+            "json": Join(on="", values=['{"pipeline": "', ExecutionVariables.PIPELINE_NAME, '"}']),
+        },
+        outputs=[LambdaOutput(output_name="pipeline", output_type=LambdaOutputTypeEnum.String)],
+    )
+    return Pipeline(
+        name="mlflow-v3",
+        steps=[read],
+        mlflow_config=MlflowConfig(
+            mlflow_resource_arn="arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/local",
+            mlflow_experiment_name="abalone",
+        ),
+    )

@@ -263,3 +263,28 @@ fn retry_and_cache_settings_are_read() {
     assert_eq!(retry.interval, std::time::Duration::from_secs(2));
     assert_eq!(retry.backoff_rate, 1.5);
 }
+
+#[test]
+fn a_step_member_the_stack_does_not_read_is_refused() {
+    let err = definition(
+        json!([{"Name": "l", "Type": "Lambda", "FunctionArn": "arn:f", "Arguments": {},
+        "Retries": 3}]),
+    )
+    .unwrap_err();
+    assert!(
+        err.contains(
+            "Lambda step 'l' has a member 'Retries' that the local stack does not support"
+        ),
+        "{err}"
+    );
+    let err =
+        definition(json!([{"Name": "p", "Type": "Processing", "Arguments": {}, "Colour": "red"}]))
+            .unwrap_err();
+    assert!(err.contains("member 'Colour'"), "{err}");
+    definition(
+        json!([{"Name": "c", "Type": "QualityCheck", "Arguments": {}, "SkipCheck": true,
+        "CheckType": "DATA_QUALITY"}]),
+    )
+    .unwrap();
+    definition(json!([{"Name": "n", "Type": "ForEach", "Arguments": {}, "Anything": 1}])).unwrap();
+}
