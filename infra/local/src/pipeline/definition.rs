@@ -1,6 +1,7 @@
 //! A pipeline definition as the SageMaker Python SDK writes it (`Version 2020-12-01`),
 //! read into steps, parameters and their settings. What it may not do is checked in
-//! `validate`; what a step waits for is in `prerequisites`.
+//! `validate`, which also offers `Definition::parse` (read, then checked), so this module
+//! does not depend on it; what a step waits for is in `prerequisites`.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -210,8 +211,9 @@ pub struct Definition {
 }
 
 impl Definition {
-    /// Reads and checks a definition; every problem is named.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    /// Reads a definition into steps and parameters, refusing what cannot be read;
+    /// `Definition::parse` (in `validate`) reads and checks it.
+    pub(super) fn read(text: &str) -> Result<Self, String> {
         let doc: Value =
             serde_json::from_str(text).map_err(|e| format!("the definition is not JSON: {e}"))?;
         if let Some(unknown) = doc
@@ -258,7 +260,6 @@ impl Definition {
                 .cloned(),
             mlflow_config: read_mlflow_config(&doc)?,
         };
-        super::validate::check(&definition)?;
         Ok(definition)
     }
 

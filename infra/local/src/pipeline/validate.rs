@@ -71,6 +71,15 @@ fn check_fields(step: &StepDef) -> Result<(), String> {
     }
 }
 
+impl Definition {
+    /// Reads and checks a definition; every problem is named.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let definition = Self::read(text)?;
+        check(&definition)?;
+        Ok(definition)
+    }
+}
+
 pub fn check(definition: &Definition) -> Result<(), String> {
     let mut names = BTreeSet::new();
     for step in &definition.steps {
