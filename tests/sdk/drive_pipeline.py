@@ -1,5 +1,5 @@
 """The SageMaker Python SDK's own Pipeline object against `local-stack up`: upsert twice,
-start, wait, describe, list the steps; then a definition of more than 100 KB, which the
+start, wait, describe, list the steps, a selective execution on the latest one; then a definition of more than 100 KB, which the
 SDK uploads to its default bucket and creates through PipelineDefinitionS3Location.
 
     python tests/sdk/drive_pipeline.py      # with the AWS_ENDPOINT_URL_* exports of `up`
@@ -28,6 +28,7 @@ try:  # 3.x  # noqa: E402
     from sagemaker.mlops.workflow.fail_step import FailStep
     from sagemaker.mlops.workflow.lambda_step import LambdaOutput, LambdaOutputTypeEnum, LambdaStep
     from sagemaker.mlops.workflow.pipeline import Pipeline
+    from sagemaker.mlops.workflow.selective_execution_config import SelectiveExecutionConfig
 
     MAJOR = 3
 except ImportError:  # 2.x
@@ -40,6 +41,7 @@ except ImportError:  # 2.x
     from sagemaker.workflow.lambda_step import LambdaOutput, LambdaOutputTypeEnum, LambdaStep
     from sagemaker.workflow.parameters import ParameterString
     from sagemaker.workflow.pipeline import Pipeline
+    from sagemaker.workflow.selective_execution_config import SelectiveExecutionConfig
 
     MAJOR = 2
 
@@ -117,6 +119,24 @@ check(
     described["PipelineExecutionStatus"] == "Failed" and described["FailureReason"] == "mode is halt",
     f"the Fail step's message: {described.get('FailureReason')}",
 )
+
+# Selective execution as the SDK does it: the latest execution (the failed one) is the
+# reference; the condition runs again on Flatten's result there, and nothing after it runs.
+rerun = sdk.start(selective_execution_config=SelectiveExecutionConfig(selected_steps=["Go"]))
+rerun.wait(delay=1, max_attempts=60)
+described = rerun.describe()
+check(described["PipelineExecutionStatus"] == "Succeeded", f"the selective execution succeeded: {described.get('FailureReason')}")
+check(
+    described["SelectiveExecutionConfig"]["SourcePipelineExecutionArn"] == failed.arn,
+    "the SDK referenced the latest execution",
+)
+steps = {s["StepName"]: s for s in rerun.list_steps()}
+check(set(steps) == {"Flatten", "Go"}, f"only Go ran, on Flatten's reused result: {sorted(steps)}")
+check(
+    steps["Flatten"]["SelectiveExecutionResult"]["SourcePipelineExecutionArn"] == failed.arn,
+    "Flatten shows SelectiveExecutionResult",
+)
+check(steps["Go"]["Metadata"]["Condition"]["Outcome"] == "False", "Go read the reference's mode, halt")
 
 big = pipeline(f"sdk-v{MAJOR}-big", padding="x" * 110_000)
 check(len(big.definition().encode()) > 100 * 1024, "the definition is over 100 KB")
