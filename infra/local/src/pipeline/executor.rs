@@ -144,17 +144,9 @@ pub fn start_execution(
         },
     );
     let context = execution_context(pipelines, &pipeline, &arn, &definition, parameters)?;
-    tokio::spawn(run(
-        pipelines.clone(),
-        runner,
-        arn.clone(),
-        pipeline.name.clone(),
-        definition,
-        context,
-        limit,
-        stop,
-        resume,
-    ));
+    spawn_run(
+        pipelines, runner, &arn, &pipeline, definition, context, limit, stop, resume,
+    );
     Ok(arn)
 }
 
@@ -197,6 +189,25 @@ pub fn retry_execution(
         &definition,
         execution.parameters.clone(),
     )?;
+    spawn_run(
+        pipelines, runner, arn, &pipeline, definition, context, limit, stop, resume,
+    );
+    Ok(arn.to_owned())
+}
+
+/// Runs an execution in the background, from where `resume` says it starts.
+#[allow(clippy::too_many_arguments)]
+fn spawn_run(
+    pipelines: &Arc<Pipelines>,
+    runner: Arc<dyn StepRunner>,
+    arn: &str,
+    pipeline: &PipelineRecord,
+    definition: Definition,
+    context: Context,
+    limit: usize,
+    stop: watch::Receiver<bool>,
+    resume: Resume,
+) {
     tokio::spawn(run(
         pipelines.clone(),
         runner,
@@ -208,7 +219,6 @@ pub fn retry_execution(
         stop,
         resume,
     ));
-    Ok(arn.to_owned())
 }
 
 /// The steps of an execution that a retry keeps: those that succeeded.
