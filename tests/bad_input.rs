@@ -97,7 +97,10 @@ async fn emr_refuses_args_that_are_not_a_list() {
     assert_eq!(status, 400);
     assert_eq!(body["__type"], "ValidationException");
     assert!(
-        body["message"].as_str().unwrap().contains("'Args'"),
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("'addJobFlowSteps.steps.1.hadoopJarStep.args'"),
         "{body}"
     );
 }

@@ -121,6 +121,14 @@ async fn main() {
                 ms(wall)
             );
         }
+        let (one, hundred) = pipeline::list_pipelines(&stack).await;
+        println!(
+            "  ListPipelines with {} pipelines of {} steps stored: {} (MaxResults 1), {} (MaxResults 100)",
+            pipeline::LISTED_PIPELINES,
+            pipeline::LARGE_STEPS,
+            ms(one),
+            ms(hundred)
+        );
     }
 }
 

@@ -165,3 +165,58 @@ async fn run_to_success(
     );
     (execution, wall)
 }
+
+/// Pipelines stored for the listing figure, each a `LARGE_STEPS`-step chain.
+pub const LISTED_PIPELINES: usize = 24;
+
+/// The median time of ListPipelines through the SageMaker endpoint with
+/// `LISTED_PIPELINES` large pipelines stored, for MaxResults 1 and 100: a listing reads
+/// names and dates, never the definitions, so neither grows with their size.
+pub async fn list_pipelines(stack: &LocalStack) -> (Duration, Duration) {
+    let pipelines = stack.sagemaker.pipelines().clone();
+    let steps: Vec<_> = (0..LARGE_STEPS)
+        .map(|i| {
+            json!({"Name": format!("s{i:04}"), "Type": "Processing",
+            "DependsOn": (i.saturating_sub(1)..i).map(|j| format!("s{j:04}")).collect::<Vec<_>>(),
+            "Arguments": {"AppSpecification": {"ImageUri": "image"}}})
+        })
+        .collect();
+    let definition = json!({"Version": "2020-12-01", "Parameters": [], "Steps": steps}).to_string();
+    for n in 0..LISTED_PIPELINES {
+        pipelines
+            .put_pipeline(
+                PipelineSpec {
+                    name: format!("listed-{n:02}"),
+                    definition_text: definition.clone(),
+                    ..PipelineSpec::default()
+                },
+                false,
+            )
+            .expect("a valid definition");
+    }
+    let client = aws_sdk_sagemaker::Client::new(&local_stack::stack::sdk_config(
+        &stack.sagemaker.endpoint(),
+    ));
+    let median = |max: i32| {
+        let client = client.clone();
+        async move {
+            let mut times = Vec::new();
+            for _ in 0..21 {
+                let started = Instant::now();
+                let listed = client
+                    .list_pipelines()
+                    .max_results(max)
+                    .send()
+                    .await
+                    .expect("ListPipelines");
+                times.push(started.elapsed());
+                assert!(!listed.pipeline_summaries().is_empty());
+            }
+            times.sort();
+            times[times.len() / 2]
+        }
+    };
+    let one = median(1).await;
+    let hundred = median(100).await;
+    (one, hundred)
+}

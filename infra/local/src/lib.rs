@@ -15,6 +15,7 @@ pub mod paths;
 pub mod pipeline;
 pub mod rerun;
 pub mod sagemaker;
+pub mod service_model;
 pub mod sqs_source;
 pub mod stack;
 pub mod step_runner;

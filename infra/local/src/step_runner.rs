@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use crate::aws_json::AwsError;
-use crate::emr::{EmrEngine, EngineError};
+use crate::emr::{Cancel, EmrEngine, EngineError};
 use crate::lambda::{InvokeError, LocalFunction};
 use crate::pipeline::{EmrStepEnd, StepRunner};
 use crate::sagemaker::Callbacks;
@@ -208,7 +208,9 @@ impl StepRunner for StackStepRunner {
             }
             if *stop.borrow() && !cancelled {
                 cancelled = true;
-                let _ = self.emr.cancel_step(&cluster_id, &step_id);
+                let _ = self
+                    .emr
+                    .cancel_step(&cluster_id, &step_id, Cancel::Interrupt);
             }
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(50)) => {}

@@ -22,12 +22,26 @@ pub struct NewStep {
     pub action_on_failure: String,
 }
 
+/// How CancelSteps ends a running step (`StepCancellationOption`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cancel {
+    /// `SEND_INTERRUPT`, EMR's default: the process is sent SIGTERM and left to exit;
+    /// one still running after `INTERRUPT_GRACE` is killed.
+    Interrupt,
+    /// `TERMINATE_PROCESS`: the process is killed at once (so is every step of a
+    /// cluster that terminates).
+    Terminate,
+}
+
+/// How long an interrupted step has to exit before it is killed.
+const INTERRUPT_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 #[derive(Default)]
 struct State {
     clusters: BTreeMap<String, ClusterRecord>,
     steps: Vec<StepRecord>,
     wake: HashMap<String, Arc<Notify>>,
-    kill: HashMap<String, oneshot::Sender<()>>,
+    kill: HashMap<String, oneshot::Sender<Cancel>>,
     next_id: u64,
 }
 
@@ -239,6 +253,7 @@ impl EmrEngine {
         &self,
         cluster_id: &str,
         step_id: &str,
+        how: Cancel,
     ) -> Result<Result<(), String>, EngineError> {
         let mut state = self.state.lock().unwrap();
         let cluster_name = state
@@ -262,7 +277,7 @@ impl EmrEngine {
                 step.state = "CANCEL_PENDING".to_owned();
                 self.emitter.step(step, &cluster_name);
                 if let Some(kill) = state.kill.remove(step_id) {
-                    let _ = kill.send(());
+                    let _ = kill.send(how);
                 }
                 Ok(Ok(()))
             }
@@ -319,7 +334,7 @@ impl EmrEngine {
         }
         for id in killed {
             if let Some(kill) = state.kill.remove(&id) {
-                let _ = kill.send(());
+                let _ = kill.send(Cancel::Terminate);
             }
         }
         let cluster = state.clusters.get_mut(cluster_id).expect("present above");
@@ -348,7 +363,7 @@ impl EmrEngine {
 
     /// Takes the oldest PENDING step and marks it RUNNING; None when there is none or
     /// the cluster has ended.
-    fn next_step(&self, cluster_id: &str) -> Option<(StepRecord, oneshot::Receiver<()>)> {
+    fn next_step(&self, cluster_id: &str) -> Option<(StepRecord, oneshot::Receiver<Cancel>)> {
         let mut state = self.state.lock().unwrap();
         let cluster = state.clusters.get(cluster_id)?;
         if cluster.is_terminated() || cluster.state == "TERMINATING" {
@@ -452,7 +467,8 @@ impl EmrEngine {
                     Some("CANCEL_AND_WAIT") => {
                         for pending in self.steps(&cluster_id).unwrap_or_default() {
                             if pending.state == "PENDING" {
-                                let _ = self.cancel_step(&cluster_id, &pending.id);
+                                let _ =
+                                    self.cancel_step(&cluster_id, &pending.id, Cancel::Terminate);
                             }
                         }
                     }
@@ -485,7 +501,7 @@ enum StepEnd {
 
 /// Runs a command-runner.jar step: Args is the command line; its output is kept in the
 /// step's log folder as stdout and stderr, as EMR keeps them.
-async fn run_step(step: &StepRecord, killed: oneshot::Receiver<()>) -> StepEnd {
+async fn run_step(step: &StepRecord, killed: oneshot::Receiver<Cancel>) -> StepEnd {
     if step.jar != "command-runner.jar" {
         return StepEnd::NotRunnable(format!(
             "the local EMR runs command-runner.jar steps only, not {}",
@@ -519,7 +535,16 @@ async fn run_step(step: &StepRecord, killed: oneshot::Receiver<()>) -> StepEnd {
             Ok(status) => StepEnd::Exited(status.code().unwrap_or(-1)),
             Err(e) => StepEnd::NotRunnable(e.to_string()),
         },
-        _ = killed => {
+        Ok(how) = killed => {
+            if how == Cancel::Interrupt {
+                if let Some(pid) = child.id() {
+                    // SAFETY: kill(2) on the pid of a child this task still owns.
+                    unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+                }
+                if tokio::time::timeout(INTERRUPT_GRACE, child.wait()).await.is_ok() {
+                    return StepEnd::Killed;
+                }
+            }
             let _ = child.kill().await;
             StepEnd::Killed
         }

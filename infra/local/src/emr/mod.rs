@@ -5,9 +5,10 @@
 mod engine;
 mod events;
 mod model;
+pub mod requests;
 mod server;
 
-pub use engine::{EmrEngine, EngineError, NewStep};
+pub use engine::{Cancel, EmrEngine, EngineError, NewStep};
 pub use events::{EmrEventStream, EventFaults};
 pub use model::{ClusterRecord, StepRecord};
 pub use server::EmrServer;

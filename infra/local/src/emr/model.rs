@@ -81,6 +81,14 @@ impl StepRecord {
 }
 
 impl ClusterRecord {
+    /// Whether RunJobFlow asked for termination protection: TerminateJobFlows then
+    /// refuses it, as EMR does.
+    pub fn termination_protected(&self) -> bool {
+        self.request["Instances"]["TerminationProtected"]
+            .as_bool()
+            .unwrap_or(false)
+    }
+
     pub fn is_terminated(&self) -> bool {
         self.state.starts_with("TERMINATED")
     }
@@ -134,7 +142,10 @@ impl ClusterRecord {
             "OSReleaseLabel",
             "VisibleToAllUsers",
             "KerberosAttributes",
-            "PlacementGroups",
+            "RepoUpgradeOnBoot",
+            "ExtendedSupport",
+            "MonitoringConfiguration",
+            "SessionEnabled",
             "EbsRootVolumeIops",
             "EbsRootVolumeThroughput",
             "LogEncryptionKmsKeyId",
@@ -143,8 +154,20 @@ impl ClusterRecord {
                 cluster[member] = value.clone();
             }
         }
+        if let Some(groups) = request
+            .get("PlacementGroupConfigs")
+            .filter(|v| !v.is_null())
+        {
+            cluster["PlacementGroups"] = groups.clone();
+        }
         let instances = &request["Instances"];
         if instances.is_object() {
+            if let Some(replace) = instances
+                .get("UnhealthyNodeReplacement")
+                .filter(|v| !v.is_null())
+            {
+                cluster["UnhealthyNodeReplacement"] = replace.clone();
+            }
             let mut ec2 = json!({});
             for (from, to) in [
                 ("Ec2KeyName", "Ec2KeyName"),

@@ -12,9 +12,10 @@ use axum::Router;
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 
-use super::engine::{EmrEngine, EngineError, NewStep};
+use super::engine::{Cancel, EmrEngine, EngineError, NewStep};
 use super::events::EmrEventStream;
 use super::model::epoch;
+use super::requests;
 use crate::aws_json::{self, AwsError};
 
 /// A running EMR endpoint; it stops when dropped.
@@ -85,6 +86,7 @@ async fn handle(
     };
     let answer = aws_json::operation(&headers, "ElasticMapReduce").and_then(|operation| {
         let request = aws_json::body(&body)?;
+        requests::check(operation, &request)?;
         match operation {
             "RunJobFlow" => run_job_flow(&engine, &request),
             "DescribeCluster" => {
@@ -93,8 +95,16 @@ async fn handle(
             }
             "ListClusters" => list_clusters(&engine, &request),
             "TerminateJobFlows" => {
-                for id in string_list(&request, "JobFlowIds")? {
-                    engine.terminate(&id)?;
+                let ids = string_list(&request, "JobFlowIds")?;
+                for id in &ids {
+                    if engine.cluster(id)?.termination_protected() {
+                        return Err(AwsError::validation(
+                            "Could not shut down one or more job flows since they are termination protected.",
+                        ));
+                    }
+                }
+                for id in &ids {
+                    engine.terminate(id)?;
                 }
                 Ok(json!({}))
             }
@@ -119,13 +129,17 @@ async fn handle(
                     .filter(|s| ids.is_empty() || ids.contains(&s.id))
                     .map(|s| s.to_json())
                     .collect();
-                Ok(json!({"Steps": steps}))
+                page(steps, &request, "Steps")
             }
             "CancelSteps" => {
                 let cluster = aws_json::required_str(&request, "ClusterId")?;
                 let mut infos = Vec::new();
+                let how = match request["StepCancellationOption"].as_str() {
+                    Some("TERMINATE_PROCESS") => Cancel::Terminate,
+                    _ => Cancel::Interrupt,
+                };
                 for step_id in string_list(&request, "StepIds")? {
-                    let info = match engine.cancel_step(cluster, &step_id)? {
+                    let info = match engine.cancel_step(cluster, &step_id, how)? {
                         Ok(()) => json!({"StepId": step_id, "Status": "SUBMITTED"}),
                         Err(reason) => {
                             json!({"StepId": step_id, "Status": "FAILED", "Reason": reason})
@@ -178,11 +192,6 @@ fn new_steps(request: &Value) -> Result<Vec<NewStep>, AwsError> {
         .iter()
         .map(|step| {
             let name = aws_json::required_str(step, "Name")?;
-            if name.chars().count() > 256 {
-                return Err(AwsError::validation(
-                    "Step name must be at most 256 characters",
-                ));
-            }
             let jar_step = &step["HadoopJarStep"];
             Ok(NewStep {
                 name: name.to_owned(),
@@ -199,11 +208,6 @@ fn new_steps(request: &Value) -> Result<Vec<NewStep>, AwsError> {
 
 fn run_job_flow(engine: &EmrEngine, request: &Value) -> Result<Value, AwsError> {
     let name = aws_json::required_str(request, "Name")?;
-    if name.chars().count() > 256 {
-        return Err(AwsError::validation(
-            "Cluster name must be at most 256 characters",
-        ));
-    }
     aws_json::required_str(request, "ReleaseLabel")?;
     let keep_alive = request["Instances"]["KeepJobFlowAliveWhenNoSteps"]
         .as_bool()
@@ -231,14 +235,47 @@ fn run_job_flow(engine: &EmrEngine, request: &Value) -> Result<Value, AwsError> 
 
 fn list_clusters(engine: &EmrEngine, request: &Value) -> Result<Value, AwsError> {
     let states = string_list(request, "ClusterStates")?;
-    let created_after = request["CreatedAfter"].as_f64();
+    let created_after = timestamp(request, "CreatedAfter")?;
+    let created_before = timestamp(request, "CreatedBefore")?;
     let clusters: Vec<Value> = engine
         .clusters()
         .iter()
         .rev()
         .filter(|c| states.is_empty() || states.contains(&c.state))
         .filter(|c| created_after.is_none_or(|after| epoch(c.created) >= after))
+        .filter(|c| created_before.is_none_or(|before| epoch(c.created) <= before))
         .map(|c| c.summary_json())
         .collect();
-    Ok(json!({"Clusters": clusters}))
+    page(clusters, request, "Clusters")
+}
+
+/// EMR's lists come 50 to a page; `Marker` is where the next page starts.
+const PAGE: usize = 50;
+
+fn page(items: Vec<Value>, request: &Value, member: &str) -> Result<Value, AwsError> {
+    let start = match request["Marker"].as_str() {
+        None => 0,
+        Some(marker) => marker
+            .parse::<usize>()
+            .ok()
+            .filter(|start| *start <= items.len())
+            .ok_or_else(|| invalid(format!("Marker '{marker}' is not valid.")))?,
+    };
+    let end = (start + PAGE).min(items.len());
+    let mut answer = json!({member: items[start..end]});
+    if end < items.len() {
+        answer["Marker"] = json!(end.to_string());
+    }
+    Ok(answer)
+}
+
+/// A timestamp member as the SDKs send it in AWS JSON: epoch seconds.
+fn timestamp(request: &Value, member: &str) -> Result<Option<f64>, AwsError> {
+    match &request[member] {
+        Value::Null => Ok(None),
+        Value::Number(n) => Ok(n.as_f64()),
+        other => Err(AwsError::validation(format!(
+            "{member} {other} is not a timestamp in epoch seconds, as the AWS SDKs send it"
+        ))),
+    }
 }
