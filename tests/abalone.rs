@@ -9,8 +9,8 @@ use aws_sdk_sagemaker::types::PipelineExecutionStep;
 use integration_tests::{
     create_pipeline, deployed_stack, execution_steps, sagemaker_client, wait_until,
 };
-use local_stack::pipeline::Mocks;
-use local_stack::LocalStack;
+use pipelines_emulator::pipeline::Mocks;
+use pipelines_emulator::Emulator;
 use serde_json::{json, Value};
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -32,7 +32,7 @@ fn mse(value: f64) -> Value {
     json!({"AbaloneEval": {"PropertyFiles": {"EvaluationReport": {"regression_metrics": {"mse": {"value": value}}}}}})
 }
 
-async fn start(stack: &LocalStack, name: &str, definition: &str) -> String {
+async fn start(stack: &Emulator, name: &str, definition: &str) -> String {
     let client = sagemaker_client(stack);
     create_pipeline(&client, name, definition)
         .await
@@ -47,7 +47,7 @@ async fn start(stack: &LocalStack, name: &str, definition: &str) -> String {
         .unwrap()
 }
 
-async fn steps(stack: &LocalStack, arn: &str) -> BTreeMap<String, PipelineExecutionStep> {
+async fn steps(stack: &Emulator, arn: &str) -> BTreeMap<String, PipelineExecutionStep> {
     execution_steps(&sagemaker_client(stack), arn)
         .await
         .into_iter()
@@ -55,7 +55,7 @@ async fn steps(stack: &LocalStack, arn: &str) -> BTreeMap<String, PipelineExecut
         .collect()
 }
 
-async fn ended(stack: &LocalStack, arn: &str) -> (String, Option<String>) {
+async fn ended(stack: &Emulator, arn: &str) -> (String, Option<String>) {
     let e = stack
         .sagemaker
         .pipelines()
@@ -66,7 +66,7 @@ async fn ended(stack: &LocalStack, arn: &str) -> (String, Option<String>) {
 }
 
 /// Completes the Callback step once it waits, with aws-sdk-sagemaker.
-async fn approve(stack: &LocalStack, arn: &str) {
+async fn approve(stack: &Emulator, arn: &str) {
     let pipelines = stack.sagemaker.pipelines().clone();
     let token = || {
         pipelines.execution(arn).and_then(|e| {

@@ -1,4 +1,4 @@
-//! The local stack probed as a careless client would: every refusal is in AWS's JSON
+//! The emulator probed as a careless client would: every refusal is in AWS's JSON
 //! shape and names what is wrong; the service model's limits are enforced as the
 //! service enforces them.
 
@@ -85,7 +85,7 @@ async fn the_models_limits_on_names_and_definitions_are_enforced() {
 #[tokio::test]
 async fn emr_refuses_args_that_are_not_a_list() {
     let stack = deployed_stack(&[], None).await;
-    let request = json!({"JobFlowId": local_stack::stack::STANDING_CLUSTER_ID, "Steps": [{
+    let request = json!({"JobFlowId": pipelines_emulator::stack::STANDING_CLUSTER_ID, "Steps": [{
         "Name": "s", "ActionOnFailure": "CONTINUE",
         "HadoopJarStep": {"Jar": "command-runner.jar", "Args": "echo hello"}}]});
     let (status, body) = post(

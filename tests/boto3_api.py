@@ -1,10 +1,10 @@
-"""boto3 against `local-stack up`, checking the SageMaker pipeline API against the service
+"""boto3 against `pipelines-emulator up`, checking the SageMaker pipeline API against the service
 model: the calls the SageMaker Python SDK makes (Pipeline.upsert() creates, and updates on
 a ValidationException saying "already exists"), pagination and sort order, idempotent
 ClientRequestTokens, tags, display names, the per-execution operations, and a definition
 read from PipelineDefinitionS3Location in the local S3.
 
-The endpoints come from the exports `local-stack up` prints. Exits non-zero with the
+The endpoints come from the exports `pipelines-emulator up` prints. Exits non-zero with the
 failed check; prints "boto3 api: N checks passed" at the end.
 """
 

@@ -1,8 +1,8 @@
-"""boto3 against the local stack's SageMaker endpoint, as a user's script would use it:
+"""boto3 against the emulator's SageMaker endpoint, as a user's script would use it:
 create a pipeline whose Callback step waits for an approval (task `event`), then approve
 one execution, reject one and stop one. Prints a JSON summary for the Rust test.
 
-The endpoint and credentials come from the environment `LocalStack::client_env` gives.
+The endpoint and credentials come from the environment `Emulator::client_env` gives.
 """
 
 import json

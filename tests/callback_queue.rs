@@ -1,20 +1,20 @@
-//! callback-queue under the local stack's Lambda Runtime API, with EventBridge and SQS
-//! on moto server and SageMaker on the local stack's endpoint, fed the events/ files.
+//! callback-queue under the emulator's Lambda Runtime API, with EventBridge and SQS
+//! on moto server and SageMaker on the emulator's endpoint, fed the events/ files.
 
 use std::time::Duration;
 
 use integration_tests::{
     batch_item_failures, fixture, reported, tokens_in, wait_until, BusCapture,
 };
-use local_stack::sagemaker::CallbackState;
-use local_stack::LocalStack;
+use pipelines_emulator::sagemaker::CallbackState;
+use pipelines_emulator::Emulator;
 use sagemaker_custom_steps::task::{EVENT_SOURCE, STOPPING_DETAIL_TYPE, WAITING_DETAIL_TYPE};
 use serde_json::Value;
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
-async fn stack() -> LocalStack {
-    let mut stack = LocalStack::start().await.expect("local stack");
+async fn stack() -> Emulator {
+    let mut stack = Emulator::start().await.expect("emulator");
     stack
         .add_function(
             "callback-queue",
@@ -27,7 +27,7 @@ async fn stack() -> LocalStack {
 }
 
 /// Invokes callback-queue with a fixture whose tokens are waiting callback steps.
-async fn invoke(stack: &LocalStack, name: &str) -> Value {
+async fn invoke(stack: &Emulator, name: &str) -> Value {
     let event = fixture(name);
     for token in tokens_in(&event) {
         stack.sagemaker.callbacks().register(&token);
@@ -188,7 +188,7 @@ async fn log_lines_are_json_with_token_arn_and_message_id_and_no_payload() {
 }
 
 /// The EMF lines a function wrote, once `count` are kept.
-async fn emf_lines(stack: &LocalStack, function: &str, count: usize) -> Vec<Value> {
+async fn emf_lines(stack: &Emulator, function: &str, count: usize) -> Vec<Value> {
     let function = stack.function(function).unwrap();
     let emf = || -> Vec<Value> {
         function
@@ -210,7 +210,17 @@ async fn each_invocation_writes_emf_metrics_per_task_and_outcome() {
     reported(&stack, "UnknownTk1").await;
     invoke(&stack, "sqs-unreadable-token.json").await;
 
-    let lines = emf_lines(&stack, "callback-queue", 4).await;
+    let lines = emf_lines(&stack, "callback-queue", 5).await;
+    let cold: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l.get("ColdStart").is_some())
+        .collect();
+    assert_eq!(
+        cold.len(),
+        1,
+        "one ColdStart, on the first invocation: {lines:#?}"
+    );
+    assert_eq!(cold[0]["ColdStart"], 1);
     let callbacks = |task: &str, outcome: &str| {
         lines
             .iter()

@@ -1,14 +1,16 @@
-//! The local-stack command as a user runs it: `run`'s live view and exit codes, a bad
+//! The pipelines-emulator command as a user runs it: `run`'s live view and exit codes, a bad
 //! definition, Ctrl-C, and `up` with `stop`.
 
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use integration_tests::cli::{interrupt, local_stack, read_until, start_up, wait_for_status};
+use integration_tests::cli::{
+    interrupt, pipelines_emulator, read_until, start_up, wait_for_status,
+};
 use integration_tests::readme::command_starting_with;
 use integration_tests::{create_and_start, definition, emr_callback_step, wait_until};
-use local_stack::paths::{binary_dir, workspace_root};
+use pipelines_emulator::paths::{binary_dir, workspace_root};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
@@ -52,7 +54,7 @@ async fn run_follows_the_demo_live_and_exits_0() {
     let state = tempfile::tempdir().unwrap();
     let output = tokio::time::timeout(
         DEADLINE,
-        local_stack(&state)
+        pipelines_emulator(&state)
             .args(["run", "infra/pipelines/demo.json"])
             .output(),
     )
@@ -86,7 +88,7 @@ async fn run_follows_the_demo_live_and_exits_0() {
 #[tokio::test]
 async fn run_exits_1_when_the_execution_fails_and_3_for_a_bad_definition() {
     let state = tempfile::tempdir().unwrap();
-    let failed = local_stack(&state)
+    let failed = pipelines_emulator(&state)
         .args([
             "run",
             "infra/pipelines/demo.json",
@@ -108,7 +110,7 @@ async fn run_exits_1_when_the_execution_fails_and_3_for_a_bad_definition() {
         json!([]),
         json!([lambda("a", "b"), lambda("b", "a")]),
     ));
-    let bad = local_stack(&state)
+    let bad = pipelines_emulator(&state)
         .arg("run")
         .arg(&path)
         .output()
@@ -127,7 +129,7 @@ async fn ctrl_c_stops_the_execution_exits_2_and_leaves_no_process_behind() {
     let steps = json!([emr_callback_step("Long", &["sleep", "60"])]);
     let (_dir, path) = temp_definition(&definition(json!([]), steps));
     let state = tempfile::tempdir().unwrap();
-    let mut child = local_stack(&state)
+    let mut child = pipelines_emulator(&state)
         .arg("run")
         .arg(&path)
         .stdout(Stdio::piped())
@@ -168,11 +170,11 @@ async fn up_serves_until_ctrl_c_and_stop_stops_an_execution_on_it() {
         .expect("the SageMaker endpoint is printed")
         .to_owned();
 
-    let client = aws_sdk_sagemaker::Client::new(&local_stack::stack::sdk_config(&endpoint));
+    let client = aws_sdk_sagemaker::Client::new(&pipelines_emulator::stack::sdk_config(&endpoint));
     let steps = json!([emr_callback_step("Long", &["sleep", "60"])]);
     let arn = create_and_start(&client, "long", &definition(json!([]), steps), &[]).await;
 
-    let stop = local_stack(&state)
+    let stop = pipelines_emulator(&state)
         .args(["stop", &arn])
         .output()
         .await
@@ -192,13 +194,13 @@ async fn up_serves_until_ctrl_c_and_stop_stops_an_execution_on_it() {
         .unwrap()
         .code();
     assert_eq!(code, Some(0));
-    let missing = local_stack(&state)
+    let missing = pipelines_emulator(&state)
         .args(["stop", &arn])
         .output()
         .await
         .unwrap();
     assert_eq!(missing.status.code(), Some(3));
-    assert!(String::from_utf8_lossy(&missing.stderr).contains("no local stack is running"));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no emulator is running"));
 }
 
 #[tokio::test]
@@ -210,7 +212,11 @@ async fn env_prints_what_up_exported_and_pipeline_steps_runs_on_it_after_eval() 
         .map(|l| l.trim())
         .filter(|l| l.starts_with("export "))
         .collect();
-    let env = local_stack(&state).arg("env").output().await.unwrap();
+    let env = pipelines_emulator(&state)
+        .arg("env")
+        .output()
+        .await
+        .unwrap();
     assert_eq!(env.status.code(), Some(0));
     let mut printed_by_env: Vec<&str> = std::str::from_utf8(&env.stdout).unwrap().lines().collect();
     let mut expected = exported.clone();
@@ -227,10 +233,10 @@ async fn env_prints_what_up_exported_and_pipeline_steps_runs_on_it_after_eval() 
     let waiting = Command::new("bash")
         .args([
             "-c",
-            r#"eval "$(local-stack env)" && pipeline-steps waiting --json"#,
+            r#"eval "$(pipelines-emulator env)" && pipeline-steps waiting --json"#,
         ])
         .env("PATH", path)
-        .env("LOCAL_STACK_STATE_DIR", state.path())
+        .env("EMULATOR_STATE_DIR", state.path())
         .env_remove("AWS_REGION")
         .env_remove("AWS_DEFAULT_REGION")
         .env_remove("AWS_ENDPOINT_URL_SAGEMAKER")
@@ -251,9 +257,13 @@ async fn env_prints_what_up_exported_and_pipeline_steps_runs_on_it_after_eval() 
         .await
         .unwrap()
         .unwrap();
-    let gone = local_stack(&state).arg("env").output().await.unwrap();
+    let gone = pipelines_emulator(&state)
+        .arg("env")
+        .output()
+        .await
+        .unwrap();
     assert_eq!(gone.status.code(), Some(3));
-    assert!(String::from_utf8_lossy(&gone.stderr).contains("no local stack is running"));
+    assert!(String::from_utf8_lossy(&gone.stderr).contains("no emulator is running"));
 }
 
 #[tokio::test]
@@ -287,7 +297,7 @@ async fn boto3_finds_the_sagemaker_api_of_the_service_model_on_up() {
 
     // The inner loop from the command line: the bias check again, on the results of the
     // latest ended execution the boto3 checks left.
-    let rerun = local_stack(&state)
+    let rerun = pipelines_emulator(&state)
         .args(["rerun", "model-bias-check", "ModelBiasCheckStep"])
         .output()
         .await
@@ -311,7 +321,7 @@ async fn boto3_finds_the_sagemaker_api_of_the_service_model_on_up() {
         line("RegisterAbaloneModel").is_empty(),
         "nothing downstream runs: {said}"
     );
-    let none = local_stack(&state)
+    let none = pipelines_emulator(&state)
         .args(["rerun", "abalone", "AbaloneEval"])
         .output()
         .await
@@ -322,10 +332,10 @@ async fn boto3_finds_the_sagemaker_api_of_the_service_model_on_up() {
     let _ = tokio::time::timeout(DEADLINE, up.wait()).await;
 }
 
-/// Runs `local-stack run` with these arguments; asserts its exit code and that its
+/// Runs `pipelines-emulator run` with these arguments; asserts its exit code and that its
 /// output (stdout, then stderr) says each of `expected`.
 async fn expect_run(state: &tempfile::TempDir, args: &[&str], code: i32, expected: &[&str]) {
-    let output = local_stack(state)
+    let output = pipelines_emulator(state)
         .arg("run")
         .args(args)
         .output()
@@ -383,9 +393,10 @@ async fn run_takes_the_sdks_definitions_as_they_are() {
 async fn run_takes_the_abalone_pipeline_with_mocks_and_boto3_completes_its_callback() {
     let state = tempfile::tempdir().unwrap();
     // As "Run your own pipeline locally" shows it.
-    let shown =
-        command_starting_with("target/debug/local-stack run tests/sdk/definitions/v2/abalone.json");
-    let mut run = local_stack(&state)
+    let shown = command_starting_with(
+        "target/debug/pipelines-emulator run tests/sdk/definitions/v2/abalone.json",
+    );
+    let mut run = pipelines_emulator(&state)
         .args(&shown.words[1..])
         .stdout(Stdio::piped())
         .spawn()
@@ -477,7 +488,7 @@ async fn functions_and_queues_outside_the_template_are_served_with_their_flags()
     .await;
     // The flags as "Resources outside the template" shows them.
     let shown = command_starting_with(
-        "target/debug/local-stack run pipeline.json --function python-scorer",
+        "target/debug/pipelines-emulator run pipeline.json --function python-scorer",
     );
     let function = shown.values_of("--function")[0];
     expect_run(
@@ -503,7 +514,7 @@ async fn functions_and_queues_outside_the_template_are_served_with_their_flags()
         &["route it to one with --queue approvals-queue=<logical id>"],
     )
     .await;
-    let mut routed = local_stack(&state)
+    let mut routed = pipelines_emulator(&state)
         .arg("run")
         .arg(&path)
         .args(["--queue", shown.values_of("--queue")[0]])
@@ -576,7 +587,11 @@ async fn env_refuses_the_endpoints_of_a_stack_that_is_gone() {
         .to_string(),
     )
     .unwrap();
-    let env = local_stack(&state).arg("env").output().await.unwrap();
+    let env = pipelines_emulator(&state)
+        .arg("env")
+        .output()
+        .await
+        .unwrap();
     assert_eq!(env.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&env.stderr);
     assert!(stderr.contains(&format!("(pid {pid}) is gone")), "{stderr}");

@@ -1,4 +1,4 @@
-"""boto3 completes the Callback step that waits in the stack `local-stack run` started:
+"""boto3 completes the Callback step that waits in the stack `pipelines-emulator run` started:
 it reads the stack's endpoints file, finds the waiting step's token through
 ListPipelineExecutionSteps, and sends SendPipelineExecutionStepSuccess with the outputs
 given as NAME=VALUE arguments.
@@ -16,7 +16,7 @@ import boto3
 state_dir, step_name, *outputs = sys.argv[1:]
 with open(os.path.join(state_dir, "endpoints.json")) as f:
     endpoint = json.load(f)["sagemaker"]
-# The local stack's fixed test credentials and region.
+# The emulator's fixed test credentials and region.
 sagemaker = boto3.client(
     "sagemaker",
     endpoint_url=endpoint,

@@ -7,15 +7,15 @@ use integration_tests::{
     batch_item_failures, callback_event, fixture, moto_config, reported, wait_for_newest_step,
     wait_until,
 };
-use local_stack::lambda::InvokeError;
-use local_stack::sagemaker::CallbackState;
-use local_stack::LocalStack;
+use pipelines_emulator::lambda::InvokeError;
+use pipelines_emulator::sagemaker::CallbackState;
+use pipelines_emulator::Emulator;
 use serde_json::{json, Value};
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
-async fn stack() -> (LocalStack, String) {
-    let mut stack = LocalStack::start().await.expect("local stack");
+async fn stack() -> (Emulator, String) {
+    let mut stack = Emulator::start().await.expect("emulator");
     stack
         .add_function(
             "callback-queue",
@@ -48,7 +48,7 @@ fn on_cluster(cluster: &str, command: &[&str]) -> Value {
     json!({"task": "emr", "cluster_id": cluster, "args": serde_json::to_string(command).unwrap(), "step_name": "features"})
 }
 
-async fn start(stack: &LocalStack, token: &str, arguments: Value) {
+async fn start(stack: &Emulator, token: &str, arguments: Value) {
     stack.sagemaker.callbacks().register(token);
     let response = stack
         .function("callback-queue")

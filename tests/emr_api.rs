@@ -10,12 +10,13 @@ use aws_sdk_emr::types::{
     ScriptBootstrapActionConfig, StepCancellationOption, StepConfig, StepState,
 };
 use integration_tests::wait_until;
-use local_stack::emr::EmrServer;
+use pipelines_emulator::emr::EmrServer;
 
 async fn emr() -> (EmrServer, aws_sdk_emr::Client, tempfile::TempDir) {
     let logs = tempfile::tempdir().unwrap();
     let (server, _events) = EmrServer::start(logs.path().to_path_buf()).await.unwrap();
-    let client = aws_sdk_emr::Client::new(&local_stack::stack::sdk_config(&server.endpoint()));
+    let client =
+        aws_sdk_emr::Client::new(&pipelines_emulator::stack::sdk_config(&server.endpoint()));
     (server, client, logs)
 }
 
@@ -73,7 +74,7 @@ async fn what_the_local_emr_cannot_do_is_refused_by_name() {
     let message = refusal(err.into_service_error());
     assert!(
         message.contains("ValidationException")
-            && message.contains("BootstrapActions is not supported by the local stack"),
+            && message.contains("BootstrapActions is not supported by the emulator"),
         "{message}"
     );
     let err = client

@@ -1,5 +1,5 @@
 //! The inner loop of pipeline development, as SageMaker offers it, through
-//! aws-sdk-sagemaker on the local stack: selective execution (the selected steps run,
+//! aws-sdk-sagemaker on the emulator: selective execution (the selected steps run,
 //! the steps upstream reuse the reference execution's results), RetryPipelineExecution
 //! (a failed execution resumes from its failed steps under its ARN), pipeline versions,
 //! and the MLflow experiment of an execution. Definitions are the SDK's
@@ -10,8 +10,8 @@ use std::time::Duration;
 use aws_sdk_sagemaker::types::{SelectedStep, SelectiveExecutionConfig};
 use aws_sdk_sagemaker::Client;
 use integration_tests::{create_pipeline, deployed_stack, execution_steps, sagemaker_client};
-use local_stack::pipeline::{ExecutionRecord, Mocks};
-use local_stack::LocalStack;
+use pipelines_emulator::pipeline::{ExecutionRecord, Mocks};
+use pipelines_emulator::Emulator;
 use serde_json::json;
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -24,14 +24,14 @@ fn definition(name: &str) -> String {
     .unwrap()
 }
 
-fn mocks(stack: &LocalStack, steps: serde_json::Value) {
+fn mocks(stack: &Emulator, steps: serde_json::Value) {
     stack
         .sagemaker
         .pipelines()
         .set_mocks(Mocks::parse(&json!({ "Steps": steps }).to_string()).unwrap());
 }
 
-async fn ended(stack: &LocalStack, arn: &str) -> ExecutionRecord {
+async fn ended(stack: &Emulator, arn: &str) -> ExecutionRecord {
     stack
         .sagemaker
         .pipelines()

@@ -1,12 +1,12 @@
-//! lambda-step under the local stack's Lambda Runtime API, fed the events/ files.
+//! lambda-step under the emulator's Lambda Runtime API, fed the events/ files.
 
 use integration_tests::fixture;
-use local_stack::lambda::InvokeError;
-use local_stack::LocalStack;
+use pipelines_emulator::lambda::InvokeError;
+use pipelines_emulator::Emulator;
 use serde_json::json;
 
-async fn stack() -> LocalStack {
-    let mut stack = LocalStack::start().await.expect("local stack");
+async fn stack() -> Emulator {
+    let mut stack = Emulator::start().await.expect("emulator");
     stack
         .add_function("lambda-step", "lambda-step", &[])
         .await

@@ -1,5 +1,5 @@
 //! `pipeline-steps`, the operations CLI, as the person on call runs it against the
-//! local stack (its client environment, as `local-stack up` exports it).
+//! emulator (its client environment, as `pipelines-emulator up` exports it).
 
 use std::time::Duration;
 
@@ -7,16 +7,16 @@ use integration_tests::{
     callback_event, create_and_start, definition, deployed_stack, emr_callback_step, reported,
     sagemaker_client, step_status, wait_until, LAMBDA_ARN, QUEUE_URL,
 };
-use local_stack::paths::binary_dir;
-use local_stack::stack::LOCAL_PIPELINE_ROLE;
-use local_stack::LocalStack;
+use pipelines_emulator::paths::binary_dir;
+use pipelines_emulator::stack::LOCAL_PIPELINE_ROLE;
+use pipelines_emulator::Emulator;
 use serde_json::{json, Value};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 const RULES: [&str; 2] = ["local-emr-step-status", "local-emr-cluster-state"];
 
 /// Runs the CLI with the stack's environment; answers the exit code, stdout, stderr.
-async fn pipeline_steps(stack: &LocalStack, args: &[&str]) -> (i32, String, String) {
+async fn pipeline_steps(stack: &Emulator, args: &[&str]) -> (i32, String, String) {
     let output = tokio::process::Command::new(binary_dir().join("pipeline-steps"))
         .args(args)
         .env_clear()
@@ -170,7 +170,7 @@ fn doctor_args(queue_url: &str, role: &str) -> Vec<String> {
     args
 }
 
-async fn doctor(stack: &LocalStack, role: &str) -> (i32, String) {
+async fn doctor(stack: &Emulator, role: &str) -> (i32, String) {
     let args = doctor_args(stack.queue_url("CallbackQueue").unwrap(), role);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let (code, out, _) = pipeline_steps(stack, &args).await;
@@ -186,7 +186,7 @@ async fn missing_credentials_are_a_clear_error() {
         .env_clear()
         .env("HOME", home.path())
         .env("AWS_REGION", "us-east-1")
-        // No instance metadata: nothing but the local stack is asked.
+        // No instance metadata: nothing but the emulator is asked.
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_ENDPOINT_URL_SAGEMAKER", stack.sagemaker.endpoint())
         .output()
@@ -310,7 +310,7 @@ async fn redrive_brings_a_dlq_message_back_and_the_handler_serves_it() {
         "{out}"
     );
     match reported(&stack, token).await {
-        local_stack::sagemaker::CallbackState::Failed { reason, .. } => {
+        pipelines_emulator::sagemaker::CallbackState::Failed { reason, .. } => {
             assert!(reason.contains("no-such-task"), "{reason}")
         }
         other => panic!("the handler reported {other:?}"),

@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use integration_tests::{create_pipeline, deployed_stack, sagemaker_client};
-use local_stack::pipeline::{ExecutionRecord, Mocks, StepRecord};
-use local_stack::LocalStack;
+use pipelines_emulator::pipeline::{ExecutionRecord, Mocks, StepRecord};
+use pipelines_emulator::Emulator;
 use serde_json::{json, Value};
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -22,7 +22,7 @@ fn definition(name: &str) -> String {
 }
 
 /// Creates the pipeline (once) and runs an execution of it to its end.
-async fn run(stack: &LocalStack, name: &str, parameters: &[(&str, &str)]) -> ExecutionRecord {
+async fn run(stack: &Emulator, name: &str, parameters: &[(&str, &str)]) -> ExecutionRecord {
     let client = sagemaker_client(stack);
     if stack.sagemaker.pipelines().pipeline(name).is_none() {
         create_pipeline(&client, name, &definition(name))

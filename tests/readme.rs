@@ -1,4 +1,4 @@
-//! The README as a newcomer uses it: every command of its `sh` blocks names programs,
+//! The README and the guides of docs/ as a newcomer uses them: every command of their `sh` blocks names programs,
 //! subcommands, flags, packages, binaries and files that exist; the commands that end by
 //! themselves run as written; its examples (the mock file, the handler's main, the
 //! SageMaker SDK pipeline) are the code the project runs.
@@ -11,13 +11,13 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use integration_tests::cli::{interrupt, local_stack, start_up, wait_for_status};
+use integration_tests::cli::{interrupt, pipelines_emulator, start_up, wait_for_status};
 use integration_tests::readme::check::{problems, Workspace};
 use integration_tests::readme::ShellCommand;
 use integration_tests::readme::{
-    blocks_of, command_starting_with, inline_commands, readme, shell_commands,
+    blocks_of, command_starting_with, documents, inline_commands, readme, shell_commands,
 };
-use local_stack::paths::{binary_dir, workspace_root};
+use pipelines_emulator::paths::{binary_dir, workspace_root};
 use sagemaker_custom_steps::functions::flatten_json;
 use sagemaker_custom_steps::lambda_step::StepFunctions;
 use serde_json::Value;
@@ -28,42 +28,47 @@ const DEADLINE: Duration = Duration::from_secs(120);
 #[test]
 fn every_readme_command_names_what_exists() {
     let mut workspace = Workspace::read();
-    let mut cwd = workspace_root();
     let mut found = Vec::new();
-    let commands = shell_commands(&readme());
-    assert!(commands.len() > 20, "{commands:#?}");
-    let inline = inline_commands(&readme());
-    assert!(inline.len() > 20, "{inline:#?}");
-    for command in &commands {
-        for problem in problems(command, &mut workspace, &cwd) {
-            found.push(format!(
-                "README line {}: `{}`: {problem}",
-                command.line,
-                command.text()
-            ));
+    let (mut all_commands, mut all_inline) = (0, 0);
+    for (document, text) in documents() {
+        let mut cwd = workspace_root();
+        let commands = shell_commands(&text);
+        let inline = inline_commands(&text);
+        all_commands += commands.len();
+        all_inline += inline.len();
+        for command in &commands {
+            for problem in problems(command, &mut workspace, &cwd) {
+                found.push(format!(
+                    "{document} line {}: `{}`: {problem}",
+                    command.line,
+                    command.text()
+                ));
+            }
+            // `cd fuzz && cargo fuzz ...`: the next command runs there.
+            cwd = match command.words.as_slice() {
+                [cd, dir] if cd == "cd" => workspace_root().join(dir),
+                _ => workspace_root(),
+            };
         }
-        // `cd fuzz && cargo fuzz ...`: the next command runs there.
-        cwd = match command.words.as_slice() {
-            [cd, dir] if cd == "cd" => workspace_root().join(dir),
-            _ => workspace_root(),
-        };
-    }
-    for command in &inline {
-        for problem in problems(command, &mut workspace, &workspace_root()) {
-            found.push(format!(
-                "README line {}: `{}`: {problem}",
-                command.line,
-                command.text()
-            ));
+        for command in &inline {
+            for problem in problems(command, &mut workspace, &workspace_root()) {
+                found.push(format!(
+                    "{document} line {}: `{}`: {problem}",
+                    command.line,
+                    command.text()
+                ));
+            }
         }
     }
+    assert!(all_commands > 20, "{all_commands} commands");
+    assert!(all_inline > 20, "{all_inline} inline commands");
     assert!(found.is_empty(), "{}", found.join("\n"));
 }
 
 #[test]
 fn the_check_finds_a_wrong_flag_package_and_file() {
     let mut workspace = Workspace::read();
-    let markdown = "```sh\ntarget/debug/local-stack run infra/pipelines/demo.json --max-parralel 5\ncargo lambda build --release -p no-such-package\ncargo lambda invoke lambda-step --data-file events/no-such.json\nmake all\nscripts/bench --only memory,througput\n```\n";
+    let markdown = "```sh\ntarget/debug/pipelines-emulator run infra/pipelines/demo.json --max-parralel 5\ncargo lambda build --release -p no-such-package\ncargo lambda invoke lambda-step --data-file events/no-such.json\nmake all\nscripts/bench --only memory,througput\n```\n";
     let found: Vec<Vec<String>> = shell_commands(markdown)
         .iter()
         .map(|c| problems(c, &mut workspace, &workspace_root()))
@@ -79,10 +84,13 @@ fn the_check_finds_a_wrong_flag_package_and_file() {
     );
 }
 
-/// A README `local-stack` command, with a state folder of its own, as tests/cli.rs runs it.
+/// A README `pipelines-emulator` command, with a state folder of its own, as tests/cli.rs runs it.
 fn run_as_written(command: &ShellCommand, state: &tempfile::TempDir) -> Command {
-    assert_eq!(command.words[0], "target/debug/local-stack", "{command:?}");
-    let mut process = local_stack(state);
+    assert_eq!(
+        command.words[0], "target/debug/pipelines-emulator",
+        "{command:?}"
+    );
+    let mut process = pipelines_emulator(state);
     process
         .args(&command.words[1..])
         .envs(command.env.iter().cloned());
@@ -103,8 +111,9 @@ async fn run_to_its_end(command: &ShellCommand) -> (Option<i32>, String) {
 }
 
 #[tokio::test]
-async fn the_local_stack_run_of_the_demo_succeeds_as_written() {
-    let command = command_starting_with("target/debug/local-stack run infra/pipelines/demo.json");
+async fn the_pipelines_emulator_run_of_the_demo_succeeds_as_written() {
+    let command =
+        command_starting_with("target/debug/pipelines-emulator run infra/pipelines/demo.json");
     let (code, stdout) = run_to_its_end(&command).await;
     assert_eq!(code, Some(0), "{stdout}");
     let cluster = command.values_of("--param")[0].trim_start_matches("ClusterId=");
@@ -129,7 +138,8 @@ async fn the_mock_file_example_fails_the_register_step_with_its_reason() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("mocks.json");
     std::fs::write(&file, &mocks.text).unwrap();
-    let mut command = command_starting_with("target/debug/local-stack run tests/sdk/definitions");
+    let mut command =
+        command_starting_with("target/debug/pipelines-emulator run tests/sdk/definitions");
     let at = command.words.iter().position(|w| w == "--mocks").unwrap();
     command.words[at + 1] = file.display().to_string();
     let (code, stdout) = run_to_its_end(&command).await;
@@ -237,10 +247,27 @@ fn the_handler_main_shown_is_the_examples_main() {
 }
 
 #[test]
+fn the_pytest_example_shown_is_the_wheel_checks_test() {
+    let shown = blocks_of(&readme(), "python")
+        .into_iter()
+        .find(|b| b.text.contains("pipelines_emulator"))
+        .expect("the README's pytest example");
+    let source =
+        std::fs::read_to_string(workspace_root().join("tests/wheel/test_user_pipeline.py"))
+            .unwrap();
+    let code_of = |text: &str| -> String { text.split_whitespace().collect() };
+    assert!(
+        code_of(&source).contains(&code_of(&shown.text)),
+        "README line {}: the example differs from tests/wheel/test_user_pipeline.py",
+        shown.line
+    );
+}
+
+#[test]
 fn the_sdk_pipeline_shown_is_the_one_the_sdk_wrote() {
     let shown = blocks_of(&readme(), "python")
         .into_iter()
-        .find(|b| b.text.contains("pipeline.upsert("))
+        .find(|b| b.text.contains("pipeline.upsert(") && !b.text.contains("pipelines_emulator"))
         .expect("the README's SDK example");
     let written: PathBuf = workspace_root().join("tests/sdk/definitions/v2/features.readme.py");
     let generated = std::fs::read_to_string(&written).unwrap_or_default();
@@ -278,7 +305,7 @@ async fn bash(script: &str, folder: &Path, state: &tempfile::TempDir) {
             .args(["-e", "-c", script])
             .current_dir(folder)
             .env("PATH", path)
-            .env("LOCAL_STACK_STATE_DIR", state.path())
+            .env("EMULATOR_STATE_DIR", state.path())
             .env_remove("AWS_PROFILE")
             .output(),
     )
@@ -299,7 +326,7 @@ async fn the_local_s3_and_callback_commands_run_with_the_aws_cli_as_written() {
     let complete = sh_block_with("send-pipeline-execution-step-success");
     let (up_line, second_shell) = local_s3.split_once('\n').unwrap();
     assert!(
-        up_line.starts_with("target/debug/local-stack up"),
+        up_line.starts_with("target/debug/pipelines-emulator up"),
         "{up_line}"
     );
 
@@ -337,7 +364,7 @@ async fn the_local_s3_and_callback_commands_run_with_the_aws_cli_as_written() {
         .find_map(|l| l.trim().strip_prefix("export AWS_ENDPOINT_URL_SAGEMAKER="))
         .unwrap()
         .to_owned();
-    let client = aws_sdk_sagemaker::Client::new(&local_stack::stack::sdk_config(&endpoint));
+    let client = aws_sdk_sagemaker::Client::new(&pipelines_emulator::stack::sdk_config(&endpoint));
     bash(second_shell, folder.path(), &state).await;
 
     // The evaluation read from local S3 passes the threshold: the approval waits.

@@ -1,5 +1,5 @@
 //! The definitions the real SageMaker Python SDK wrote (tests/sdk/definitions, 2.x and
-//! 3.x, by scripts/sdk-definitions) run unmodified on the local stack and end as
+//! 3.x, by scripts/sdk-definitions) run unmodified on the emulator and end as
 //! SageMaker ends them, driven through the SageMaker endpoint with aws-sdk-sagemaker.
 
 use std::collections::BTreeMap;
@@ -9,7 +9,7 @@ use aws_sdk_sagemaker::types::{Parameter, PipelineExecutionStep};
 use integration_tests::{
     create_pipeline as create, deployed_stack, execution_steps as steps, sagemaker_client,
 };
-use local_stack::LocalStack;
+use pipelines_emulator::Emulator;
 
 const DEADLINE: Duration = Duration::from_secs(60);
 const MAJORS: [&str; 2] = ["v2", "v3"];
@@ -50,7 +50,7 @@ async fn start(
 
 /// The execution's end, as DescribePipelineExecution tells it.
 async fn ended(
-    stack: &LocalStack,
+    stack: &Emulator,
     client: &aws_sdk_sagemaker::Client,
     arn: &str,
 ) -> (String, String) {

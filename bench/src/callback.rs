@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use local_stack::LocalStack;
+use pipelines_emulator::Emulator;
 
 use crate::consumers::{peak_rss_mb, Consumer, Tokens};
 use crate::stats::{median, ms, row};
@@ -13,7 +13,7 @@ const COLD_STARTS: usize = 20;
 
 /// Process start to first answered event (its clients built), median of 20 starts.
 pub async fn cold_start(
-    stack: &LocalStack,
+    stack: &Emulator,
     bin_dir: &Path,
     consumer: Consumer,
     tokens: &mut Tokens,
@@ -45,8 +45,8 @@ pub async fn cold_start(
 
 /// The median time of a batch of `size` against a warm function.
 async fn batch_time(
-    stack: &LocalStack,
-    function: &local_stack::lambda::LocalFunction,
+    stack: &Emulator,
+    function: &pipelines_emulator::lambda::LocalFunction,
     size: usize,
     tokens: &mut Tokens,
 ) -> Duration {
@@ -60,7 +60,7 @@ async fn batch_time(
     median(samples)
 }
 
-pub async fn batch_under_latency(stack: &LocalStack, bin_dir: &Path, tokens: &mut Tokens) {
+pub async fn batch_under_latency(stack: &Emulator, bin_dir: &Path, tokens: &mut Tokens) {
     let function = Consumer::Rust.start(stack, bin_dir).await;
     batch_time(stack, &function, 1, tokens).await;
     stack
@@ -85,7 +85,7 @@ const RUN_FOR: Duration = Duration::from_secs(1);
 
 /// Messages per second over `RUN_FOR` of batches of 10 (the template's batch size).
 pub async fn throughput(
-    stack: &LocalStack,
+    stack: &Emulator,
     bin_dir: &Path,
     consumer: Consumer,
     tokens: &mut Tokens,
@@ -116,7 +116,7 @@ pub async fn throughput(
     messages as f64 / started.elapsed().as_secs_f64()
 }
 
-pub async fn cold_start_report(stack: &LocalStack, bin_dir: &Path, tokens: &mut Tokens) {
+pub async fn cold_start_report(stack: &Emulator, bin_dir: &Path, tokens: &mut Tokens) {
     let (rust_start, rust_start_rss) = cold_start(stack, bin_dir, Consumer::Rust, tokens).await;
     let (py_start, py_start_rss) = cold_start(stack, bin_dir, Consumer::Python, tokens).await;
     println!(
@@ -136,7 +136,7 @@ pub async fn cold_start_report(stack: &LocalStack, bin_dir: &Path, tokens: &mut 
 }
 
 /// Throughput beside the Python consumer's.
-pub async fn throughput_report(stack: &LocalStack, bin_dir: &Path, tokens: &mut Tokens) {
+pub async fn throughput_report(stack: &Emulator, bin_dir: &Path, tokens: &mut Tokens) {
     // Runs swing by ~10% with the machine's state: the median of three, taken in turns.
     let (mut rust_runs, mut py_runs) = (Vec::new(), Vec::new());
     for _ in 0..3 {

@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use local_stack::lambda::{FunctionSpec, LocalFunction};
-use local_stack::paths::workspace_root;
-use local_stack::LocalStack;
+use pipelines_emulator::lambda::{FunctionSpec, LocalFunction};
+use pipelines_emulator::paths::workspace_root;
+use pipelines_emulator::Emulator;
 use serde_json::{json, Value};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,7 +22,7 @@ impl Consumer {
         }
     }
 
-    pub fn spec(self, stack: &LocalStack, bin_dir: &Path) -> FunctionSpec {
+    pub fn spec(self, stack: &Emulator, bin_dir: &Path) -> FunctionSpec {
         match self {
             Self::Rust => stack.function_spec(
                 "callback-queue",
@@ -47,7 +47,7 @@ impl Consumer {
         }
     }
 
-    pub async fn start(self, stack: &LocalStack, bin_dir: &Path) -> LocalFunction {
+    pub async fn start(self, stack: &Emulator, bin_dir: &Path) -> LocalFunction {
         LocalFunction::start(self.spec(stack, bin_dir))
             .await
             .expect("start the consumer")
@@ -62,7 +62,7 @@ impl Tokens {
         Self(prefix * 100_000_000)
     }
 
-    pub fn batch(&mut self, stack: &LocalStack, size: usize) -> Value {
+    pub fn batch(&mut self, stack: &Emulator, size: usize) -> Value {
         let records: Vec<Value> = (0..size)
             .map(|_| {
                 self.0 += 1;

@@ -10,9 +10,9 @@ mod stats;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use local_stack::paths::workspace_root;
-use local_stack::stack::DeployOptions;
-use local_stack::LocalStack;
+use pipelines_emulator::paths::workspace_root;
+use pipelines_emulator::stack::DeployOptions;
+use pipelines_emulator::Emulator;
 
 use consumers::{release_bin_dir, Tokens};
 use stats::{ms, row};
@@ -44,7 +44,7 @@ async fn main() {
     let wanted = |figure: Figure| args.only.is_empty() || args.only.contains(&figure);
     let bin_dir = release_bin_dir();
     println!("release binaries: {}", bin_dir.display());
-    let mut stack = LocalStack::start().await.expect("local stack");
+    let mut stack = Emulator::start().await.expect("emulator");
     let mut tokens = Tokens::new(1);
 
     if wanted(Figure::ColdStart) {
@@ -92,7 +92,7 @@ async fn main() {
         );
         row(
             &format!(
-                "local stack overhead per step ({}-step pipeline)",
+                "emulator overhead per step ({}-step pipeline)",
                 pipeline::STEPS
             ),
             format!("{:.3} ms", overhead.as_secs_f64() * 1000.0),

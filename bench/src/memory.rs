@@ -3,13 +3,13 @@
 use std::path::Path;
 use std::time::Duration;
 
-use local_stack::lambda::LocalFunction;
-use local_stack::LocalStack;
+use pipelines_emulator::lambda::LocalFunction;
+use pipelines_emulator::Emulator;
 use serde_json::json;
 
 use crate::consumers::{peak_rss_mb, Consumer, Tokens};
 
-async fn wait_until_completed(stack: &LocalStack, cluster: &str, count: usize) {
+async fn wait_until_completed(stack: &Emulator, cluster: &str, count: usize) {
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     loop {
         let steps = stack.emr.engine().steps(cluster).unwrap_or_default();
@@ -26,13 +26,13 @@ async fn wait_until_completed(stack: &LocalStack, cluster: &str, count: usize) {
 
 /// 1,000 "EMR Step Status Change" events for 20 completed token-carrying steps: each
 /// is described, checked for duplicates and reported (later reports are final conflicts).
-pub async fn emr_events(stack: &LocalStack, bin_dir: &Path) -> f64 {
+pub async fn emr_events(stack: &Emulator, bin_dir: &Path) -> f64 {
     let engine = stack.emr.engine();
     let steps: Vec<_> = (0..20)
         .map(|i| {
             let token = format!("Emr{i:07}");
             stack.sagemaker.callbacks().register(&token);
-            local_stack::emr::NewStep {
+            pipelines_emulator::emr::NewStep {
                 name: format!("bench [sm-callback:{token}]"),
                 jar: "command-runner.jar".into(),
                 args: vec!["true".into()],
@@ -69,7 +69,7 @@ pub async fn emr_events(stack: &LocalStack, bin_dir: &Path) -> f64 {
 }
 
 /// 1,000 flatten-json invocations.
-pub async fn lambda_step(stack: &LocalStack, bin_dir: &Path) -> f64 {
+pub async fn lambda_step(stack: &Emulator, bin_dir: &Path) -> f64 {
     let function = LocalFunction::start(stack.function_spec(
         "lambda-step",
         bin_dir.join("lambda-step"),
@@ -86,7 +86,7 @@ pub async fn lambda_step(stack: &LocalStack, bin_dir: &Path) -> f64 {
 }
 
 /// callback-queue over 1,000 messages in batches of 10.
-pub async fn callback_queue(stack: &LocalStack, bin_dir: &Path, tokens: &mut Tokens) -> f64 {
+pub async fn callback_queue(stack: &Emulator, bin_dir: &Path, tokens: &mut Tokens) -> f64 {
     let function = Consumer::Rust.start(stack, bin_dir).await;
     let batches: Vec<_> = (0..100).map(|_| tokens.batch(stack, 10)).collect();
     for batch in &batches {

@@ -1,16 +1,16 @@
-//! The local stack's overhead per pipeline step, beyond the handler's own time, on a
+//! The emulator's overhead per pipeline step, beyond the handler's own time, on a
 //! 50-step pipeline of chained Lambda steps.
 
 use std::time::{Duration, Instant};
 
-use local_stack::pipeline::{start_execution, PipelineSpec, StartRequest};
-use local_stack::LocalStack;
+use pipelines_emulator::pipeline::{start_execution, PipelineSpec, StartRequest};
+use pipelines_emulator::Emulator;
 use serde_json::json;
 
 pub const STEPS: usize = 50;
 
 /// The overhead per step, with the wall time and the handlers' own time it comes from.
-pub async fn overhead_per_step(stack: &LocalStack) -> (Duration, Duration, Duration) {
+pub async fn overhead_per_step(stack: &Emulator) -> (Duration, Duration, Duration) {
     let steps: Vec<_> = (0..STEPS)
         .map(|i| {
             let mut step = json!({"Name": format!("step{i:02}"), "Type": "Lambda",
@@ -57,7 +57,7 @@ pub const JOB_STEPS: usize = 100;
 /// The wall time of a pipeline of `JOB_STEPS` mocked SageMaker job steps (Processing,
 /// Training, Transform in turn, each reading the previous one's properties), from
 /// StartPipelineExecution to the execution's end.
-pub async fn mocked_jobs(stack: &LocalStack) -> Duration {
+pub async fn mocked_jobs(stack: &Emulator) -> Duration {
     let steps: Vec<_> = (0..JOB_STEPS)
         .map(|i| {
             let previous = |path: &str| {
@@ -114,7 +114,7 @@ pub enum Shape {
 
 /// The wall time of a `LARGE_STEPS`-step pipeline of mocked Processing steps of the
 /// given shape, from StartPipelineExecution to the execution's end.
-pub async fn large(stack: &LocalStack, shape: Shape) -> Duration {
+pub async fn large(stack: &Emulator, shape: Shape) -> Duration {
     let name = |i: usize| format!("s{i:04}");
     let steps: Vec<_> = (0..LARGE_STEPS)
         .map(|i| {
@@ -148,9 +148,9 @@ pub async fn large(stack: &LocalStack, shape: Shape) -> Duration {
 /// Starts an execution of `pipeline` and waits for it to succeed; answers it and the
 /// wall time from start to end.
 async fn run_to_success(
-    pipelines: &std::sync::Arc<local_stack::pipeline::Pipelines>,
+    pipelines: &std::sync::Arc<pipelines_emulator::pipeline::Pipelines>,
     pipeline: &str,
-) -> (local_stack::pipeline::ExecutionRecord, Duration) {
+) -> (pipelines_emulator::pipeline::ExecutionRecord, Duration) {
     let started = Instant::now();
     let arn = start_execution(pipelines, pipeline, &StartRequest::default()).expect("started");
     let execution = pipelines
@@ -172,7 +172,7 @@ pub const LISTED_PIPELINES: usize = 24;
 /// The median time of ListPipelines through the SageMaker endpoint with
 /// `LISTED_PIPELINES` large pipelines stored, for MaxResults 1 and 100: a listing reads
 /// names and dates, never the definitions, so neither grows with their size.
-pub async fn list_pipelines(stack: &LocalStack) -> (Duration, Duration) {
+pub async fn list_pipelines(stack: &Emulator) -> (Duration, Duration) {
     let pipelines = stack.sagemaker.pipelines().clone();
     let steps: Vec<_> = (0..LARGE_STEPS)
         .map(|i| {
@@ -194,7 +194,7 @@ pub async fn list_pipelines(stack: &LocalStack) -> (Duration, Duration) {
             )
             .expect("a valid definition");
     }
-    let client = aws_sdk_sagemaker::Client::new(&local_stack::stack::sdk_config(
+    let client = aws_sdk_sagemaker::Client::new(&pipelines_emulator::stack::sdk_config(
         &stack.sagemaker.endpoint(),
     ));
     let median = |max: i32| {

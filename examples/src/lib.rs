@@ -7,7 +7,7 @@
 //!
 //! `src/bin/` holds their handlers (one call each), `template.yaml` the SAM lines that
 //! deploy them beside the stack, `tests/` a test that runs both in a pipeline on the
-//! local stack.
+//! emulator.
 
 pub mod batch_job;
 pub mod score;

@@ -37,6 +37,26 @@ use crate::task::TaskRegistry;
 
 /// Runs an SQS-triggered callback handler serving the tasks `tasks` adds to the
 /// registry (which `DEFAULT_TASK` already configures). Returns when the runtime ends.
+///
+/// The closure gets the AWS SDK configuration and the handler's settings to build its
+/// tasks' adapters with. It runs under Lambda's Runtime API (`AWS_LAMBDA_RUNTIME_API`),
+/// so this example is compiled, not run; `examples/` runs one in a pipeline on the
+/// emulator.
+///
+/// ```no_run
+/// use sagemaker_custom_steps::emr::SdkEmr;
+/// use sagemaker_custom_steps::handler::run_callback_handler;
+/// use sagemaker_custom_steps::task::EmrTask;
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() -> Result<(), lambda_runtime::Error> {
+///     run_callback_handler(|config, settings, tasks| {
+///         let emr = SdkEmr::new(aws_sdk_emr::Client::new(config));
+///         tasks.with(EmrTask::new(emr, settings.emr_policy.clone()))
+///     })
+///     .await
+/// }
+/// ```
 pub async fn run_callback_handler<F>(tasks: F) -> Result<(), Error>
 where
     F: FnOnce(&SdkConfig, &CallbackSettings, TaskRegistry) -> TaskRegistry,
@@ -67,6 +87,26 @@ where
 
 /// Runs a Lambda-step handler serving the functions `functions` adds (which
 /// `LAMBDA_STEP_FUNCTION` already configures). Returns when the runtime ends.
+///
+/// Compiled, not run, as for [`run_callback_handler`]:
+///
+/// ```no_run
+/// use sagemaker_custom_steps::handler::run_lambda_step_handler;
+/// use sagemaker_custom_steps::lambda_step::{StepError, StepFunction, StepInputs, StepOutputs};
+///
+/// async fn score(inputs: StepInputs) -> Result<StepOutputs, StepError> {
+///     let model = inputs.fields().required_str("model")?;
+///     Ok(StepOutputs::new().with("Model", model).with("Score", 0.93))
+/// }
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() -> Result<(), lambda_runtime::Error> {
+///     run_lambda_step_handler(|_config, _settings, functions| {
+///         functions.with(StepFunction::new("score", score))
+///     })
+///     .await
+/// }
+/// ```
 pub async fn run_lambda_step_handler<F>(functions: F) -> Result<(), Error>
 where
     F: FnOnce(&SdkConfig, &LambdaStepSettings, StepFunctions) -> StepFunctions,
@@ -80,8 +120,13 @@ where
         StepFunctions::new(settings.default_function.clone()),
     );
     let functions = &functions;
+    let metrics = &crate::metrics::Metrics::new("lambda-step");
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        log.around(functions.invoke(event.payload))
+        log.around(async move {
+            let answer = functions.invoke(event.payload).await;
+            metrics.flush();
+            answer
+        })
     }))
     .await
 }

@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 /// The CloudWatch namespace of every metric.
@@ -52,10 +53,13 @@ struct Recorded {
 }
 
 /// The metrics of one handler, gathered during an invocation and written at its end.
+/// The first invocation's lines carry `ColdStart` (Count 1, by Function), as Powertools
+/// for AWS Lambda writes it: a sandbox started for it.
 #[derive(Debug)]
 pub struct Metrics {
     function: &'static str,
     recorded: Mutex<Recorded>,
+    cold: AtomicBool,
 }
 
 impl Metrics {
@@ -64,6 +68,7 @@ impl Metrics {
         Self {
             function,
             recorded: Mutex::default(),
+            cold: AtomicBool::new(true),
         }
     }
 
@@ -103,7 +108,10 @@ impl Metrics {
 
     /// The EMF lines of what was recorded since the last call, which clears it.
     pub fn take_lines(&self, timestamp_ms: u64) -> Vec<String> {
-        let recorded = std::mem::take(&mut *self.recorded.lock().unwrap());
+        let mut recorded = std::mem::take(&mut *self.recorded.lock().unwrap());
+        if self.cold.swap(false, Ordering::Relaxed) {
+            *recorded.counts.entry("ColdStart").or_default() += 1;
+        }
         let mut lines = Vec::new();
         let function = self.function;
         for ((task, outcome), count) in recorded.callbacks {
@@ -184,16 +192,43 @@ mod tests {
     use super::*;
     use serde_json::{json, Value};
 
+    /// Metrics past their first invocation, whose ColdStart is already written.
+    fn warm(function: &'static str) -> Metrics {
+        let metrics = Metrics::new(function);
+        metrics.take_lines(0);
+        metrics
+    }
+
+    #[test]
+    fn the_first_invocation_writes_cold_start_once() {
+        let metrics = Metrics::new("lambda-step");
+        let first: Vec<Value> = metrics
+            .take_lines(0)
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0]["ColdStart"], 1);
+        assert_eq!(first[0]["Function"], "lambda-step");
+        assert_eq!(
+            first[0]["_aws"]["CloudWatchMetrics"][0]["Metrics"],
+            json!([{"Name": "ColdStart", "Unit": "Count"}])
+        );
+        metrics.count("StepsCompleted", 1);
+        let second = metrics.take_lines(0);
+        assert!(!second[0].contains("ColdStart"), "{second:?}");
+    }
+
     #[test]
     fn the_readme_example_is_a_line_the_handler_writes() {
-        let readme = include_str!("../../README.md");
+        let readme = include_str!("../../docs/handlers.md");
         let shown: Value = readme
             .lines()
             .find(|l| l.starts_with("{\"_aws\""))
             .map(|l| serde_json::from_str(l).unwrap())
-            .expect("the README shows an EMF line");
+            .expect("docs/handlers.md shows an EMF line");
         assert_eq!(shown["Outcome"], "succeeded");
-        let metrics = Metrics::new("callback-queue");
+        let metrics = warm("callback-queue");
         assert_eq!(shown["Function"], "callback-queue");
         for _ in 0..shown["Callbacks"].as_u64().unwrap() {
             metrics.callback(shown["Task"].as_str().unwrap(), CallbackOutcome::Succeeded);
@@ -205,7 +240,7 @@ mod tests {
 
     #[test]
     fn one_line_per_dimension_set_in_emf() {
-        let metrics = Metrics::new("callback-queue");
+        let metrics = warm("callback-queue");
         metrics.callback("emr", CallbackOutcome::Succeeded);
         metrics.callback("emr", CallbackOutcome::Succeeded);
         metrics.callback("-", CallbackOutcome::LeftForDlq);
@@ -229,7 +264,7 @@ mod tests {
 
     #[test]
     fn function_counts_share_one_line() {
-        let metrics = Metrics::new("emr-events");
+        let metrics = warm("emr-events");
         metrics.count("StepsCompleted", 2);
         metrics.count("ReconcileReports", 1);
         let lines = metrics.take_lines(0);

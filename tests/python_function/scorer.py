@@ -1,4 +1,4 @@
-"""A Lambda-step function in Python, served to the local stack with
+"""A Lambda-step function in Python, served to the emulator with
 `--function python-scorer=".venv/bin/python -m awslambdaric tests.python_function.scorer.handler"`:
 flat inputs in, flat outputs out, as SageMaker's Lambda step expects."""
 

@@ -1,4 +1,4 @@
-"""The SageMaker Python SDK's own Pipeline object against `local-stack up`: upsert twice,
+"""The SageMaker Python SDK's own Pipeline object against `pipelines-emulator up`: upsert twice,
 start, wait, describe, list the steps, a selective execution on the latest one; then a definition of more than 100 KB, which the
 SDK uploads to its default bucket and creates through PipelineDefinitionS3Location.
 

@@ -4,7 +4,7 @@
     python tests/sdk/generate.py OUT_DIR
 
 Run by scripts/sdk-definitions in a venv per major; the files it writes are committed
-(tests/sdk/definitions/v2, v3) and the integration tests run each on the local stack.
+(tests/sdk/definitions/v2, v3) and the integration tests run each on the emulator.
 No AWS call is made: `Pipeline.definition()` only serialises.
 """
 
@@ -76,7 +76,7 @@ except ImportError:  # 2.x
 
     MAJOR = 2
 
-# The template's resources, by the names the local stack matches (infra/template.yaml).
+# The template's resources, by the names the emulator matches (infra/template.yaml).
 LAMBDA_ARN = "arn:aws:lambda:us-east-1:123456789012:function:LambdaStepFunction"
 CLUSTER_ID = "j-LOCALCLUSTER1"
 

@@ -1,10 +1,10 @@
-//! The `local-stack` command as a user runs it, from the workspace root, with a state
+//! The `pipelines-emulator` command as a user runs it, from the workspace root, with a state
 //! folder of its own per test (so that `stop` and `env` reach the stack of their test).
 
 use std::process::Stdio;
 use std::time::Duration;
 
-use local_stack::paths::{binary_dir, workspace_root};
+use pipelines_emulator::paths::{binary_dir, workspace_root};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -12,11 +12,11 @@ const DEADLINE: Duration = Duration::from_secs(120);
 
 /// The command, with a state folder of its own per test, so that `stop` reaches the
 /// stack of its own test.
-pub fn local_stack(state: &tempfile::TempDir) -> Command {
-    let mut command = Command::new(binary_dir().join("local-stack"));
+pub fn pipelines_emulator(state: &tempfile::TempDir) -> Command {
+    let mut command = Command::new(binary_dir().join("pipelines-emulator"));
     command
         .current_dir(workspace_root())
-        .env("LOCAL_STACK_STATE_DIR", state.path())
+        .env("EMULATOR_STATE_DIR", state.path())
         .kill_on_drop(true);
     command
 }
@@ -45,10 +45,10 @@ pub async fn read_until(
     seen
 }
 
-/// Starts `local-stack up` with these arguments; answers it and the lines it printed
+/// Starts `pipelines-emulator up` with these arguments; answers it and the lines it printed
 /// until its last export, once it serves.
 pub async fn start_up(state: &tempfile::TempDir, args: &[&str]) -> (Child, Vec<String>) {
-    let mut up = local_stack(state)
+    let mut up = pipelines_emulator(state)
         .arg("up")
         .args(args)
         .stdout(Stdio::piped())

@@ -1,10 +1,10 @@
 //! What the integration tests share: fixtures from events/, SDK clients pointed at the
-//! local stack, and a capture of the events published on the bus.
+//! emulator, and a capture of the events published on the bus.
 
 use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
-use local_stack::LocalStack;
+use pipelines_emulator::Emulator;
 use serde_json::{json, Value};
 
 pub mod cli;
@@ -12,7 +12,7 @@ pub mod readme;
 
 /// A file of events/, parsed.
 pub fn fixture(name: &str) -> Value {
-    let path = local_stack::paths::workspace_root()
+    let path = pipelines_emulator::paths::workspace_root()
         .join("events")
         .join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -41,8 +41,8 @@ pub fn batch_item_failures(response: &Value) -> Vec<String> {
 }
 
 /// An SDK configuration for moto server.
-pub fn moto_config(stack: &LocalStack) -> SdkConfig {
-    local_stack::stack::sdk_config(&stack.moto.endpoint())
+pub fn moto_config(stack: &Emulator) -> SdkConfig {
+    pipelines_emulator::stack::sdk_config(&stack.moto.endpoint())
 }
 
 /// Every event on the default bus with a given source, delivered by an EventBridge
@@ -53,7 +53,7 @@ pub struct BusCapture {
 }
 
 impl BusCapture {
-    pub async fn new(stack: &LocalStack, source: &str) -> Self {
+    pub async fn new(stack: &Emulator, source: &str) -> Self {
         let config = moto_config(stack);
         let sqs = aws_sdk_sqs::Client::new(&config);
         let events = aws_sdk_eventbridge::Client::new(&config);
@@ -174,9 +174,9 @@ pub fn callback_event(token: &str, arguments: Value, stopping: bool) -> Value {
 pub async fn deployed_stack(
     parameters: &[(&str, &str)],
     visibility_timeout: Option<Duration>,
-) -> LocalStack {
-    let mut stack = LocalStack::start().await.expect("local stack");
-    let options = local_stack::stack::DeployOptions {
+) -> Emulator {
+    let mut stack = Emulator::start().await.expect("emulator");
+    let options = pipelines_emulator::stack::DeployOptions {
         parameters: parameters
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -190,13 +190,15 @@ pub async fn deployed_stack(
 }
 
 /// aws-sdk-sagemaker pointed at the stack's SageMaker endpoint.
-pub fn sagemaker_client(stack: &LocalStack) -> aws_sdk_sagemaker::Client {
-    aws_sdk_sagemaker::Client::new(&local_stack::stack::sdk_config(&stack.sagemaker.endpoint()))
+pub fn sagemaker_client(stack: &Emulator) -> aws_sdk_sagemaker::Client {
+    aws_sdk_sagemaker::Client::new(&pipelines_emulator::stack::sdk_config(
+        &stack.sagemaker.endpoint(),
+    ))
 }
 
 /// A definition file of infra/pipelines/, as text.
 pub fn pipeline_file(name: &str) -> String {
-    let path = local_stack::paths::workspace_root()
+    let path = pipelines_emulator::paths::workspace_root()
         .join("infra/pipelines")
         .join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -214,7 +216,7 @@ pub const LAMBDA_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:Lam
 /// A Callback step of task `emr` on the standing cluster running `command`.
 pub fn emr_callback_step(name: &str, command: &[&str]) -> Value {
     json!({"Name": name, "Type": "Callback",
-           "Arguments": {"task": "emr", "cluster_id": local_stack::stack::STANDING_CLUSTER_ID,
+           "Arguments": {"task": "emr", "cluster_id": pipelines_emulator::stack::STANDING_CLUSTER_ID,
                          "args": serde_json::to_string(command).unwrap(), "step_name": name},
            "SqsQueueUrl": QUEUE_URL,
            "OutputParameters": [{"OutputName": "StepId", "OutputType": "String"},
@@ -260,7 +262,10 @@ pub async fn create_and_start(
 }
 
 /// Waits for the report on a callback step's token, or panics at the deadline.
-pub async fn reported(stack: &LocalStack, token: &str) -> local_stack::sagemaker::CallbackState {
+pub async fn reported(
+    stack: &Emulator,
+    token: &str,
+) -> pipelines_emulator::sagemaker::CallbackState {
     stack
         .sagemaker
         .callbacks()
@@ -270,7 +275,7 @@ pub async fn reported(stack: &LocalStack, token: &str) -> local_stack::sagemaker
 }
 
 /// Waits until the newest EMR step on `cluster` of the local EMR is in `state`.
-pub async fn wait_for_newest_step(stack: &LocalStack, cluster: &str, state: &str) {
+pub async fn wait_for_newest_step(stack: &Emulator, cluster: &str, state: &str) {
     let engine = stack.emr.engine();
     wait_until(
         &format!("the newest step on {cluster} is {state}"),
@@ -287,7 +292,7 @@ pub async fn wait_for_newest_step(stack: &LocalStack, cluster: &str, state: &str
 }
 
 /// The status of a step of an execution, as the stack holds it.
-pub fn step_status(stack: &LocalStack, arn: &str, step: &str) -> Option<String> {
+pub fn step_status(stack: &Emulator, arn: &str, step: &str) -> Option<String> {
     stack
         .sagemaker
         .pipelines()

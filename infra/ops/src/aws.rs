@@ -1,6 +1,6 @@
-//! The AWS side of the CLI: one SDK configuration for AWS and the local stack (the
+//! The AWS side of the CLI: one SDK configuration for AWS and the emulator (the
 //! standard credential chain and region, and the `AWS_ENDPOINT_URL_*` exports of
-//! `local-stack up`), and errors a person on call can act on.
+//! `pipelines-emulator up`), and errors a person on call can act on.
 
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, SdkConfig};

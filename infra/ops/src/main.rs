@@ -1,7 +1,7 @@
 //! `pipeline-steps`: for the person on call. Finds the Callback steps that wait, completes
 //! one by hand, checks the wiring that leaves them waiting, and redrives the DLQ. The
 //! same code works against AWS (the standard credential chain and region) and the local
-//! stack (the `AWS_ENDPOINT_URL_*` exports of `local-stack up`).
+//! stack (the `AWS_ENDPOINT_URL_*` exports of `pipelines-emulator up`).
 
 mod aws;
 mod complete;

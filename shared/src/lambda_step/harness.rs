@@ -14,6 +14,29 @@ type BoxedCall = Arc<
 >;
 
 /// One Lambda-step function: a name and a typed fn from inputs to outputs.
+///
+/// ```
+/// use sagemaker_custom_steps::lambda_step::{StepError, StepFunction, StepFunctions, StepInputs, StepOutputs};
+/// use serde_json::json;
+///
+/// async fn greet(inputs: StepInputs) -> Result<StepOutputs, StepError> {
+///     let name = inputs.fields().required_str("name")?;
+///     Ok(StepOutputs::new().with("Greeting", format!("hello, {name}")))
+/// }
+///
+/// # block_on(async {
+/// let functions = StepFunctions::new(None).with(StepFunction::new("greet", greet));
+/// // What the Lambda step sends: its inputs, `function` choosing among the functions.
+/// let answer = functions.invoke(json!({"function": "greet", "name": "abalone"})).await;
+/// assert_eq!(answer.unwrap(), json!({"Greeting": "hello, abalone"}));
+/// // A missing input fails the step with a message that names it.
+/// let missing = functions.invoke(json!({"function": "greet"})).await.unwrap_err();
+/// assert!(missing.to_string().contains("name"), "{missing}");
+/// # });
+/// # fn block_on(f: impl std::future::Future<Output = ()>) {
+/// #     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct StepFunction {
     name: &'static str,

@@ -5,6 +5,20 @@ use crate::fields::kind_of;
 
 /// A Lambda step's outputs: one flat JSON object of primitives. SageMaker reads the
 /// declared outputs from it by key.
+///
+/// ```
+/// use sagemaker_custom_steps::lambda_step::StepOutputs;
+/// use serde_json::json;
+///
+/// let outputs = StepOutputs::new().with("Ready", true).with("PendingSteps", 3);
+/// assert_eq!(
+///     outputs.into_json("emr-preflight").unwrap(),
+///     json!({"Ready": true, "PendingSteps": 3})
+/// );
+/// // SageMaker reads primitives only: a nested value fails the step, naming it.
+/// let nested = StepOutputs::new().with("Steps", json!(["s-1"])).into_json("emr-preflight");
+/// assert!(nested.unwrap_err().to_string().contains("'Steps' as an array"));
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct StepOutputs(Map<String, Value>);
 

@@ -5,6 +5,20 @@ pub const MAX_REASON_CHARS: usize = 256;
 
 /// A failure reason SageMaker will accept: never over the limit, cut on a character
 /// boundary with an ellipsis so a reader can see it was cut.
+///
+/// ```
+/// use sagemaker_custom_steps::outcome::{FailureReason, MAX_REASON_CHARS};
+///
+/// let short = FailureReason::new("EMR step s-1 FAILED: exit status 1");
+/// assert_eq!(short.as_str(), "EMR step s-1 FAILED: exit status 1");
+///
+/// // A stack trace would be refused by the API; it is cut to fit instead, visibly.
+/// let long = FailureReason::new("é".repeat(1_000));
+/// assert_eq!(long.as_str().chars().count(), MAX_REASON_CHARS);
+/// assert!(long.as_str().ends_with('…'));
+///
+/// assert_eq!(FailureReason::new("  ").as_str(), "failed without a reason");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FailureReason(String);
 

@@ -19,6 +19,36 @@ pub struct RecordedReport {
 /// Behaves like the service for unit tests: the first report on a token is taken, the
 /// same request again is an idempotent success, a different one is "no longer waiting".
 /// Errors can be queued up to be answered before any report is taken.
+///
+/// ```
+/// use sagemaker_custom_steps::callback::CallbackToken;
+/// use sagemaker_custom_steps::outcome::{OutputParameters, StepOutcome};
+/// use sagemaker_custom_steps::report::{InMemoryReporter, ReportError, StepReporter};
+///
+/// # block_on(async {
+/// let sagemaker = InMemoryReporter::new();
+/// let token = CallbackToken::parse("26vcYbeWsZ").unwrap();
+/// let success = StepOutcome::Succeeded(OutputParameters::new());
+///
+/// // A throttled first call, as the service may answer; the retry is taken.
+/// sagemaker.fail_next([ReportError::Transient("ThrottlingException".into())]);
+/// assert!(sagemaker.report(&token, &success).await.is_err());
+/// assert!(sagemaker.report(&token, &success).await.is_ok());
+/// // The same report again (a redelivered message) is an idempotent success...
+/// assert!(sagemaker.report(&token, &success).await.is_ok());
+/// // ...a different one finds the step no longer waiting.
+/// let failure = StepOutcome::failed("too late");
+/// assert!(matches!(
+///     sagemaker.report(&token, &failure).await,
+///     Err(ReportError::NoLongerWaiting(_))
+/// ));
+/// assert_eq!(sagemaker.report_for("26vcYbeWsZ"), Some(success));
+/// assert_eq!(sagemaker.calls(), 4);
+/// # });
+/// # fn block_on(f: impl std::future::Future<Output = ()>) {
+/// #     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+/// # }
+/// ```
 #[derive(Debug, Default)]
 pub struct InMemoryReporter {
     state: Mutex<State>,

@@ -51,6 +51,54 @@ impl TaskOutcome {
 pub struct RetryableError(pub String);
 
 /// One kind of work a Callback step can ask for.
+///
+/// A task that starts work elsewhere leaves the step [`TaskOutcome::Pending`]; the
+/// Stopping message SageMaker sends when the execution stops reaches `stop`, which must
+/// end the step:
+///
+/// ```
+/// use std::sync::Arc;
+/// use async_trait::async_trait;
+/// use sagemaker_custom_steps::callback::CallbackMessage;
+/// use sagemaker_custom_steps::outcome::StepOutcome;
+/// use sagemaker_custom_steps::processing::CallbackProcessor;
+/// use sagemaker_custom_steps::report::InMemoryReporter;
+/// use sagemaker_custom_steps::task::{CallbackTask, RetryableError, TaskOutcome, TaskRegistry};
+///
+/// /// Submits a job to a batch service that completes the step itself, later.
+/// struct Submit;
+///
+/// #[async_trait]
+/// impl CallbackTask for Submit {
+///     fn name(&self) -> &'static str { "submit" }
+///     async fn start(&self, message: &CallbackMessage) -> Result<TaskOutcome, RetryableError> {
+///         // The job the step's arguments name starts there; the service reports later.
+///         let _job = message.arguments.get("job");
+///         Ok(TaskOutcome::Pending)
+///     }
+///     async fn stop(&self, _: &CallbackMessage) -> Result<TaskOutcome, RetryableError> {
+///         Ok(TaskOutcome::failed("submit: job cancelled, the pipeline execution stopped"))
+///     }
+/// }
+///
+/// # block_on(async {
+/// let sagemaker = Arc::new(InMemoryReporter::new());
+/// let processor = CallbackProcessor::new(TaskRegistry::new(None).with(Submit), sagemaker.clone());
+/// let arn = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/p/execution/e1";
+/// let start = format!(r#"{{"token": "26vcYbeWsZ", "pipelineExecutionArn": "{arn}",
+///     "arguments": {{"task": "submit", "job": "features"}}}}"#);
+/// processor.process(&CallbackMessage::parse(&start).unwrap()).await;
+/// assert_eq!(sagemaker.calls(), 0, "pending: the batch service reports");
+///
+/// let stopping = format!(r#"{{"token": "26vcYbeWsZ", "pipelineExecutionArn": "{arn}",
+///     "status": "Stopping", "arguments": {{"task": "submit", "job": "features"}}}}"#);
+/// processor.process(&CallbackMessage::parse(&stopping).unwrap()).await;
+/// assert!(matches!(sagemaker.report_for("26vcYbeWsZ"), Some(StepOutcome::Failed(_))));
+/// # });
+/// # fn block_on(f: impl std::future::Future<Output = ()>) {
+/// #     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+/// # }
+/// ```
 #[async_trait]
 pub trait CallbackTask: Send + Sync {
     /// The value of the `task` argument that selects this task.

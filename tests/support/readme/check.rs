@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
-use local_stack::paths::{binary_dir, workspace_root};
+use pipelines_emulator::paths::{binary_dir, workspace_root};
 use serde_json::Value;
 
 use super::ShellCommand;
@@ -219,7 +219,7 @@ pub fn problems(command: &ShellCommand, workspace: &mut Workspace, cwd: &Path) -
         }
         [binary, rest @ ..]
             if binary.starts_with("target/debug/")
-                || ["pipeline-steps", "local-stack"].contains(binary) =>
+                || ["pipeline-steps", "pipelines-emulator"].contains(binary) =>
         {
             let name = binary.trim_start_matches("target/debug/");
             match rest.first().filter(|w| !w.starts_with('-')) {
@@ -271,6 +271,8 @@ pub fn problems(command: &ShellCommand, workspace: &mut Workspace, cwd: &Path) -
             None => problems.push("eval of something other than $(command)".into()),
         },
         ["cd", _] => {}
+        // The wheel's install, as a Python user types it (scripts/wheel-check runs it).
+        ["pip", "install", wheel] if wheel.starts_with("target/wheels/") => {}
         ["rustup", "target", "add", _] => {}
         _ => problems.push("a program this test does not know: add a check for it".into()),
     }

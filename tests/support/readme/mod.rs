@@ -43,14 +43,43 @@ impl ShellCommand {
     }
 }
 
-/// The README of the workspace.
-pub fn readme() -> String {
-    let path = readme_path();
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+/// The README and the guides of `docs/`, each with its path from the workspace root:
+/// the documentation a newcomer reads, every command of it checked.
+pub fn documents() -> Vec<(String, String)> {
+    let root = pipelines_emulator::paths::workspace_root();
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(root.join("docs"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "md"))
+                .collect()
+        })
+        .unwrap_or_default();
+    paths.sort();
+    paths.insert(0, root.join("README.md"));
+    paths
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let name = path
+                .strip_prefix(&root)
+                .unwrap_or(&path)
+                .display()
+                .to_string();
+            (name, text)
+        })
+        .collect()
 }
 
-fn readme_path() -> PathBuf {
-    local_stack::paths::workspace_root().join("README.md")
+/// The README and the guides as one text (for finding an example wherever it lives).
+pub fn readme() -> String {
+    documents()
+        .into_iter()
+        .map(|(_, text)| text)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Every fenced block of `markdown`, fences indented in list items included.
@@ -167,7 +196,7 @@ const PROGRAMS: &[&str] = &[
     "scripts/",
     "target/debug/",
     "cargo",
-    "local-stack",
+    "pipelines-emulator",
     "pipeline-steps",
     "eval",
     "sam",

@@ -1,0 +1,277 @@
+//! What the pipelines-emulator command does: `up`, `run`, `rerun`, `stop`, `env`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::live_view;
+use crate::paths;
+use crate::pipeline::definition::Definition;
+use crate::pipeline::{start_execution, Mocks, PipelineSpec, StartRequest};
+use crate::stack::{DeployOptions, Emulator, STANDING_CLUSTER_ID};
+
+/// How long `run` waits, after Ctrl-C, for the execution to stop before tearing down.
+const STOP_GRACE: Duration = Duration::from_secs(60);
+
+/// The file in which `up` and `run` say where their endpoints are (`paths::state_dir`).
+fn endpoints_file() -> PathBuf {
+    paths::state_dir().join("endpoints.json")
+}
+
+/// What `up` and `run` deploy beyond the template's defaults.
+#[derive(Clone, Debug, Default)]
+pub struct StackOptions {
+    /// `--template FILE`
+    pub template: Option<PathBuf>,
+    /// `--template-param Name=Value`
+    pub template_parameters: BTreeMap<String, String>,
+    /// `--function NAME=COMMAND`
+    pub functions: BTreeMap<String, String>,
+    /// `--queue NAME=LOGICAL_ID`
+    pub queues: BTreeMap<String, String>,
+    /// `--queue-function NAME=COMMAND`
+    pub queue_functions: BTreeMap<String, String>,
+    /// `--mocks FILE`
+    pub mocks: Option<PathBuf>,
+}
+
+async fn start_stack(options: &StackOptions) -> Result<Emulator, String> {
+    let mut stack = Emulator::start()
+        .await?
+        .echo_logs(std::env::var_os("EMULATOR_LOGS").is_some());
+    stack
+        .deploy(&DeployOptions {
+            template: options.template.clone(),
+            parameters: options.template_parameters.clone(),
+            visibility_timeout: None,
+            extra_functions: options.functions.clone(),
+            queue_routes: options.queues.clone(),
+            queue_functions: options.queue_functions.clone(),
+        })
+        .await?;
+    stack.start_standing_cluster();
+    let file = endpoints_file();
+    if let Some(dir) = file.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let env: serde_json::Map<String, serde_json::Value> = stack
+        .client_env()
+        .into_iter()
+        .map(|(k, v)| (k, v.into()))
+        .collect();
+    let endpoints = serde_json::json!({"sagemaker": stack.sagemaker.endpoint(), "emr": stack.emr.endpoint(),
+        "moto": stack.moto.endpoint(), "pid": std::process::id(), "env": env});
+    let _ = std::fs::write(&file, endpoints.to_string());
+    Ok(stack)
+}
+
+fn forget_endpoints() {
+    let file = endpoints_file();
+    let mine = std::fs::read_to_string(&file)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .is_some_and(|v| v["pid"] == std::process::id());
+    if mine {
+        let _ = std::fs::remove_file(file);
+    }
+}
+
+/// Reads a `--mocks` file; a bad one is refused before anything starts.
+fn read_mocks(path: Option<&PathBuf>) -> Result<Mocks, String> {
+    let Some(path) = path else {
+        return Ok(Mocks::default());
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Mocks::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Ctrl-C (SIGINT), caught from the moment it is made: one that arrives while the stack
+/// starts, or right after it printed its exports, stops it cleanly instead of killing it.
+fn interrupts() -> Result<tokio::signal::unix::Signal, String> {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(|e| format!("cannot catch Ctrl-C: {e}"))
+}
+
+/// `up`: the stack in the foreground until Ctrl-C.
+pub async fn up(options: StackOptions) -> Result<(), String> {
+    let mut interrupted = interrupts()?;
+    let mocks = read_mocks(options.mocks.as_ref())?;
+    let stack = start_stack(&options).await?;
+    stack.sagemaker.pipelines().set_mocks(mocks);
+    println!("emulator is up (Ctrl-C stops it)");
+    println!("  SageMaker  {}", stack.sagemaker.endpoint());
+    println!("  EMR        {}", stack.emr.endpoint());
+    println!("  SQS, EventBridge, S3 (moto)  {}", stack.moto.endpoint());
+    println!("  standing EMR cluster     {STANDING_CLUSTER_ID}");
+    println!("point any AWS client at it with:");
+    for (key, value) in stack.client_env() {
+        println!("  export {key}={value}");
+    }
+    interrupted.recv().await;
+    forget_endpoints();
+    println!("emulator stopped");
+    Ok(())
+}
+
+/// `run`: one definition end to end; answers the exit code (0 Succeeded, 1 Failed,
+/// 2 Stopped).
+pub async fn run(
+    definition: PathBuf,
+    parameters: Vec<(String, String)>,
+    max_parallel: Option<usize>,
+    options: StackOptions,
+) -> Result<i32, String> {
+    let mut interrupted = interrupts()?;
+    let text = std::fs::read_to_string(&definition)
+        .map_err(|e| format!("{}: {e}", definition.display()))?;
+    let parsed = Definition::parse(&text).map_err(|e| format!("{}: {e}", definition.display()))?;
+    let mocks = read_mocks(options.mocks.as_ref())?;
+    mocks.check_against(&parsed)?;
+    let stack = start_stack(&options).await?;
+    stack
+        .check_resources(&parsed)
+        .map_err(|e| format!("{}: {e}", definition.display()))?;
+    let pipelines = stack.sagemaker.pipelines().clone();
+    pipelines.set_mocks(mocks);
+    let name = definition
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("pipeline")
+        .to_owned();
+    pipelines
+        .put_pipeline(
+            PipelineSpec {
+                name: name.clone(),
+                definition_text: text,
+                max_parallel,
+                ..PipelineSpec::default()
+            },
+            false,
+        )
+        .map_err(|e| format!("{}: {e}", definition.display()))?;
+    let start = StartRequest {
+        parameters,
+        max_parallel,
+        ..StartRequest::default()
+    };
+    let arn = start_execution(&pipelines, &name, &start)?;
+    let mut stdout = std::io::stdout();
+    let columns = live_view::Columns::for_definition(&parsed);
+    let follow = live_view::follow(&pipelines, &arn, columns, &mut stdout);
+    tokio::pin!(follow);
+    let execution = tokio::select! {
+        execution = &mut follow => execution,
+        _ = interrupted.recv() => {
+            eprintln!("stopping the execution (Ctrl-C again to quit at once)");
+            let _ = pipelines.request_stop(&arn);
+            tokio::select! {
+                execution = &mut follow => execution,
+                _ = interrupted.recv() => { forget_endpoints(); return Ok(2) }
+                _ = tokio::time::sleep(STOP_GRACE) => { forget_endpoints(); return Ok(2) }
+            }
+        }
+    };
+    println!("outputs:");
+    for step in &execution.steps {
+        for source in ["Callback", "Lambda"] {
+            for output in step.metadata[source]["OutputParameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                println!(
+                    "  {}.{} = {}",
+                    step.name,
+                    output["Name"].as_str().unwrap_or_default(),
+                    output["Value"].as_str().unwrap_or_default()
+                );
+            }
+        }
+    }
+    forget_endpoints();
+    drop(stack);
+    Ok(match execution.status.as_str() {
+        "Succeeded" => 0,
+        "Stopped" => 2,
+        _ => 1,
+    })
+}
+
+/// What the running stack (`up` or `run`) wrote of itself; refused when the process
+/// that wrote it is gone or its SageMaker endpoint does not answer (the file is then
+/// removed: it names a dead stack).
+fn running_stack() -> Result<serde_json::Value, String> {
+    let file = endpoints_file();
+    let stack: serde_json::Value = std::fs::read_to_string(&file)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .ok_or_else(|| format!("no emulator is running ({} not found)", file.display()))?;
+    let pid = stack["pid"].as_u64().unwrap_or_default();
+    let alive = pid > 0 && std::path::Path::new(&format!("/proc/{pid}")).exists();
+    let answers = stack["sagemaker"]
+        .as_str()
+        .and_then(|url| url.strip_prefix("http://"))
+        .and_then(|address| address.parse::<std::net::SocketAddr>().ok())
+        .is_some_and(|address| {
+            std::net::TcpStream::connect_timeout(&address, Duration::from_secs(1)).is_ok()
+        });
+    if !(alive && answers) {
+        let _ = std::fs::remove_file(&file);
+        return Err(format!(
+            "no emulator is running: the one {} names (pid {pid}) is gone; start one with `pipelines-emulator up`",
+            file.display()
+        ));
+    }
+    Ok(stack)
+}
+
+/// `env`: the running stack's client environment as `export` lines, for
+/// `eval "$(pipelines-emulator env)"` in another shell.
+pub fn env() -> Result<(), String> {
+    let stack = running_stack()?;
+    let env = stack["env"].as_object().ok_or(
+        "the running stack wrote no environment (started by an older pipelines-emulator?)",
+    )?;
+    for (key, value) in env {
+        println!("export {key}={}", value.as_str().unwrap_or_default());
+    }
+    Ok(())
+}
+
+/// `rerun`: the named steps of a pipeline again on the running stack, on the results of
+/// its latest ended execution or `from`.
+pub async fn rerun(
+    pipeline: String,
+    steps: Vec<String>,
+    from: Option<String>,
+) -> Result<i32, String> {
+    let endpoints = running_stack()?;
+    let endpoint = endpoints["sagemaker"]
+        .as_str()
+        .ok_or("the endpoints file names no SageMaker endpoint")?;
+    crate::rerun::rerun(endpoint, &pipeline, &steps, from).await
+}
+
+/// `stop`: asks the running stack (`up` or `run`) to stop an execution.
+pub async fn stop(execution_arn: String) -> Result<(), String> {
+    let endpoints = running_stack()?;
+    let endpoint = endpoints["sagemaker"]
+        .as_str()
+        .ok_or("the endpoints file names no SageMaker endpoint")?;
+    aws_sdk_sagemaker::Client::new(&crate::stack::sdk_config(endpoint))
+        .stop_pipeline_execution()
+        .pipeline_execution_arn(&execution_arn)
+        // The model's ClientRequestToken takes 32 to 128 characters.
+        .client_request_token(format!(
+            "pipelines-emulator-stop-{:0>24}",
+            std::process::id()
+        ))
+        .send()
+        .await
+        .map_err(|e| match e.as_service_error() {
+            Some(service) => service.to_string(),
+            None => format!("{e:?}"),
+        })?;
+    println!("stopping {execution_arn}");
+    Ok(())
+}

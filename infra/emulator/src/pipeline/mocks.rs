@@ -1,0 +1,183 @@
+//! The mock file: how SageMaker's own job steps behave on the emulator, per step
+//! name, as Step Functions Local mocks its service integrations.
+//!
+//! ```json
+//! {"Steps": {
+//!    "AbaloneEval":  {"PropertyFiles": {"EvaluationReport": {"regression_metrics": {"mse": {"value": 4.2}}}}},
+//!    "AbaloneTrain": {"Properties": {"FinalMetricDataList": [{"MetricName": "rmse", "Value": 1.9}]}, "Seconds": 2},
+//!    "AbaloneRegister-RegisterModel": {"Fail": "ValidationException: model package group abalone not found"}}}
+//! ```
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::definition::{Definition, StepKind};
+
+/// How one job step behaves.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StepMock {
+    /// Merged into the synthesized Describe* answer.
+    #[serde(rename = "Properties")]
+    pub properties: Option<Value>,
+    /// Property file name → its JSON document.
+    #[serde(rename = "PropertyFiles", default)]
+    pub property_files: BTreeMap<String, Value>,
+    /// The step fails with this reason.
+    #[serde(rename = "Fail")]
+    pub fail: Option<String>,
+    /// How long the step runs.
+    #[serde(rename = "Seconds")]
+    pub seconds: Option<f64>,
+}
+
+impl StepMock {
+    pub fn duration(&self) -> Duration {
+        Duration::from_secs_f64(self.seconds.unwrap_or(0.0))
+    }
+}
+
+/// Every step's mock.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Mocks {
+    #[serde(rename = "Steps", default)]
+    pub steps: BTreeMap<String, StepMock>,
+}
+
+impl Mocks {
+    /// Reads a mock file; what is wrong with it is said with where.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mocks: Self = serde_json::from_str(text).map_err(|e| format!("the mock file: {e}"))?;
+        for (step, mock) in &mocks.steps {
+            if let Some(seconds) = mock.seconds {
+                if !(0.0..=86_400.0).contains(&seconds) {
+                    return Err(format!(
+                        "the mock file: step '{step}': Seconds must be between 0 and 86400, not {seconds}"
+                    ));
+                }
+            }
+            if mock.properties.as_ref().is_some_and(|p| !p.is_object()) {
+                return Err(format!(
+                    "the mock file: step '{step}': Properties must be an object, merged into the step's Describe answer"
+                ));
+            }
+        }
+        Ok(mocks)
+    }
+
+    /// Checks the mocks against the definition they are run with: every step named is
+    /// a job step of it, every property file named is one the step declares.
+    pub fn check_against(&self, definition: &Definition) -> Result<(), String> {
+        for (name, mock) in &self.steps {
+            let Some(step) = definition.step(name) else {
+                let jobs: Vec<&str> = definition
+                    .steps
+                    .iter()
+                    .filter(|s| matches!(s.kind, StepKind::Job { .. }))
+                    .map(|s| s.name.as_str())
+                    .collect();
+                return Err(format!(
+                    "the mock file names step '{name}', which the pipeline does not have (its job steps: {})",
+                    jobs.join(", ")
+                ));
+            };
+            let StepKind::Job { property_files, .. } = &step.kind else {
+                return Err(format!(
+                    "the mock file names step '{name}', a {} step, which runs for real; mocks are for SageMaker's job steps",
+                    step.kind.type_name()
+                ));
+            };
+            for file in mock.property_files.keys() {
+                if !property_files.iter().any(|p| &p.name == file) {
+                    return Err(format!(
+                        "the mock file gives property file '{file}' of step '{name}', which declares no property file by that name"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn step(&self, name: &str) -> Option<&StepMock> {
+        self.steps.get(name)
+    }
+}
+
+/// Merges `patch` into `target`: objects member by member, anything else replaced.
+pub fn merge(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(target), Value::Object(patch)) => {
+            for (key, value) in patch {
+                merge(target.entry(key.clone()).or_insert(Value::Null), value);
+            }
+        }
+        (target, patch) => *target = patch.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_the_mock_file_of_design_md() {
+        let mocks = Mocks::parse(r#"{"Steps": {
+            "AbaloneEval":  {"PropertyFiles": {"EvaluationReport": {"regression_metrics": {"mse": {"value": 4.2}}}}},
+            "AbaloneTrain": {"Properties": {"FinalMetricDataList": [{"MetricName": "rmse", "Value": 1.9}]}, "Seconds": 2},
+            "AbaloneRegister-RegisterModel": {"Fail": "ValidationException: model package group abalone not found"}}}"#)
+        .unwrap();
+        assert_eq!(
+            mocks.step("AbaloneTrain").unwrap().duration(),
+            Duration::from_secs(2)
+        );
+        assert!(mocks
+            .step("AbaloneRegister-RegisterModel")
+            .unwrap()
+            .fail
+            .is_some());
+        assert_eq!(
+            mocks.step("AbaloneEval").unwrap().property_files["EvaluationReport"]
+                ["regression_metrics"]["mse"]["value"],
+            json!(4.2)
+        );
+    }
+
+    #[test]
+    fn a_bad_mock_file_says_what_is_wrong() {
+        for (text, expected) in [
+            ("{", "the mock file: EOF"),
+            (r#"{"Stepz": {}}"#, "unknown field `Stepz`"),
+            (r#"{"Steps": {"A": {"Secs": 1}}}"#, "unknown field `Secs`"),
+            (
+                r#"{"Steps": {"A": {"Seconds": -1}}}"#,
+                "Seconds must be between 0 and 86400",
+            ),
+            (
+                r#"{"Steps": {"A": {"Properties": 3}}}"#,
+                "Properties must be an object",
+            ),
+        ] {
+            let err = Mocks::parse(text).unwrap_err();
+            assert!(err.contains(expected), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn properties_merge_member_by_member() {
+        let mut answer = json!({"ModelArtifacts": {"S3ModelArtifacts": "s3://a"}, "TrainingJobStatus": "Completed"});
+        merge(
+            &mut answer,
+            &json!({"ModelArtifacts": {"Extra": 1}, "FinalMetricDataList": []}),
+        );
+        assert_eq!(
+            answer,
+            json!({"ModelArtifacts": {"S3ModelArtifacts": "s3://a", "Extra": 1},
+                   "TrainingJobStatus": "Completed", "FinalMetricDataList": []})
+        );
+    }
+}

@@ -1,0 +1,26 @@
+//! SageMaker pipelines on the emulator: definitions, expressions, executions.
+
+pub mod attempts;
+pub mod cache;
+pub mod conditions;
+pub mod definition;
+pub mod executor;
+pub mod expressions;
+pub mod iso_duration;
+pub mod job_step;
+pub mod jobs;
+pub mod mocks;
+pub mod readiness;
+pub mod references;
+pub mod runner;
+pub mod selective;
+pub mod step_run;
+pub mod step_task;
+pub mod store;
+pub mod validate;
+
+pub use executor::{resolve_parameters, retry_execution, start_execution, StartRequest};
+pub use mocks::Mocks;
+pub use runner::{EmrStepEnd, StepRunner};
+pub use selective::SelectiveConfig;
+pub use store::{ExecutionRecord, PipelineSpec, Pipelines, StepRecord};

@@ -1,0 +1,16 @@
+//! The SageMaker API of the emulator.
+
+mod api;
+mod callbacks;
+mod execution_api;
+mod idempotency;
+mod listing;
+mod pipeline_api;
+pub mod requests;
+mod server;
+mod tags;
+mod version_api;
+
+pub use api::Api;
+pub use callbacks::{CallbackState, Callbacks, ReportRefusal};
+pub use server::SageMakerServer;

@@ -1,0 +1,338 @@
+//! The emulator: SageMaker, EMR, moto (SQS, EventBridge) and the workspace's
+//! functions, all on 127.0.0.1, all stopped when the stack is dropped.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::task::JoinHandle;
+use tracing::warn;
+
+use crate::emr::{EmrEventStream, EmrServer};
+use crate::event_pattern;
+use crate::lambda::{FunctionSpec, LocalFunction};
+use crate::moto::MotoServer;
+use crate::paths;
+use crate::sagemaker::SageMakerServer;
+use crate::step_runner::StackStepRunner;
+
+mod deploy;
+
+pub use deploy::DeployOptions;
+
+pub const REGION: &str = "us-east-1";
+
+/// An AWS SDK configuration for one of the stack's endpoints, with its fixed test
+/// credentials: what the CLI, the benchmarks and the tests talk to it with.
+pub fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(REGION))
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::new(
+                    "testing",
+                    "testing",
+                    None,
+                    None,
+                    "pipelines-emulator",
+                ),
+            ),
+        )
+        .endpoint_url(endpoint)
+        .build()
+}
+
+/// The long-running cluster `up` and `run` start, standing in for a team's shared
+/// cluster: its id is fixed so pipeline definitions can name it.
+pub const STANDING_CLUSTER_ID: &str = "j-LOCALCLUSTER1";
+
+/// The pipeline execution role the template's queue policy lets send, unless
+/// `PipelineExecutionRoleArns` is given (the template has no default for it).
+pub const LOCAL_PIPELINE_ROLE: &str = "arn:aws:iam::123456789012:role/pipeline";
+
+/// The SageMaker Python SDK's default bucket on the local S3, named in the SDK config the
+/// client environment points at: the SDK then never asks STS for an account to name one.
+pub const SDK_DEFAULT_BUCKET: &str = "sagemaker-pipelines-emulator";
+
+/// The SageMaker Python SDK's config (`SAGEMAKER_USER_CONFIG_OVERRIDE`, read by 2.x and
+/// 3.x): no telemetry (it would call a regional S3 URL of AWS's) and the default bucket.
+fn sdk_config_file() -> String {
+    format!(
+        "SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n      TelemetryOptOut: true\n      Session:\n        DefaultS3Bucket: {SDK_DEFAULT_BUCKET}\n"
+    )
+}
+
+/// Lambda retries a failed asynchronous invocation (as EventBridge makes) twice.
+const ASYNC_RETRIES: usize = 2;
+
+type Functions = Arc<Mutex<BTreeMap<String, Arc<LocalFunction>>>>;
+/// Where EMR's events go: a function, and the rule pattern they must match (none: all).
+type EventTargets = Arc<Mutex<Vec<(String, Option<Value>)>>>;
+
+pub struct Emulator {
+    pub sagemaker: SageMakerServer,
+    pub emr: EmrServer,
+    pub moto: MotoServer,
+    functions: Functions,
+    emr_event_targets: EventTargets,
+    router: JoinHandle<()>,
+    background: Vec<JoinHandle<()>>,
+    queue_urls: BTreeMap<String, String>,
+    runner: Option<Arc<StackStepRunner>>,
+    echo_logs: bool,
+    _work_dir: tempfile::TempDir,
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.router.abort();
+        self.background.iter().for_each(JoinHandle::abort);
+    }
+}
+
+impl Emulator {
+    pub async fn start() -> Result<Self, String> {
+        let work_dir = tempfile::Builder::new()
+            .prefix("pipelines-emulator-")
+            .tempdir()
+            .map_err(|e| format!("work folder: {e}"))?;
+        std::fs::write(
+            work_dir.path().join("sagemaker-config.yaml"),
+            sdk_config_file(),
+        )
+        .map_err(|e| format!("work folder: {e}"))?;
+        let sagemaker = SageMakerServer::start()
+            .await
+            .map_err(|e| format!("SageMaker endpoint: {e}"))?;
+        let (emr, emr_events) = EmrServer::start(work_dir.path().join("emr-logs"))
+            .await
+            .map_err(|e| format!("EMR endpoint: {e}"))?;
+        let moto = MotoServer::start().await?;
+        let functions: Functions = Arc::default();
+        let emr_event_targets: EventTargets = Arc::default();
+        let router = tokio::spawn(route_emr_events(
+            emr_events,
+            functions.clone(),
+            emr_event_targets.clone(),
+        ));
+        Ok(Self {
+            sagemaker,
+            emr,
+            moto,
+            functions,
+            emr_event_targets,
+            router,
+            background: Vec::new(),
+            queue_urls: BTreeMap::new(),
+            runner: None,
+            echo_logs: false,
+            _work_dir: work_dir,
+        })
+    }
+
+    /// Echo every function's log lines on stderr (the CLI does; tests keep them).
+    pub fn echo_logs(mut self, echo: bool) -> Self {
+        self.echo_logs = echo;
+        self
+    }
+
+    /// The environment that points an AWS SDK (or the AWS CLI) at this stack.
+    pub fn client_env(&self) -> Vec<(String, String)> {
+        let moto = self.moto.endpoint();
+        [
+            ("AWS_REGION", REGION.to_owned()),
+            ("AWS_DEFAULT_REGION", REGION.to_owned()),
+            ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+            ("AWS_ENDPOINT_URL_SAGEMAKER", self.sagemaker.endpoint()),
+            ("AWS_ENDPOINT_URL_EMR", self.emr.endpoint()),
+            ("AWS_ENDPOINT_URL_SQS", moto.clone()),
+            ("AWS_ENDPOINT_URL_EVENTBRIDGE", moto.clone()),
+            ("AWS_ENDPOINT_URL_S3", moto.clone()),
+            // The SageMaker SDK asks STS for the account of its default bucket.
+            ("AWS_ENDPOINT_URL_STS", moto.clone()),
+            // pipeline-steps doctor --stack reads a stack.
+            ("AWS_ENDPOINT_URL_CLOUDFORMATION", moto.clone()),
+            // Every other service (IAM, which the 3.x SDK reads a role from, Lambda,
+            // CloudWatch Logs, ...) goes to moto too: no call leaves the machine.
+            ("AWS_ENDPOINT_URL", moto),
+            (
+                "SAGEMAKER_USER_CONFIG_OVERRIDE",
+                self._work_dir
+                    .path()
+                    .join("sagemaker-config.yaml")
+                    .display()
+                    .to_string(),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+
+    /// Starts a workspace handler binary as function `name`, with its settings on top
+    /// of the stack's client environment.
+    pub async fn add_function(
+        &mut self,
+        name: &str,
+        binary: &str,
+        settings: &[(&str, &str)],
+    ) -> Result<Arc<LocalFunction>, String> {
+        let settings = settings
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.start_function(name, binary, settings, Duration::from_secs(60), 128)
+            .await
+    }
+
+    /// How to run a process as a function of this stack: its settings on top of the
+    /// stack's client environment. Benchmarks start other runtimes with it.
+    pub fn function_spec(
+        &self,
+        name: &str,
+        binary: std::path::PathBuf,
+        args: Vec<String>,
+        settings: Vec<(String, String)>,
+    ) -> FunctionSpec {
+        let mut env = self.client_env();
+        env.extend(settings);
+        FunctionSpec {
+            name: name.to_owned(),
+            binary,
+            args,
+            env,
+            timeout: Duration::from_secs(60),
+            memory_mb: 128,
+            echo_logs: self.echo_logs,
+        }
+    }
+
+    async fn start_function(
+        &mut self,
+        name: &str,
+        binary: &str,
+        settings: Vec<(String, String)>,
+        timeout: Duration,
+        memory_mb: u32,
+    ) -> Result<Arc<LocalFunction>, String> {
+        let mut spec =
+            self.function_spec(name, paths::handler_binary(binary)?, Vec::new(), settings);
+        spec.timeout = timeout;
+        spec.memory_mb = memory_mb;
+        self.launch(name, spec, &format!("function {name}")).await
+    }
+
+    /// Starts a function and serves it by `name`; `what` names it in an error.
+    async fn launch(
+        &self,
+        name: &str,
+        spec: FunctionSpec,
+        what: &str,
+    ) -> Result<Arc<LocalFunction>, String> {
+        let function = Arc::new(
+            LocalFunction::start(spec)
+                .await
+                .map_err(|e| format!("{what}: {e}"))?,
+        );
+        self.functions
+            .lock()
+            .unwrap()
+            .insert(name.to_owned(), function.clone());
+        Ok(function)
+    }
+
+    pub fn function(&self, name: &str) -> Option<Arc<LocalFunction>> {
+        self.functions.lock().unwrap().get(name).cloned()
+    }
+
+    /// Delivers every EMR status event to function `name`, as the EventBridge rules of
+    /// the template do in AWS.
+    pub fn route_emr_events_to(&self, name: &str) {
+        self.emr_event_targets
+            .lock()
+            .unwrap()
+            .push((name.to_owned(), None));
+    }
+
+    /// Starts the standing cluster (WAITING, tagged for the template's IAM fence).
+    pub fn start_standing_cluster(&self) {
+        self.emr.engine().create_cluster_with_id(
+            STANDING_CLUSTER_ID,
+            "local-cluster",
+            Some("s3://local-logs/emr/".to_owned()),
+            true,
+            vec![("sagemaker-pipeline-steps".to_owned(), "callback".to_owned())],
+            Vec::new(),
+        );
+    }
+
+    /// The moto URL of a queue of the template, once deployed.
+    pub fn queue_url(&self, logical_id: &str) -> Option<&str> {
+        self.queue_urls.get(logical_id).map(String::as_str)
+    }
+
+    fn moto_config(&self) -> aws_config::SdkConfig {
+        sdk_config(&self.moto.endpoint())
+    }
+
+    pub fn sqs_client(&self) -> aws_sdk_sqs::Client {
+        aws_sdk_sqs::Client::new(&self.moto_config())
+    }
+
+    pub fn eventbridge_client(&self) -> aws_sdk_eventbridge::Client {
+        aws_sdk_eventbridge::Client::new(&self.moto_config())
+    }
+
+    /// moto's S3, path-style as a local endpoint needs.
+    pub fn s3_client(&self) -> aws_sdk_s3::Client {
+        let config = aws_sdk_s3::config::Builder::from(&self.moto_config())
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+}
+
+/// Fires a rule's schedule: the event EventBridge sends on `rate(...)`.
+async fn run_schedule(name: String, every: Duration, function: Arc<LocalFunction>) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    loop {
+        ticks.tick().await;
+        let event = serde_json::json!({
+            "version": "0", "id": format!("schedule-{name}"), "detail-type": "Scheduled Event",
+            "source": "aws.events", "account": "123456789012",
+            "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "region": REGION, "resources": [format!("arn:aws:events:{REGION}:123456789012:rule/{name}")], "detail": {}
+        });
+        deliver(&function, &event).await;
+    }
+}
+
+async fn route_emr_events(mut events: EmrEventStream, functions: Functions, targets: EventTargets) {
+    while let Some(event) = events.recv().await {
+        let targets = targets.lock().unwrap().clone();
+        for (name, pattern) in targets {
+            if pattern.is_some_and(|p| !event_pattern::matches(&p, &event)) {
+                continue;
+            }
+            let Some(function) = functions.lock().unwrap().get(&name).cloned() else {
+                continue;
+            };
+            deliver(&function, &event).await;
+        }
+    }
+}
+
+async fn deliver(function: &LocalFunction, event: &Value) {
+    for attempt in 0..=ASYNC_RETRIES {
+        match function.invoke(event).await {
+            Ok(_) => return,
+            Err(e) => {
+                warn!(function = function.name(), attempt, error = %e, "event delivery failed")
+            }
+        }
+    }
+}

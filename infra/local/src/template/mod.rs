@@ -1,8 +1,0 @@
-//! infra/template.yaml, read as the local stack's one source of truth: the functions
-//! (binary, timeout, memory, environment), their event sources (SQS, EventBridge rules,
-//! schedules) and the queues (visibility timeout, redrive).
-
-mod intrinsics;
-mod model;
-
-pub use model::{EventSource, FunctionDef, QueueDef, Template};

@@ -1,0 +1,78 @@
+"""The pytest plugin (entry point `pytest11`): a session fixture, `pipelines_emulator`,
+that starts the emulator once, points every AWS client of the test process at it, and
+stops it at the end of the session (or with the test process, however that ends).
+
+    def test_my_pipeline(pipelines_emulator):
+        pipeline = my_pipeline(sagemaker_session=pipelines_emulator.pipeline_session())
+        pipeline.upsert(role_arn="arn:aws:iam::123456789012:role/pipeline")
+        execution = pipeline.start()
+        execution.wait(delay=1)
+        assert {s["StepStatus"] for s in execution.list_steps()} == {"Succeeded"}
+
+Options (command line, or `[pytest] pipelines_emulator_*` ini keys): the mock file, a
+template, functions and queues, as `pipelines-emulator up` takes them.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from .emulator import REGION, Emulator
+
+
+def _pairs(values):
+    pairs = {}
+    for value in values or []:
+        name, sep, rest = value.partition("=")
+        if not sep or not name:
+            raise pytest.UsageError(f"expected NAME=VALUE, got {value!r}")
+        pairs[name] = rest
+    return pairs
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("pipelines-emulator", "SageMaker Pipelines emulator")
+    options = [
+        ("mocks", "a mock file: how SageMaker's job steps behave", None),
+        ("template", "a SAM template other than the one that comes with the emulator", None),
+        ("function", "NAME=COMMAND: a Lambda function of your own (repeatable)", "append"),
+        ("queue", "NAME=LOGICAL_ID: a queue name routed to a template queue (repeatable)", "append"),
+        ("queue-function", "NAME=COMMAND: a queue of your own with its handler (repeatable)", "append"),
+    ]
+    for name, help_text, action in options:
+        group.addoption(f"--pipelines-emulator-{name}", action=action or "store", help=help_text)
+        parser.addini(
+            f"pipelines_emulator_{name.replace('-', '_')}",
+            help_text,
+            type="linelist" if action else "string",
+        )
+
+
+def pytest_configure(config):
+    # SDK 3.x makes boto3 clients when a test module imports it, before any fixture
+    # runs; with no region anywhere that import fails. A region of the user's own wins;
+    # the clients a test makes get the emulator's whole environment from the fixture.
+    if not (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")):
+        os.environ["AWS_DEFAULT_REGION"] = REGION
+
+
+def _option(config, name):
+    value = config.getoption(f"--pipelines-emulator-{name}")
+    return value or config.getini(f"pipelines_emulator_{name.replace('-', '_')}") or None
+
+
+@pytest.fixture(scope="session")
+def pipelines_emulator(pytestconfig):
+    """The running emulator: `.env`, `.endpoints`, `.boto3_session()`,
+    `.pipeline_session()`; its environment is in os.environ for the whole session."""
+    emulator = Emulator(
+        mocks=_option(pytestconfig, "mocks"),
+        template=_option(pytestconfig, "template"),
+        functions=_pairs(_option(pytestconfig, "function")),
+        queues=_pairs(_option(pytestconfig, "queue")),
+        queue_functions=_pairs(_option(pytestconfig, "queue-function")),
+    )
+    with emulator, emulator.environment():
+        yield emulator
