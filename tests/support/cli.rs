@@ -55,7 +55,7 @@ pub async fn start_up(state: &tempfile::TempDir, args: &[&str]) -> (Child, Vec<S
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(up.stdout.take().unwrap()).lines();
-    let printed = read_until(&mut lines, "export AWS_ENDPOINT_URL_CLOUDFORMATION").await;
+    let printed = read_until(&mut lines, "export SAGEMAKER_USER_CONFIG_OVERRIDE").await;
     // Keep reading, so that `up` never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     (up, printed)
