@@ -232,6 +232,31 @@ async fn step_state(client: &aws_sdk_emr::Client, cluster: &str, step: &str) -> 
         .clone()
 }
 
+/// Cancels a running step as asked and waits until DescribeStep says CANCELLED.
+async fn cancel(
+    client: &aws_sdk_emr::Client,
+    cluster: &str,
+    step: &str,
+    how: StepCancellationOption,
+) {
+    client
+        .cancel_steps()
+        .cluster_id(cluster)
+        .step_ids(step)
+        .step_cancellation_option(how)
+        .send()
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while step_state(client, cluster, step).await != StepState::Cancelled {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the step {step} ends cancelled"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn cancel_steps_interrupts_or_kills_as_asked() {
     let (_server, client, logs) = emr().await;
@@ -247,22 +272,13 @@ async fn cancel_steps_interrupts_or_kills_as_asked() {
         .unwrap();
 
     let interrupted = running_step(&client, &cluster, logs.path()).await;
-    client
-        .cancel_steps()
-        .cluster_id(&cluster)
-        .step_ids(&interrupted)
-        .step_cancellation_option(StepCancellationOption::SendInterrupt)
-        .send()
-        .await
-        .unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while step_state(&client, &cluster, &interrupted).await != StepState::Cancelled {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the interrupted step ends"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    cancel(
+        &client,
+        &cluster,
+        &interrupted,
+        StepCancellationOption::SendInterrupt,
+    )
+    .await;
     let noted: Vec<_> = walk(logs.path())
         .into_iter()
         .filter(|p| p.ends_with("sigterm"))
@@ -280,22 +296,13 @@ async fn cancel_steps_interrupts_or_kills_as_asked() {
         std::fs::remove_file(started).unwrap();
     }
     let killed = running_step(&client, &cluster, logs.path()).await;
-    client
-        .cancel_steps()
-        .cluster_id(&cluster)
-        .step_ids(&killed)
-        .step_cancellation_option(StepCancellationOption::TerminateProcess)
-        .send()
-        .await
-        .unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while step_state(&client, &cluster, &killed).await != StepState::Cancelled {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the killed step ends"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    cancel(
+        &client,
+        &cluster,
+        &killed,
+        StepCancellationOption::TerminateProcess,
+    )
+    .await;
     let noted = walk(logs.path())
         .into_iter()
         .filter(|p| p.ends_with("sigterm"))
