@@ -126,6 +126,13 @@ pub async fn cold_start_report(stack: &Emulator, bin_dir: &Path, tokens: &mut To
         Consumer::Python.label(),
         ms(py_start)
     );
+    let (floor, floor_rss) = cold_start(stack, bin_dir, Consumer::Floor, tokens).await;
+    println!(
+        "  cold start floor: {} {} ({floor_rss:.1} MB); callback-queue adds {} before its first answer",
+        Consumer::Floor.label(),
+        ms(floor),
+        ms(rust_start.saturating_sub(floor))
+    );
     let ratio = py_start.as_secs_f64() / rust_start.as_secs_f64();
     row(
         "callback-queue cold start (median of 20)",

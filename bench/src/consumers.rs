@@ -12,6 +12,8 @@ use serde_json::{json, Value};
 pub enum Consumer {
     Rust,
     Python,
+    /// A hello-world lambda_runtime binary: the floor under callback-queue's cold start.
+    Floor,
 }
 
 impl Consumer {
@@ -19,11 +21,21 @@ impl Consumer {
         match self {
             Self::Rust => "Rust callback-queue",
             Self::Python => "Python boto3 consumer",
+            Self::Floor => "hello-world lambda_runtime",
         }
     }
 
     pub fn spec(self, stack: &Emulator, bin_dir: &Path) -> FunctionSpec {
         match self {
+            // Built beside the bench itself (its profile), not by cargo lambda.
+            Self::Floor => stack.function_spec(
+                "lambda-floor",
+                std::env::current_exe()
+                    .expect("the bench's path")
+                    .with_file_name("lambda-floor"),
+                Vec::new(),
+                Vec::new(),
+            ),
             Self::Rust => stack.function_spec(
                 "callback-queue",
                 bin_dir.join("callback-queue"),
