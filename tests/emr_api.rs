@@ -20,13 +20,36 @@ async fn emr() -> (EmrServer, aws_sdk_emr::Client, tempfile::TempDir) {
     (server, client, logs)
 }
 
-fn instances(keep_alive: bool, protected: bool) -> JobFlowInstancesConfig {
+fn instances(protected: bool) -> JobFlowInstancesConfig {
     JobFlowInstancesConfig::builder()
         .instance_count(1)
         .master_instance_type("m5.xlarge")
-        .keep_job_flow_alive_when_no_steps(keep_alive)
+        .keep_job_flow_alive_when_no_steps(true)
         .termination_protected(protected)
         .build()
+}
+
+/// A RunJobFlow request for a cluster that waits for steps (release 7.2.0).
+fn job_flow(
+    client: &aws_sdk_emr::Client,
+    name: &str,
+    protected: bool,
+) -> aws_sdk_emr::operation::run_job_flow::builders::RunJobFlowFluentBuilder {
+    client
+        .run_job_flow()
+        .name(name)
+        .release_label("emr-7.2.0")
+        .instances(instances(protected))
+}
+
+/// Runs that request; answers the cluster's id.
+async fn start_cluster(client: &aws_sdk_emr::Client, name: &str, protected: bool) -> String {
+    job_flow(client, name, protected)
+        .send()
+        .await
+        .unwrap()
+        .job_flow_id
+        .unwrap()
 }
 
 fn command_step(name: &str, command: &[&str]) -> StepConfig {
@@ -53,11 +76,7 @@ fn refusal<E: aws_sdk_emr::error::ProvideErrorMetadata>(err: E) -> String {
 #[tokio::test]
 async fn what_the_local_emr_cannot_do_is_refused_by_name() {
     let (_server, client, _logs) = emr().await;
-    let err = client
-        .run_job_flow()
-        .name("with-bootstrap")
-        .release_label("emr-7.2.0")
-        .instances(instances(true, false))
+    let err = job_flow(&client, "with-bootstrap", false)
         .bootstrap_actions(
             BootstrapActionConfig::builder()
                 .name("install")
@@ -77,11 +96,7 @@ async fn what_the_local_emr_cannot_do_is_refused_by_name() {
             && message.contains("BootstrapActions is not supported by the emulator"),
         "{message}"
     );
-    let err = client
-        .run_job_flow()
-        .name("concurrent")
-        .release_label("emr-7.2.0")
-        .instances(instances(true, false))
+    let err = job_flow(&client, "concurrent", false)
         .step_concurrency_level(5)
         .send()
         .await
@@ -100,16 +115,7 @@ async fn what_the_local_emr_cannot_do_is_refused_by_name() {
 #[tokio::test]
 async fn a_protected_cluster_is_not_terminated_and_lists_page_with_marker() {
     let (_server, client, _logs) = emr().await;
-    let protected = client
-        .run_job_flow()
-        .name("protected")
-        .release_label("emr-7.2.0")
-        .instances(instances(true, true))
-        .send()
-        .await
-        .unwrap()
-        .job_flow_id
-        .unwrap();
+    let protected = start_cluster(&client, "protected", true).await;
     let err = client
         .terminate_job_flows()
         .job_flow_ids(&protected)
@@ -139,14 +145,7 @@ async fn a_protected_cluster_is_not_terminated_and_lists_page_with_marker() {
         .unwrap()
         .as_secs_f64();
     for n in 0..54 {
-        client
-            .run_job_flow()
-            .name(format!("cluster-{n}"))
-            .release_label("emr-7.2.0")
-            .instances(instances(true, false))
-            .send()
-            .await
-            .unwrap();
+        start_cluster(&client, &format!("cluster-{n}"), false).await;
     }
     let first = client.list_clusters().send().await.unwrap();
     assert_eq!(first.clusters().len(), 50);
@@ -260,16 +259,7 @@ async fn cancel(
 #[tokio::test]
 async fn cancel_steps_interrupts_or_kills_as_asked() {
     let (_server, client, logs) = emr().await;
-    let cluster = client
-        .run_job_flow()
-        .name("cancels")
-        .release_label("emr-7.2.0")
-        .instances(instances(true, false))
-        .send()
-        .await
-        .unwrap()
-        .job_flow_id
-        .unwrap();
+    let cluster = start_cluster(&client, "cancels", false).await;
 
     let interrupted = running_step(&client, &cluster, logs.path()).await;
     cancel(

@@ -72,13 +72,15 @@ pub fn template() -> PathBuf {
 /// (pip puts the wheel's commands and moto's in the same venv `bin/`); else the
 /// workspace's `.venv`.
 pub fn moto_server() -> Result<PathBuf, String> {
-    let beside = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(|dir| dir.join("moto_server")))
-        .filter(|path| path.is_file());
+    let beside = || {
+        std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(|dir| dir.join("moto_server")))
+            .filter(|path| path.is_file())
+    };
     let path = std::env::var_os("MOTO_SERVER")
         .map(PathBuf::from)
-        .or(beside)
+        .or_else(beside)
         .unwrap_or_else(|| workspace_root().join(".venv/bin/moto_server"));
     if path.is_file() {
         Ok(path)

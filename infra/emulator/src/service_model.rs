@@ -14,25 +14,39 @@ use serde_json::Value;
 
 /// One service's request shapes and what the emulator does with their members.
 pub struct ServiceModel {
-    /// The request shapes by operation, as scripts/request-shapes writes them.
-    pub shapes: &'static OnceLock<Value>,
-    /// The JSON text of those shapes.
-    pub source: &'static str,
+    /// The JSON text of the request shapes by operation, as scripts/request-shapes
+    /// writes them; read once, on the first request.
+    source: &'static str,
+    shapes: OnceLock<Value>,
     /// The top-level members each served operation honours, every one with a test.
-    pub honoured: &'static [(&'static str, &'static [&'static str])],
+    honoured: &'static [(&'static str, &'static [&'static str])],
     /// The members the model defines that the emulator refuses by name: a top-level
-    /// member, or a nested one as a dotted path (lists are walked through), with why.
-    pub unsupported: &'static [(&'static str, &'static str)],
+    /// member, or a nested one as a dotted path (lists are walked through).
+    unsupported: &'static [(&'static str, &'static str)],
 }
 
 impl ServiceModel {
-    fn shapes(&self) -> &'static Value {
+    /// A model from its shapes' JSON text and the two lists.
+    pub const fn new(
+        source: &'static str,
+        honoured: &'static [(&'static str, &'static [&'static str])],
+        unsupported: &'static [(&'static str, &'static str)],
+    ) -> Self {
+        Self {
+            source,
+            shapes: OnceLock::new(),
+            honoured,
+            unsupported,
+        }
+    }
+
+    fn shapes(&self) -> &Value {
         self.shapes
             .get_or_init(|| serde_json::from_str(self.source).expect("request shapes are JSON"))
     }
 
     /// The operations the model holds.
-    pub fn operations(&self) -> Vec<&'static str> {
+    pub fn operations(&self) -> Vec<&str> {
         self.shapes()
             .as_object()
             .map(|ops| ops.keys().map(String::as_str).collect())
@@ -40,7 +54,7 @@ impl ServiceModel {
     }
 
     /// The top-level input members of an operation, as the model defines them.
-    pub fn members(&self, operation: &str) -> Vec<&'static str> {
+    pub fn members(&self, operation: &str) -> Vec<&str> {
         self.shapes()[operation]["members"]
             .as_object()
             .map(|members| members.keys().map(String::as_str).collect())
@@ -94,9 +108,15 @@ impl ServiceModel {
             .map_err(|problem| format!("1 validation error detected: {problem}"))
     }
 
-    /// Holds the lists to the model: every top-level member is honoured or refused (not
-    /// both), every listed member exists. The unit tests of each service call it.
+    /// Holds the lists to the model: every operation is listed, every top-level member
+    /// is honoured or refused (not both), every listed member exists. The unit tests of
+    /// each service call it.
     pub fn assert_complete(&self) {
+        assert_eq!(
+            self.operations().len(),
+            self.honoured.len(),
+            "every operation of the model, and no other, is in the honoured list"
+        );
         for operation in self.operations() {
             let honoured = self
                 .honoured

@@ -5,8 +5,6 @@
 //! by DescribeCluster where EMR repeats them; what would change how a step runs and
 //! cannot here is refused by name.
 
-use std::sync::OnceLock;
-
 use serde_json::Value;
 
 use crate::aws_json::AwsError;
@@ -86,13 +84,8 @@ pub const UNSUPPORTED: [(&str, &str); 15] = [
 ];
 
 /// EMR's request shapes with the lists above.
-pub static MODEL: ServiceModel = ServiceModel {
-    shapes: &SHAPES,
-    source: include_str!("requests.json"),
-    honoured: &HONOURED,
-    unsupported: &UNSUPPORTED,
-};
-static SHAPES: OnceLock<Value> = OnceLock::new();
+pub static MODEL: ServiceModel =
+    ServiceModel::new(include_str!("requests.json"), &HONOURED, &UNSUPPORTED);
 
 /// Checks a request as EMR does; an operation the model does not list is left to its
 /// handler.
@@ -125,7 +118,6 @@ mod tests {
     #[test]
     fn every_member_of_the_model_is_honoured_or_refused() {
         MODEL.assert_complete();
-        assert_eq!(MODEL.operations().len(), HONOURED.len());
     }
 
     #[test]
