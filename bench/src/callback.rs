@@ -11,14 +11,25 @@ use crate::stats::{median, ms, row};
 
 const COLD_STARTS: usize = 20;
 
+/// A cold start's medians over 20 starts.
+pub struct ColdStart {
+    /// Process start to first answered event.
+    pub answered: Duration,
+    /// Process start to its first poll for an invocation (Lambda's Init Duration).
+    pub init: Duration,
+    /// Peak RSS after the first event, in MB.
+    pub rss_mb: f64,
+}
+
 /// Process start to first answered event (its clients built), median of 20 starts.
 pub async fn cold_start(
     stack: &Emulator,
     bin_dir: &Path,
     consumer: Consumer,
     tokens: &mut Tokens,
-) -> (Duration, f64) {
+) -> ColdStart {
     let mut samples = Vec::new();
+    let mut inits = Vec::new();
     let mut rss = Vec::new();
     for _ in 0..COLD_STARTS {
         let event = tokens.batch(stack, 1);
@@ -32,19 +43,26 @@ pub async fn cold_start(
                 .is_some_and(Vec::is_empty),
             "{answer}"
         );
+        inits.push(
+            function
+                .init_duration()
+                .await
+                .expect("it polled for the event"),
+        );
         if let Some(mb) = function.pid().await.and_then(peak_rss_mb) {
             rss.push(mb);
         }
     }
     rss.sort_by(f64::total_cmp);
-    (
-        median(samples),
-        rss.get(rss.len() / 2).copied().unwrap_or(f64::NAN),
-    )
+    ColdStart {
+        answered: median(samples),
+        init: median(inits),
+        rss_mb: rss.get(rss.len() / 2).copied().unwrap_or(f64::NAN),
+    }
 }
 
 /// The median time of a batch of `size` against a warm function.
-async fn batch_time(
+pub async fn batch_time(
     stack: &Emulator,
     function: &pipelines_emulator::lambda::LocalFunction,
     size: usize,
@@ -117,22 +135,29 @@ pub async fn throughput(
 }
 
 pub async fn cold_start_report(stack: &Emulator, bin_dir: &Path, tokens: &mut Tokens) {
-    let (rust_start, rust_start_rss) = cold_start(stack, bin_dir, Consumer::Rust, tokens).await;
-    let (py_start, py_start_rss) = cold_start(stack, bin_dir, Consumer::Python, tokens).await;
+    let rust = cold_start(stack, bin_dir, Consumer::Rust, tokens).await;
+    let python = cold_start(stack, bin_dir, Consumer::Python, tokens).await;
+    let floor = cold_start(stack, bin_dir, Consumer::Floor, tokens).await;
+    for (consumer, start) in [
+        (Consumer::Rust, &rust),
+        (Consumer::Python, &python),
+        (Consumer::Floor, &floor),
+    ] {
+        println!(
+            "  cold start, {}: {} to the first answer ({:.1} MB): init {}, then the first event {}",
+            consumer.label(),
+            ms(start.answered),
+            start.rss_mb,
+            ms(start.init),
+            ms(start.answered.saturating_sub(start.init))
+        );
+    }
     println!(
-        "  cold start: {} {} ({rust_start_rss:.1} MB), {} {} ({py_start_rss:.1} MB)",
-        Consumer::Rust.label(),
-        ms(rust_start),
-        Consumer::Python.label(),
-        ms(py_start)
+        "  callback-queue over the floor: {} before its first answer, {} of it in init",
+        ms(rust.answered.saturating_sub(floor.answered)),
+        ms(rust.init.saturating_sub(floor.init))
     );
-    let (floor, floor_rss) = cold_start(stack, bin_dir, Consumer::Floor, tokens).await;
-    println!(
-        "  cold start floor: {} {} ({floor_rss:.1} MB); callback-queue adds {} before its first answer",
-        Consumer::Floor.label(),
-        ms(floor),
-        ms(rust_start.saturating_sub(floor))
-    );
+    let (rust_start, py_start) = (rust.answered, python.answered);
     let ratio = py_start.as_secs_f64() / rust_start.as_secs_f64();
     row(
         "callback-queue cold start (median of 20)",

@@ -14,6 +14,10 @@ pub enum Consumer {
     Python,
     /// A hello-world lambda_runtime binary: the floor under callback-queue's cold start.
     Floor,
+    /// The floor plus callback-queue's metrics by the library's hand-written EMF module.
+    MetricsByHand,
+    /// The floor plus the same metrics by metrics_cloudwatch_embedded.
+    MetricsByCrate,
 }
 
 impl Consumer {
@@ -22,26 +26,32 @@ impl Consumer {
             Self::Rust => "Rust callback-queue",
             Self::Python => "Python boto3 consumer",
             Self::Floor => "hello-world lambda_runtime",
+            Self::MetricsByHand => "metrics by hand (the library's EMF module)",
+            Self::MetricsByCrate => "metrics by metrics_cloudwatch_embedded",
+        }
+    }
+
+    /// The release binary's name (`target/lambda/<name>/bootstrap.zip` is its zip).
+    pub fn binary(self) -> &'static str {
+        match self {
+            Self::Rust => "callback-queue",
+            Self::Python => "python-consumer",
+            Self::Floor => "lambda-floor",
+            Self::MetricsByHand => "metrics-by-hand",
+            Self::MetricsByCrate => "metrics-by-crate",
         }
     }
 
     pub fn spec(self, stack: &Emulator, bin_dir: &Path) -> FunctionSpec {
         match self {
-            // Built beside the bench itself (its profile), not by cargo lambda.
-            Self::Floor => stack.function_spec(
-                "lambda-floor",
-                std::env::current_exe()
-                    .expect("the bench's path")
-                    .with_file_name("lambda-floor"),
-                Vec::new(),
-                Vec::new(),
-            ),
-            Self::Rust => stack.function_spec(
-                "callback-queue",
-                bin_dir.join("callback-queue"),
-                Vec::new(),
-                Vec::new(),
-            ),
+            // Release artifacts, built by cargo lambda as the handlers are (scripts/bench).
+            Self::Rust | Self::Floor | Self::MetricsByHand | Self::MetricsByCrate => stack
+                .function_spec(
+                    self.binary(),
+                    bin_dir.join(self.binary()),
+                    Vec::new(),
+                    Vec::new(),
+                ),
             Self::Python => {
                 let root = workspace_root();
                 let mut spec = stack.function_spec(

@@ -5,6 +5,7 @@ mod callback;
 mod consumers;
 mod memory;
 mod pipeline;
+mod probes;
 mod stats;
 
 use std::time::Duration;
@@ -36,6 +37,8 @@ enum Figure {
     Memory,
     Artifacts,
     Pipeline,
+    /// The library's EMF module against metrics_cloudwatch_embedded (bench/probes).
+    Metrics,
 }
 
 #[tokio::main]
@@ -72,6 +75,10 @@ async fn main() {
                 mb <= RSS_BUDGET_MB,
             );
         }
+    }
+
+    if wanted(Figure::Metrics) {
+        probes::metrics_report(&stack, &bin_dir, &mut tokens).await;
     }
 
     if wanted(Figure::Artifacts) {

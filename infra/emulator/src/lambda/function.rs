@@ -45,6 +45,7 @@ pub struct LocalFunction {
 
 struct Process {
     pid: Option<u32>,
+    spawned: std::time::Instant,
     watcher: JoinHandle<()>,
     exited: Arc<Mutex<Option<String>>>,
 }
@@ -85,6 +86,13 @@ impl LocalFunction {
     /// The id of the current process, if one runs.
     pub async fn pid(&self) -> Option<u32> {
         self.process.lock().await.as_ref().and_then(|p| p.pid)
+    }
+
+    /// The current process's init: from its spawn to its first poll for an invocation,
+    /// what Lambda's REPORT line gives as `Init Duration`. None until it has polled.
+    pub async fn init_duration(&self) -> Option<Duration> {
+        let spawned = self.process.lock().await.as_ref()?.spawned;
+        Some(self.api.first_poll()?.saturating_duration_since(spawned))
     }
 
     /// Time spent in invocations so far, from enqueue to answer: the handler's own time
@@ -151,6 +159,8 @@ impl LocalFunction {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
+        self.api.process_started();
+        let spawned = std::time::Instant::now();
         let mut child = command
             .spawn()
             .map_err(|e| InvokeError::Spawn(format!("{}: {e}", spec.binary.display())))?;
@@ -179,6 +189,7 @@ impl LocalFunction {
         let watcher = tokio::spawn(watch_exit(child, self.api.clone(), exited.clone()));
         Ok(Process {
             pid,
+            spawned,
             watcher,
             exited,
         })

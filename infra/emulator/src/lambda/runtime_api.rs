@@ -5,7 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -33,6 +33,8 @@ struct ApiState {
     queued: Notify,
     in_flight: Mutex<HashMap<String, Reply>>,
     next_id: AtomicU64,
+    /// When the current process first asked for an invocation: its init ended.
+    first_poll: Mutex<Option<Instant>>,
 }
 
 /// The API for one function; it stops when dropped.
@@ -50,6 +52,7 @@ impl RuntimeApi {
             queued: Notify::new(),
             in_flight: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
+            first_poll: Mutex::new(None),
         });
         let app = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
@@ -71,6 +74,16 @@ impl RuntimeApi {
     /// `host:port`, the value of AWS_LAMBDA_RUNTIME_API.
     pub fn address(&self) -> String {
         self.addr.to_string()
+    }
+
+    /// A new process is starting: its init lasts until it first polls `next`.
+    pub fn process_started(&self) {
+        *self.state.first_poll.lock().unwrap() = None;
+    }
+
+    /// When the current process first polled `next`, if it has.
+    pub fn first_poll(&self) -> Option<Instant> {
+        *self.state.first_poll.lock().unwrap()
     }
 
     pub fn enqueue(&self, invocation: Invocation) {
@@ -102,6 +115,11 @@ impl Drop for RuntimeApi {
 }
 
 async fn next(State(state): State<Arc<ApiState>>) -> Response {
+    state
+        .first_poll
+        .lock()
+        .unwrap()
+        .get_or_insert_with(Instant::now);
     let invocation = loop {
         if let Some(invocation) = state.queue.lock().unwrap().pop_front() {
             break invocation;
