@@ -33,6 +33,10 @@ pub struct StackOptions {
     pub queue_functions: BTreeMap<String, String>,
     /// `--mocks FILE`
     pub mocks: Option<PathBuf>,
+    /// `--run-code`
+    pub run_code: bool,
+    /// `--python PATH`
+    pub python: Option<String>,
 }
 
 async fn start_stack(options: &StackOptions) -> Result<Emulator, String> {
@@ -76,6 +80,25 @@ fn forget_endpoints() {
     }
 }
 
+/// Job steps run their code when `--run-code` or the mock file asks, in `--python`;
+/// `--python` with neither is refused, not ignored.
+async fn enable_code(
+    stack: &Emulator,
+    options: &StackOptions,
+    mocks: &Mocks,
+) -> Result<(), String> {
+    if options.run_code || mocks.runs_code() {
+        let python = options.python.as_deref().unwrap_or("python3");
+        return stack.enable_code(python, options.run_code).await;
+    }
+    match &options.python {
+        Some(python) => Err(format!(
+            "--python {python}: no job step runs its code (give --run-code, or \"Run\": \"code\" to a step in the mock file)"
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Reads a `--mocks` file; a bad one is refused before anything starts.
 fn read_mocks(path: Option<&PathBuf>) -> Result<Mocks, String> {
     let Some(path) = path else {
@@ -97,6 +120,7 @@ pub async fn up(options: StackOptions) -> Result<(), String> {
     let mut interrupted = interrupts()?;
     let mocks = read_mocks(options.mocks.as_ref())?;
     let stack = start_stack(&options).await?;
+    enable_code(&stack, &options, &mocks).await?;
     stack.sagemaker.pipelines().set_mocks(mocks);
     println!("emulator is up (Ctrl-C stops it)");
     println!("  SageMaker  {}", stack.sagemaker.endpoint());
@@ -131,6 +155,7 @@ pub async fn run(
     stack
         .check_resources(&parsed)
         .map_err(|e| format!("{}: {e}", definition.display()))?;
+    enable_code(&stack, &options, &mocks).await?;
     let pipelines = stack.sagemaker.pipelines().clone();
     pipelines.set_mocks(mocks);
     let name = definition

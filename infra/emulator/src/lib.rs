@@ -4,6 +4,7 @@
 
 pub mod aws_json;
 pub mod child;
+pub mod code_jobs;
 pub mod commands;
 pub mod emr;
 pub mod event_pattern;

@@ -97,10 +97,13 @@ pub async fn follow(
                     .ended
                     .filter(|_| step.status != "Executing")
                     .unwrap_or(step.started);
-                let detail = match &step.failure_reason {
+                let mut detail = match &step.failure_reason {
                     Some(reason) => reason.clone(),
                     None => metadata_summary(&step.metadata),
                 };
+                if let Some(note) = &step.code_run {
+                    detail = format!("{detail} ({note})").trim_start().to_owned();
+                }
                 lines.push(format!(
                     "  {}  {:<name$} {:<step_type$} {:<10} {detail}",
                     clock(when),

@@ -75,6 +75,15 @@ struct Resources {
     /// names must be a job step of the definition).
     #[arg(long)]
     mocks: Option<PathBuf>,
+    /// Job steps run their own code, not their mocks, where the emulator can run it
+    /// (script-mode Processing); the others stay on their mocks and say why. A step
+    /// the mock file gives `"Run": "mock"` stays on its mock.
+    #[arg(long)]
+    run_code: bool,
+    /// The Python interpreter the jobs' code runs in (`python` and `python3` in a job):
+    /// your venv's, with your pipeline's dependencies. Default: python3 on PATH.
+    #[arg(long)]
+    python: Option<String>,
     /// A Lambda function the template does not define, NAME=COMMAND: the command
     /// (split on spaces) speaks the Lambda Runtime API, e.g. a Python handler under
     /// awslambdaric. FunctionArns ending in NAME reach it.
@@ -100,6 +109,8 @@ impl Resources {
             queues: BTreeMap::from_iter(self.queues),
             queue_functions: BTreeMap::from_iter(self.queue_functions),
             mocks: self.mocks,
+            run_code: self.run_code,
+            python: self.python,
         }
     }
 }

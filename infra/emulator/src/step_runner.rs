@@ -30,6 +30,8 @@ pub struct StackStepRunner {
     pub extra_functions: BTreeSet<String>,
     /// Queue name → template queue, from `--queue`.
     pub queue_routes: BTreeMap<String, String>,
+    /// Jobs whose code runs (`--run-code`).
+    pub code_jobs: crate::code_jobs::CodeJobs,
 }
 
 /// The last segment of an SqsQueueUrl: the queue's name.
@@ -217,6 +219,15 @@ impl StepRunner for StackStepRunner {
                 _ = stop.changed(), if !cancelled => {}
             }
         }
+    }
+
+    async fn run_code(
+        &self,
+        job: &crate::code_jobs::CodeJob,
+        python: &std::path::Path,
+        stop: watch::Receiver<bool>,
+    ) -> crate::code_jobs::CodeJobEnd {
+        self.code_jobs.run(job, python, stop).await
     }
 
     async fn read_s3_object(&self, uri: &str) -> Result<String, String> {

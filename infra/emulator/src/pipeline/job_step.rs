@@ -4,11 +4,14 @@
 
 use serde_json::{json, Map, Value};
 
+use super::code_plan;
 use super::definition::PropertyFileDecl;
 use super::jobs::{self, describe};
 use super::mocks::merge;
+use super::mocks::{RunMode, StepMock};
 use super::step_task::{StepEnd, StepTask};
 use super::store::epoch;
+use crate::code_jobs::CodeJobEnd;
 
 impl StepTask {
     pub async fn job(
@@ -29,21 +32,22 @@ impl StepTask {
         let now = epoch(std::time::SystemTime::now());
         let (mut answer, metadata) = describe::describe(step_type, &inputs, fields, &job, now);
         self.set_metadata(metadata);
+        if let Some(end) = self.job_code(step_type, &mock, &inputs, &job).await {
+            return match end {
+                CodeJobEnd::Completed { .. } => StepEnd::Succeeded {
+                    properties: with_property_files(answer, property_files, &Default::default()),
+                    outcome: None,
+                },
+                CodeJobEnd::Failed(reason) => StepEnd::failed(reason),
+                CodeJobEnd::Stopped => StepEnd::Stopped(format!(
+                    "{step_type} job {job} stopped: pipeline execution stopped"
+                )),
+            };
+        }
         if let Some(properties) = &mock.properties {
             merge(&mut answer, properties);
         }
-        let files: Map<String, Value> = property_files
-            .iter()
-            .map(|file| {
-                (
-                    file.name.clone(),
-                    property_file(file, &answer, &mock.property_files),
-                )
-            })
-            .collect();
-        if !files.is_empty() {
-            answer["PropertyFiles"] = Value::Object(files);
-        }
+        let answer = with_property_files(answer, property_files, &mock.property_files);
         let mut stop = self.stop.clone();
         // A zero-length sleep still waits for the timer's next millisecond tick.
         let duration = mock.duration();
@@ -67,6 +71,80 @@ impl StepTask {
             outcome: None,
         }
     }
+}
+
+impl StepTask {
+    /// Runs the step's own code when it is to and can: None when it stays on its mock
+    /// (the step's record says why, under `--run-code`).
+    async fn job_code(
+        &self,
+        step_type: &str,
+        mock: &StepMock,
+        request: &Value,
+        job: &str,
+    ) -> Option<CodeJobEnd> {
+        let settings = self.pipelines.code();
+        let wanted = match mock.run {
+            Some(RunMode::Code) => true,
+            Some(RunMode::Mock) => false,
+            None => settings.as_ref().is_some_and(|s| s.every_step),
+        };
+        if !wanted {
+            if settings.is_some() {
+                self.note_code_run("mocked: the mock file keeps it on its mock".to_owned());
+            }
+            return None;
+        }
+        let Some(settings) = settings else {
+            return Some(CodeJobEnd::Failed(
+                "the mock file has this step run its code, and the emulator was not given an interpreter (--python)".to_owned(),
+            ));
+        };
+        let plan = match step_type {
+            "Processing" => code_plan::processing(request, job),
+            other => Err(format!(
+                "the emulator does not run the code of {other} steps yet"
+            )),
+        };
+        match plan {
+            Ok(plan) => {
+                self.note_code_run(format!("ran its code: {}", plan.command.join(" ")));
+                Some(
+                    self.runner
+                        .run_code(&plan, &settings.python, self.stop.clone())
+                        .await,
+                )
+            }
+            Err(why) if mock.run == Some(RunMode::Code) => Some(CodeJobEnd::Failed(format!(
+                "the mock file has this step run its code, and it cannot: {why}"
+            ))),
+            Err(why) => {
+                self.note_code_run(format!("mocked: {why}"));
+                None
+            }
+        }
+    }
+
+    fn note_code_run(&self, note: String) {
+        self.pipelines
+            .update_step(&self.arn, &self.step.name, |r| r.code_run = Some(note));
+    }
+}
+
+/// The answer with where each of its property files comes from.
+fn with_property_files(
+    mut answer: Value,
+    property_files: &[PropertyFileDecl],
+    mocked: &std::collections::BTreeMap<String, Value>,
+) -> Value {
+    let files: Map<String, Value> = property_files
+        .iter()
+        .map(|file| (file.name.clone(), property_file(file, &answer, mocked)))
+        .collect();
+    if !files.is_empty() {
+        answer["PropertyFiles"] = Value::Object(files);
+    }
+    answer
 }
 
 /// Where a property file's JSON comes from: the mock's document, else the object at its

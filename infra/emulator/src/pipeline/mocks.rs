@@ -32,6 +32,19 @@ pub struct StepMock {
     /// How long the step runs.
     #[serde(rename = "Seconds")]
     pub seconds: Option<f64>,
+    /// `"code"`: the step's own code runs (as with `--run-code`, for this step); `"mock"`:
+    /// it stays on its mock even under `--run-code`.
+    #[serde(rename = "Run")]
+    pub run: Option<RunMode>,
+}
+
+/// Whether a job step runs its code or its mock.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+pub enum RunMode {
+    #[serde(rename = "mock")]
+    Mock,
+    #[serde(rename = "code")]
+    Code,
 }
 
 impl StepMock {
@@ -49,6 +62,11 @@ pub struct Mocks {
 }
 
 impl Mocks {
+    /// Some step is to run its own code.
+    pub fn runs_code(&self) -> bool {
+        self.steps.values().any(|m| m.run == Some(RunMode::Code))
+    }
+
     /// Reads a mock file; what is wrong with it is said with where.
     pub fn parse(text: &str) -> Result<Self, String> {
         let mocks: Self = serde_json::from_str(text).map_err(|e| format!("the mock file: {e}"))?;

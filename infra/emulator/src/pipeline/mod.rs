@@ -2,6 +2,7 @@
 
 pub mod attempts;
 pub mod cache;
+pub mod code_plan;
 pub mod conditions;
 pub mod definition;
 pub mod executor;
@@ -23,4 +24,4 @@ pub use executor::{resolve_parameters, retry_execution, start_execution, StartRe
 pub use mocks::Mocks;
 pub use runner::{EmrStepEnd, StepRunner};
 pub use selective::SelectiveConfig;
-pub use store::{ExecutionRecord, PipelineSpec, Pipelines, StepRecord};
+pub use store::{CodeSettings, ExecutionRecord, PipelineSpec, Pipelines, StepRecord};

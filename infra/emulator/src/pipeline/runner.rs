@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 use tokio::sync::watch;
 
+use crate::code_jobs::{CodeJob, CodeJobEnd};
 use crate::sagemaker::Callbacks;
 
 /// How an EMR step ended.
@@ -46,4 +47,11 @@ pub trait StepRunner: Send + Sync {
     /// The text of an S3 object (`s3://bucket/key`), for `Std:JsonGet` and
     /// `PipelineDefinitionS3Location`.
     async fn read_s3_object(&self, uri: &str) -> Result<String, String>;
+    /// Runs a job's own code in `python` until it ends, or until `stop` turns true.
+    async fn run_code(
+        &self,
+        job: &CodeJob,
+        python: &std::path::Path,
+        stop: watch::Receiver<bool>,
+    ) -> CodeJobEnd;
 }

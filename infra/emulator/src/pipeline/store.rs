@@ -126,6 +126,8 @@ pub struct StepRecord {
     pub outcome: Option<bool>,
     /// The execution whose result a selective execution reused for this step.
     pub selective_source: Option<String>,
+    /// How a job step ran under `--run-code`: its code, or its mock and why.
+    pub code_run: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -233,6 +235,7 @@ impl StepRecord {
             properties: None,
             outcome: None,
             selective_source: None,
+            code_run: None,
         }
     }
 
@@ -276,6 +279,17 @@ pub struct Pipelines {
     next_id: Mutex<u64>,
     cache: StepCache,
     mocks: RwLock<Arc<Mocks>>,
+    code: RwLock<Option<Arc<CodeSettings>>>,
+}
+
+/// How job steps run their own code (`--run-code`, or `"Run": "code"` in the mock file).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CodeSettings {
+    /// The interpreter a job's `python` and `python3` are, an absolute path.
+    pub python: std::path::PathBuf,
+    /// Every job step whose code can run runs it (`--run-code`); otherwise only those
+    /// the mock file names.
+    pub every_step: bool,
 }
 
 impl Default for Pipelines {
@@ -289,6 +303,7 @@ impl Default for Pipelines {
             next_id: Mutex::new(0),
             cache: StepCache::default(),
             mocks: RwLock::default(),
+            code: RwLock::default(),
         }
     }
 }
@@ -310,6 +325,16 @@ impl Pipelines {
 
     pub fn mocks(&self) -> Arc<Mocks> {
         self.mocks.read().unwrap().clone()
+    }
+
+    /// Job steps run their own code, as `settings` says.
+    pub fn set_code(&self, settings: CodeSettings) {
+        *self.code.write().unwrap() = Some(Arc::new(settings));
+    }
+
+    /// How job steps run their code, if they may.
+    pub fn code(&self) -> Option<Arc<CodeSettings>> {
+        self.code.read().unwrap().clone()
     }
 
     /// The results cacheable steps left for later executions.

@@ -219,6 +219,11 @@ impl Emulator {
             queue_urls: self.queue_urls.clone(),
             functions: self.functions.clone(),
             emr: self.emr.engine().clone(),
+            code_jobs: crate::code_jobs::CodeJobs::new(
+                self.client_env(),
+                self.s3_client(),
+                self.work_dir().to_path_buf(),
+            ),
         };
         let runner = Arc::new(runner);
         self.runner = Some(runner.clone());

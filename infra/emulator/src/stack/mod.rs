@@ -17,6 +17,7 @@ use crate::paths;
 use crate::sagemaker::SageMakerServer;
 use crate::step_runner::StackStepRunner;
 
+mod code;
 mod deploy;
 
 pub use deploy::DeployOptions;
@@ -130,6 +131,11 @@ impl Emulator {
             echo_logs: false,
             _work_dir: work_dir,
         })
+    }
+
+    /// The stack's own folder (functions' config, jobs' folders); gone when it stops.
+    pub fn work_dir(&self) -> &std::path::Path {
+        self._work_dir.path()
     }
 
     /// Echo every function's log lines on stderr (the CLI does; tests keep them).

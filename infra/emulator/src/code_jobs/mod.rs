@@ -1,0 +1,309 @@
+//! Jobs whose code runs for real (`--run-code`): the step's own script, in the Python
+//! interpreter the user names, with no Docker. A job gets a folder of its own that it
+//! sees as `/opt/ml` ([`sandbox`]), its inputs from local S3 ([`staging`]), the stack's
+//! endpoints and no others, and a log; it ends when its process does, when its
+//! MaxRuntimeInSeconds passes, or when it is stopped.
+
+pub mod sandbox;
+pub mod staging;
+
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::process::Command;
+use tokio::sync::watch;
+
+/// One object or prefix of local S3 put below the job's `/opt/ml` before it starts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Download {
+    pub s3_uri: String,
+    /// Below `/opt/ml` (`processing/input/code`).
+    pub local: PathBuf,
+}
+
+/// One folder below the job's `/opt/ml` copied to local S3 when it ends well.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Upload {
+    pub local: PathBuf,
+    pub s3_uri: String,
+}
+
+/// A job to run: what SageMaker would have run in its container.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CodeJob {
+    /// The job's name (ProcessingJobName, TrainingJobName).
+    pub name: String,
+    /// Entrypoint and arguments; `python`/`python3` are the user's interpreter.
+    pub command: Vec<String>,
+    /// The job's Environment, beside the stack's endpoints.
+    pub env: Vec<(String, String)>,
+    /// Where the process starts, inside its namespace (`/opt/ml/...`).
+    pub cwd: PathBuf,
+    pub downloads: Vec<Download>,
+    pub uploads: Vec<Upload>,
+    /// Folders below `/opt/ml` that exist before the job starts (its outputs').
+    pub folders: Vec<PathBuf>,
+    pub max_runtime: Duration,
+}
+
+/// How a job ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CodeJobEnd {
+    /// Its process exited 0 and its outputs are in local S3. `root` is its `/opt/ml`.
+    Completed {
+        root: PathBuf,
+    },
+    /// The failure reason: what went wrong and the last lines of the job's output.
+    Failed(String),
+    Stopped,
+}
+
+/// Lines of a job's output that end its failure reason.
+const TAIL_LINES: usize = 12;
+/// SageMaker's FailureReason is at most 1,024 characters.
+const MAX_REASON: usize = 1024;
+/// After SIGTERM, how long a stopped job has before SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// Runs jobs' code with the stack's environment and local S3.
+pub struct CodeJobs {
+    /// The environment that points AWS SDKs at the stack (`env`'s exports).
+    pub stack_env: Vec<(String, String)>,
+    pub s3: aws_sdk_s3::Client,
+    /// The stack's folder; each job gets one below it.
+    pub work: PathBuf,
+    next: AtomicU64,
+}
+
+impl CodeJobs {
+    pub fn new(stack_env: Vec<(String, String)>, s3: aws_sdk_s3::Client, work: PathBuf) -> Self {
+        Self {
+            stack_env,
+            s3,
+            work,
+            next: AtomicU64::new(1),
+        }
+    }
+
+    /// Runs `job` with `python` as its interpreter to its end, or until `stop` turns true.
+    pub async fn run(
+        &self,
+        job: &CodeJob,
+        python: &Path,
+        stop: watch::Receiver<bool>,
+    ) -> CodeJobEnd {
+        let folder = self.work.join("jobs").join(format!(
+            "{}-{}",
+            job.name,
+            self.next.fetch_add(1, Ordering::Relaxed)
+        ));
+        let root = folder.join("opt-ml");
+        let log = folder.join("output.log");
+        if let Err(reason) = self.stage(job, python, &folder, &root).await {
+            return CodeJobEnd::Failed(format!("ClientError: {reason}"));
+        }
+        match self.execute(job, &folder, &root, &log, stop).await {
+            Ok(Exit::Code(0)) => {}
+            Ok(Exit::Code(code)) => {
+                return CodeJobEnd::Failed(failure(
+                    job,
+                    &root,
+                    &log,
+                    &format!("exited with code {code}"),
+                ))
+            }
+            Ok(Exit::Signal(signal)) => {
+                return CodeJobEnd::Failed(failure(
+                    job,
+                    &root,
+                    &log,
+                    &format!("was killed by signal {signal}"),
+                ))
+            }
+            Ok(Exit::TimedOut) => {
+                return CodeJobEnd::Failed(failure(
+                    job,
+                    &root,
+                    &log,
+                    &format!(
+                        "ran past its MaxRuntimeInSeconds ({} s) and was stopped",
+                        job.max_runtime.as_secs()
+                    ),
+                ))
+            }
+            Ok(Exit::Stopped) => return CodeJobEnd::Stopped,
+            Err(reason) => return CodeJobEnd::Failed(format!("ClientError: {reason}")),
+        }
+        for upload in &job.uploads {
+            if let Err(reason) =
+                staging::upload(&self.s3, &root.join(&upload.local), &upload.s3_uri).await
+            {
+                return CodeJobEnd::Failed(format!(
+                    "ClientError: uploading the job's output: {reason}"
+                ));
+            }
+        }
+        CodeJobEnd::Completed { root }
+    }
+
+    /// The job's folder, its inputs, and the `python` it runs.
+    async fn stage(
+        &self,
+        job: &CodeJob,
+        python: &Path,
+        folder: &Path,
+        root: &Path,
+    ) -> Result<(), String> {
+        let made = |path: &Path| {
+            std::fs::create_dir_all(path).map_err(|e| format!("{}: {e}", path.display()))
+        };
+        made(root)?;
+        for folder in &job.folders {
+            made(&root.join(folder))?;
+        }
+        for download in &job.downloads {
+            let local = root.join(&download.local);
+            made(&local)?;
+            staging::download(&self.s3, &download.s3_uri, &local).await?;
+        }
+        // Shell scripts rather than symlinks: a venv's interpreter finds its venv from
+        // the path it is started by.
+        let bin = folder.join("bin");
+        made(&bin)?;
+        for name in ["python", "python3"] {
+            let shim = bin.join(name);
+            std::fs::write(
+                &shim,
+                format!("#!/bin/sh\nexec '{}' \"$@\"\n", python.display()),
+            )
+            .map_err(|e| format!("{}: {e}", shim.display()))?;
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755))
+                .map_err(|e| format!("{}: {e}", shim.display()))?;
+        }
+        Ok(())
+    }
+
+    async fn execute(
+        &self,
+        job: &CodeJob,
+        folder: &Path,
+        root: &Path,
+        log: &Path,
+        mut stop: watch::Receiver<bool>,
+    ) -> Result<Exit, String> {
+        let (program, args) = job.command.split_first().ok_or("the job has no command")?;
+        let output = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
+        let errors = output.try_clone().map_err(|e| e.to_string())?;
+        let path = format!(
+            "{}:{}",
+            folder.join("bin").display(),
+            std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into())
+        );
+        let mut command = Command::new(program);
+        crate::child::dies_with_parent(&mut command)
+            .args(args)
+            .env_clear()
+            .envs(self.stack_env.iter().map(|(k, v)| (k, v)))
+            // No profile of the user's can send a call elsewhere.
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("HOME", folder)
+            .env("PATH", &path)
+            .envs(job.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(output)
+            .stderr(errors)
+            .process_group(0)
+            .kill_on_drop(true);
+        sandbox::confine(&mut command, root, folder, &job.cwd).map_err(|e| e.to_string())?;
+        let mut child = command
+            .spawn()
+            .map_err(|e| format!("starting {program}: {e}"))?;
+        let group = child.id().map(|pid| pid as i32);
+        let ended = tokio::select! {
+            status = child.wait() => return Ok(Exit::from(status.map_err(|e| e.to_string())?)),
+            _ = tokio::time::sleep(job.max_runtime) => Exit::TimedOut,
+            _ = stop.wait_for(|stopping| *stopping) => Exit::Stopped,
+        };
+        // As SageMaker stops a job: SIGTERM to all its processes, SIGKILL after a grace.
+        if let Some(group) = group {
+            // SAFETY: kill(2) on the job's own process group.
+            unsafe { libc::kill(-group, libc::SIGTERM) };
+            if tokio::time::timeout(STOP_GRACE, child.wait())
+                .await
+                .is_err()
+            {
+                unsafe { libc::kill(-group, libc::SIGKILL) };
+            }
+        }
+        let _ = child.wait().await;
+        Ok(ended)
+    }
+}
+
+enum Exit {
+    Code(i32),
+    Signal(i32),
+    TimedOut,
+    Stopped,
+}
+
+impl From<std::process::ExitStatus> for Exit {
+    fn from(status: std::process::ExitStatus) -> Self {
+        use std::os::unix::process::ExitStatusExt;
+        match status.code() {
+            Some(code) => Self::Code(code),
+            None => Self::Signal(status.signal().unwrap_or_default()),
+        }
+    }
+}
+
+/// A failed job's reason, as SageMaker gives it (`AlgorithmError: ...`): the job's own
+/// `/opt/ml/output/failure` when it wrote one, else how it ended and its last lines. What
+/// is cut to fit is the start, so the error a traceback ends with stays.
+fn failure(job: &CodeJob, root: &Path, log: &Path, how: &str) -> String {
+    let written = std::fs::read_to_string(root.join("output/failure")).unwrap_or_default();
+    let (head, detail) = if written.trim().is_empty() {
+        (
+            format!(
+                "AlgorithmError: {} {how}; its last lines: ",
+                job.command.join(" ")
+            ),
+            tail(log),
+        )
+    } else {
+        ("AlgorithmError: ".to_owned(), written.trim().to_owned())
+    };
+    let room = MAX_REASON.saturating_sub(head.len() + 3);
+    if detail.len() <= room {
+        return head + &detail;
+    }
+    let mut cut = detail.len() - room;
+    while !detail.is_char_boundary(cut) {
+        cut += 1;
+    }
+    format!("{head}...{}", &detail[cut..])
+}
+
+/// The last lines of a job's log, joined by " | " (a reason is one line).
+pub fn tail(log: &Path) -> String {
+    let Ok(mut file) = std::fs::File::open(log) else {
+        return "(no output)".into();
+    };
+    let length = file.metadata().map(|m| m.len()).unwrap_or_default();
+    let _ = file.seek(SeekFrom::Start(length.saturating_sub(8192)));
+    let mut bytes = Vec::new();
+    let _ = file.take(8192).read_to_end(&mut bytes);
+    let text = String::from_utf8_lossy(&bytes);
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let last = &lines[lines.len().saturating_sub(TAIL_LINES)..];
+    if last.is_empty() {
+        "(no output)".into()
+    } else {
+        last.join(" | ")
+    }
+}

@@ -1,0 +1,146 @@
+//! A job's data between local S3 and its folder: inputs down before it starts, outputs up
+//! when it ends, as SageMaker stages them for a container.
+
+use std::path::{Path, PathBuf};
+
+use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::primitives::ByteStream;
+
+/// `s3://bucket/key` → (bucket, key).
+pub fn split_uri(uri: &str) -> Result<(&str, &str), String> {
+    uri.strip_prefix("s3://")
+        .and_then(|rest| rest.split_once('/').or(Some((rest, ""))))
+        .filter(|(bucket, _)| !bucket.is_empty())
+        .ok_or_else(|| format!("'{uri}' is not an s3://bucket/key URI"))
+}
+
+/// Where an object under `prefix` lands below the local folder: its key past the prefix;
+/// an object whose key is the prefix itself (one file named) keeps its file name.
+pub fn relative_path(prefix: &str, key: &str) -> PathBuf {
+    let rest = key
+        .strip_prefix(prefix)
+        .unwrap_or(key)
+        .trim_start_matches('/');
+    if rest.is_empty() {
+        PathBuf::from(key.rsplit('/').next().unwrap_or(key))
+    } else {
+        PathBuf::from(rest)
+    }
+}
+
+/// Every object under the S3 prefix `uri`, into `local`. Counts the objects; none is an
+/// error, as SageMaker fails a job whose input prefix holds nothing.
+pub async fn download(s3: &aws_sdk_s3::Client, uri: &str, local: &Path) -> Result<usize, String> {
+    let (bucket, prefix) = split_uri(uri)?;
+    let mut pages = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
+    let mut count = 0;
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| format!("listing {uri}: {}", DisplayErrorContext(&e)))?;
+        for object in page.contents() {
+            let Some(key) = object.key() else { continue };
+            if key.ends_with('/') {
+                continue;
+            }
+            let target = local.join(relative_path(prefix, key));
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| format!("{}: {e}", parent.display()))?;
+            }
+            let body = s3
+                .get_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| format!("reading s3://{bucket}/{key}: {}", DisplayErrorContext(&e)))?
+                .body
+                .collect()
+                .await
+                .map_err(|e| format!("reading s3://{bucket}/{key}: {e}"))?;
+            std::fs::write(&target, body.into_bytes())
+                .map_err(|e| format!("{}: {e}", target.display()))?;
+            count += 1;
+        }
+    }
+    if count == 0 {
+        return Err(format!("no object in local S3 under {uri}"));
+    }
+    Ok(count)
+}
+
+/// Every file below `local`, to the S3 prefix `uri` (its path below `local` as the rest of
+/// the key). Counts the objects.
+pub async fn upload(s3: &aws_sdk_s3::Client, local: &Path, uri: &str) -> Result<usize, String> {
+    let (bucket, prefix) = split_uri(uri)?;
+    let prefix = prefix.trim_end_matches('/');
+    let mut count = 0;
+    let mut folders = vec![local.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                folders.push(path);
+                continue;
+            }
+            let rest = path
+                .strip_prefix(local)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .into_owned();
+            let key = if prefix.is_empty() {
+                rest
+            } else {
+                format!("{prefix}/{rest}")
+            };
+            let body = ByteStream::from_path(&path)
+                .await
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            s3.put_object()
+                .bucket(bucket)
+                .key(&key)
+                .body(body)
+                .send()
+                .await
+                .map_err(|e| format!("writing s3://{bucket}/{key}: {}", DisplayErrorContext(&e)))?;
+            count += 1;
+        }
+    }
+    Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_named_object_keeps_its_name_and_a_prefix_its_structure() {
+        assert_eq!(
+            relative_path("code/preprocessing.py", "code/preprocessing.py"),
+            PathBuf::from("preprocessing.py")
+        );
+        assert_eq!(
+            relative_path("run/train", "run/train/part/train.csv"),
+            PathBuf::from("part/train.csv")
+        );
+        assert_eq!(
+            relative_path("run/train/", "run/train/a.csv"),
+            PathBuf::from("a.csv")
+        );
+    }
+
+    #[test]
+    fn uris_split_into_bucket_and_key() {
+        assert_eq!(split_uri("s3://b/k/x").unwrap(), ("b", "k/x"));
+        assert_eq!(split_uri("s3://b").unwrap(), ("b", ""));
+        assert!(split_uri("/local/path").is_err());
+        assert!(split_uri("s3:///k").is_err());
+    }
+}

@@ -1,0 +1,221 @@
+//! What of a job step's request the stack can run as the step's own code: the container
+//! SageMaker would start, as a [`CodeJob`], or why it cannot (and the step stays on its
+//! mock, saying so).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::code_jobs::{CodeJob, Download, Upload};
+
+/// SageMaker's default MaxRuntimeInSeconds for a processing job: one day.
+const DEFAULT_MAX_RUNTIME: u64 = 86_400;
+
+/// A path of the container below `/opt/ml`, as a path below the job's folder.
+fn below_opt_ml(path: &str, what: &str) -> Result<PathBuf, String> {
+    let rest = path
+        .strip_prefix("/opt/ml/")
+        .filter(|rest| !rest.is_empty() && !rest.split('/').any(|part| part == ".."))
+        .ok_or_else(|| format!("{what} '{path}' is not below /opt/ml"))?;
+    Ok(PathBuf::from(rest.trim_end_matches('/')))
+}
+
+/// Interpreters a job's entrypoint may start: the user's Python, or a shell that does.
+fn runnable_program(program: &str) -> bool {
+    let name = program.rsplit('/').next().unwrap_or(program);
+    name == "python"
+        || name == "python3"
+        || name
+            .strip_prefix("python3.")
+            .is_some_and(|minor| minor.chars().all(|c| c.is_ascii_digit()))
+        || matches!(name, "bash" | "sh")
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|item| {
+                    item.as_str()
+                        .map_or_else(|| item.to_string(), str::to_owned)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn environment(value: &Value) -> Vec<(String, String)> {
+    value
+        .as_object()
+        .map(|env| {
+            env.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A CreateProcessingJob request (a Processing step's evaluated Arguments) as the job to
+/// run: its entrypoint in the user's interpreter, its S3 inputs at their LocalPaths, its
+/// outputs uploaded from theirs.
+pub fn processing(request: &Value, job_name: &str) -> Result<CodeJob, String> {
+    let app = &request["AppSpecification"];
+    let entrypoint = strings(&app["ContainerEntrypoint"]);
+    let Some(program) = entrypoint.first() else {
+        return Err(format!(
+            "its image {} runs its own entrypoint (no ContainerEntrypoint): no script to run",
+            app["ImageUri"].as_str().unwrap_or("?")
+        ));
+    };
+    if !runnable_program(program) {
+        return Err(format!(
+            "its entrypoint '{program}' is not a Python interpreter or a shell"
+        ));
+    }
+    let mut command = entrypoint.clone();
+    command.extend(strings(&app["ContainerArguments"]));
+
+    let mut downloads = Vec::new();
+    for input in request["ProcessingInputs"].as_array().into_iter().flatten() {
+        let name = input["InputName"].as_str().unwrap_or("?");
+        let s3 = &input["S3Input"];
+        if s3.is_null() {
+            return Err(format!(
+                "its input '{name}' is a DatasetDefinition (Athena or Redshift), which the emulator has no data for"
+            ));
+        }
+        for (member, allowed) in [
+            ("S3DataType", "S3Prefix"),
+            ("S3InputMode", "File"),
+            ("S3CompressionType", "None"),
+        ] {
+            if let Some(value) = s3[member].as_str().filter(|v| *v != allowed) {
+                return Err(format!(
+                    "its input '{name}' has {member} {value}; the emulator stages {member} {allowed} only"
+                ));
+            }
+        }
+        let uri = s3["S3Uri"]
+            .as_str()
+            .ok_or_else(|| format!("its input '{name}' has no S3Uri"))?;
+        let local = s3["LocalPath"]
+            .as_str()
+            .ok_or_else(|| format!("its input '{name}' has no LocalPath"))?;
+        downloads.push(Download {
+            s3_uri: uri.to_owned(),
+            local: below_opt_ml(local, &format!("the LocalPath of input '{name}'"))?,
+        });
+    }
+
+    let mut uploads = Vec::new();
+    for output in request["ProcessingOutputConfig"]["Outputs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let name = output["OutputName"].as_str().unwrap_or("?");
+        let s3 = &output["S3Output"];
+        if s3.is_null() {
+            return Err(format!(
+                "its output '{name}' goes to the Feature Store, which the emulator does not have"
+            ));
+        }
+        let uri = s3["S3Uri"]
+            .as_str()
+            .ok_or_else(|| format!("its output '{name}' has no S3Uri"))?;
+        let local = s3["LocalPath"]
+            .as_str()
+            .ok_or_else(|| format!("its output '{name}' has no LocalPath"))?;
+        uploads.push(Upload {
+            local: below_opt_ml(local, &format!("the LocalPath of output '{name}'"))?,
+            s3_uri: uri.to_owned(),
+        });
+    }
+
+    let max_runtime = request["StoppingCondition"]["MaxRuntimeInSeconds"]
+        .as_u64()
+        .unwrap_or(DEFAULT_MAX_RUNTIME);
+    Ok(CodeJob {
+        name: job_name.to_owned(),
+        command,
+        env: environment(&request["Environment"]),
+        cwd: PathBuf::from("/"),
+        folders: uploads.iter().map(|u| u.local.clone()).collect(),
+        downloads,
+        uploads,
+        max_runtime: Duration::from_secs(max_runtime),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn request() -> Value {
+        json!({
+            "AppSpecification": {"ImageUri": "sklearn", "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/pre.py"],
+                                 "ContainerArguments": ["--ratio", "0.2"]},
+            "Environment": {"MODE": "local"},
+            "ProcessingInputs": [{"InputName": "code", "S3Input": {"S3Uri": "s3://b/code/pre.py", "LocalPath": "/opt/ml/processing/input/code",
+                                  "S3DataType": "S3Prefix", "S3InputMode": "File", "S3CompressionType": "None"}}],
+            "ProcessingOutputConfig": {"Outputs": [{"OutputName": "train", "S3Output": {"S3Uri": "s3://b/out/train", "LocalPath": "/opt/ml/processing/train"}}]},
+            "StoppingCondition": {"MaxRuntimeInSeconds": 60}
+        })
+    }
+
+    #[test]
+    fn a_script_mode_request_is_its_command_inputs_and_outputs() {
+        let job = processing(&request(), "pipelines-x-Pre").unwrap();
+        assert_eq!(
+            job.command,
+            [
+                "python3",
+                "/opt/ml/processing/input/code/pre.py",
+                "--ratio",
+                "0.2"
+            ]
+        );
+        assert_eq!(job.env, [("MODE".to_owned(), "local".to_owned())]);
+        assert_eq!(
+            job.downloads[0].local,
+            PathBuf::from("processing/input/code")
+        );
+        assert_eq!(job.uploads[0].s3_uri, "s3://b/out/train");
+        assert_eq!(job.max_runtime, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn what_cannot_run_says_why() {
+        let mut built_in = request();
+        built_in["AppSpecification"] = json!({"ImageUri": "model-monitor"});
+        assert!(processing(&built_in, "j")
+            .unwrap_err()
+            .contains("own entrypoint"));
+        let mut java = request();
+        java["AppSpecification"]["ContainerEntrypoint"] = json!(["java", "-jar", "x.jar"]);
+        assert!(processing(&java, "j").unwrap_err().contains("'java'"));
+        let mut pipe = request();
+        pipe["ProcessingInputs"][0]["S3Input"]["S3InputMode"] = json!("Pipe");
+        assert!(processing(&pipe, "j")
+            .unwrap_err()
+            .contains("S3InputMode Pipe"));
+        let mut outside = request();
+        outside["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["LocalPath"] =
+            json!("/tmp/out");
+        assert!(processing(&outside, "j")
+            .unwrap_err()
+            .contains("not below /opt/ml"));
+        let mut escape = request();
+        escape["ProcessingInputs"][0]["S3Input"]["LocalPath"] = json!("/opt/ml/../../etc");
+        assert!(processing(&escape, "j").is_err());
+    }
+}
