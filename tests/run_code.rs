@@ -149,7 +149,7 @@ async fn the_processing_script_runs_on_local_s3_data_and_its_outputs_feed_the_pi
     // What cannot run says so; what the mock file keeps on its mock, too.
     assert_eq!(
         step(&steps, "AbaloneTrain").code_run.as_deref(),
-        Some("mocked: the emulator does not run the code of Training steps yet")
+        Some("mocked: its image 683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1 is an algorithm with no script the emulator can run (no ContainerEntrypoint, no sagemaker_program)")
     );
     assert_eq!(
         step(&steps, "AbaloneEval").code_run.as_deref(),
@@ -258,4 +258,140 @@ async fn two_jobs_at_once_each_have_their_own_opt_ml() {
     );
     // They ran at the same time, so each would have seen the other's file in a shared /opt/ml.
     assert!(a.started < b.ended.unwrap() && b.started < a.ended.unwrap());
+}
+
+/// The script-mode abalone pipeline's scripts (tests/code/abalone) where its
+/// definition names them, and a data set whose rings follow the shell's length.
+async fn script_mode_stack() -> Emulator {
+    let stack = deployed_stack(&[], None).await;
+    let python = pipelines_emulator::paths::workspace_root().join(".venv-code/bin/python");
+    stack
+        .enable_code(python.to_str().unwrap(), true)
+        .await
+        .expect("scripts/setup made .venv-code");
+    stack
+        .s3_client()
+        .create_bucket()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .unwrap();
+    for script in ["preprocessing.py", "evaluation.py"] {
+        put(
+            &stack,
+            &format!("code/abalone/{script}"),
+            file(&format!("code/abalone/{script}")),
+        )
+        .await;
+    }
+    // The estimator's source_dir, packed as the SDK packs one.
+    let archive = stack.work_dir().join("sourcedir.tar.gz");
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("code/abalone");
+    pipelines_emulator::code_jobs::staging::pack(&source, &archive).unwrap();
+    stack
+        .s3_client()
+        .put_object()
+        .bucket(BUCKET)
+        .key("code/abalone/sourcedir.tar.gz")
+        .body(std::fs::read(&archive).unwrap().into())
+        .send()
+        .await
+        .unwrap();
+    put(&stack, "abalone/abalone-dataset.csv", abalone_rows(200)).await;
+    stack
+}
+
+async fn start_script_mode(stack: &Emulator, threshold: &str) -> String {
+    let client = sagemaker_client(stack);
+    create_pipeline(
+        &client,
+        "abalone-script",
+        &file("sdk/definitions/v2/abalone-script.json"),
+    )
+    .await
+    .unwrap();
+    client
+        .start_pipeline_execution()
+        .pipeline_name("abalone-script")
+        .pipeline_parameters(
+            aws_sdk_sagemaker::types::Parameter::builder()
+                .name("MseThreshold")
+                .value(threshold)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .pipeline_execution_arn
+        .unwrap()
+}
+
+#[tokio::test]
+async fn script_mode_training_and_evaluation_decide_the_condition_on_the_mse_they_computed() {
+    let stack = script_mode_stack().await;
+    let arn = start_script_mode(&stack, "1000").await;
+    let (status, reason, steps) = ended(&stack, &arn).await;
+    assert_eq!((status.as_str(), reason), ("Succeeded", None), "{steps:#?}");
+    let train = step(&steps, "Train");
+    assert_eq!(
+        train.code_run.as_deref(),
+        Some("ran its code: python train.py --max_depth 6")
+    );
+    let properties = train.properties.as_ref().unwrap();
+    let artifacts = properties["ModelArtifacts"]["S3ModelArtifacts"]
+        .as_str()
+        .unwrap();
+    let key = artifacts.strip_prefix("s3://abalone-local/").unwrap();
+    assert!(
+        stack
+            .s3_client()
+            .head_object()
+            .bucket(BUCKET)
+            .key(key)
+            .send()
+            .await
+            .is_ok(),
+        "model.tar.gz at {artifacts}"
+    );
+    let metrics = properties["FinalMetricDataList"].as_array().unwrap();
+    assert_eq!(metrics.len(), 1, "{metrics:?}");
+    assert_eq!(metrics[0]["MetricName"], "train:mse");
+    assert!(metrics[0]["Value"].as_f64().unwrap() >= 0.0);
+    // The MSE the evaluation script wrote reached the Lambda step through the Condition.
+    let evaluation: serde_json::Value = serde_json::from_str(
+        &get(&stack, "script/evaluation/evaluation.json")
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let mse = evaluation["regression_metrics"]["mse"]["value"]
+        .as_f64()
+        .unwrap();
+    let report = step(&steps, "ReportMse");
+    let reported = report.metadata["Lambda"]["OutputParameters"][0]["Value"]
+        .as_str()
+        .unwrap();
+    assert_eq!(reported.parse::<f64>().unwrap(), mse);
+}
+
+#[tokio::test]
+async fn over_the_threshold_the_computed_mse_takes_the_fail_branch() {
+    let stack = script_mode_stack().await;
+    let arn = start_script_mode(&stack, "0.0").await;
+    let (status, reason, steps) = ended(&stack, &arn).await;
+    assert_eq!(status, "Failed");
+    let evaluation: serde_json::Value = serde_json::from_str(
+        &get(&stack, "script/evaluation/evaluation.json")
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let mse = evaluation["regression_metrics"]["mse"]["value"]
+        .as_f64()
+        .unwrap();
+    assert!(mse > 0.0, "the test split is not fitted exactly: {mse}");
+    let reason = reason.unwrap();
+    assert!(reason.contains("is over 0.0"), "{reason}");
+    assert!(step(&steps, "MseTooHigh").status == "Failed");
+    assert!(!steps.iter().any(|s| s.name == "ReportMse"));
 }

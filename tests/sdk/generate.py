@@ -245,12 +245,13 @@ def main():
     pipelines = list(PIPELINES)
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     if MAJOR == 2:
+        import abalone_script_v2
         import abalone_v2
         import job_types_v2
         import ported_v2
         import readme_v2
 
-        pipelines += [abalone_v2.pipeline, job_types_v2.pipeline, readme_v2.pipeline]
+        pipelines += [abalone_v2.pipeline, abalone_script_v2.pipeline, job_types_v2.pipeline, readme_v2.pipeline]
         pipelines += ported_v2.PIPELINES
         with open(os.path.join(out, "features.readme.py"), "w") as f:
             f.write(readme_v2.source())

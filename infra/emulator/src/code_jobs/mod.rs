@@ -22,6 +22,8 @@ pub struct Download {
     pub s3_uri: String,
     /// Below `/opt/ml` (`processing/input/code`).
     pub local: PathBuf,
+    /// The object is a `.tar.gz` (a training job's sourcedir) unpacked into `local`.
+    pub unpack: bool,
 }
 
 /// One folder below the job's `/opt/ml` copied to local S3 when it ends well.
@@ -46,15 +48,22 @@ pub struct CodeJob {
     pub uploads: Vec<Upload>,
     /// Folders below `/opt/ml` that exist before the job starts (its outputs').
     pub folders: Vec<PathBuf>,
+    /// Files below `/opt/ml` written before it starts (a training job's config).
+    pub files: Vec<(PathBuf, String)>,
+    /// Folders below `/opt/ml` packed into a `.tar.gz` at their S3 URI when it ends well
+    /// (a training job's `model` as `model.tar.gz`).
+    pub archives: Vec<Upload>,
     pub max_runtime: Duration,
 }
 
 /// How a job ended.
 #[derive(Clone, Debug, PartialEq)]
 pub enum CodeJobEnd {
-    /// Its process exited 0 and its outputs are in local S3. `root` is its `/opt/ml`.
+    /// Its process exited 0 and its outputs are in local S3. `root` is its `/opt/ml`,
+    /// `log` its output.
     Completed {
         root: PathBuf,
+        log: PathBuf,
     },
     /// The failure reason: what went wrong and the last lines of the job's output.
     Failed(String),
@@ -146,7 +155,21 @@ impl CodeJobs {
                 ));
             }
         }
-        CodeJobEnd::Completed { root }
+        for archive in &job.archives {
+            let packed = folder.join("archive.tar.gz");
+            let result = async {
+                staging::pack(&root.join(&archive.local), &packed)?;
+                staging::upload_file(&self.s3, &packed, &archive.s3_uri).await
+            }
+            .await;
+            if let Err(reason) = result {
+                return CodeJobEnd::Failed(format!(
+                    "ClientError: packing the job's {}: {reason}",
+                    archive.local.display()
+                ));
+            }
+        }
+        CodeJobEnd::Completed { root, log }
     }
 
     /// The job's folder, its inputs, and the `python` it runs.
@@ -167,7 +190,20 @@ impl CodeJobs {
         for download in &job.downloads {
             let local = root.join(&download.local);
             made(&local)?;
-            staging::download(&self.s3, &download.s3_uri, &local).await?;
+            if download.unpack {
+                let archive = folder.join("download.tar.gz");
+                staging::download_file(&self.s3, &download.s3_uri, &archive).await?;
+                staging::unpack(&archive, &local)?;
+            } else {
+                staging::download(&self.s3, &download.s3_uri, &local).await?;
+            }
+        }
+        for (path, text) in &job.files {
+            let path = root.join(path);
+            if let Some(parent) = path.parent() {
+                made(parent)?;
+            }
+            std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
         }
         // Shell scripts rather than symlinks: a venv's interpreter finds its venv from
         // the path it is started by.

@@ -116,6 +116,71 @@ pub async fn upload(s3: &aws_sdk_s3::Client, local: &Path, uri: &str) -> Result<
     Ok(count)
 }
 
+/// One object of local S3 to a file.
+pub async fn download_file(s3: &aws_sdk_s3::Client, uri: &str, file: &Path) -> Result<(), String> {
+    let (bucket, key) = split_uri(uri)?;
+    let body = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| format!("reading {uri}: {}", DisplayErrorContext(&e)))?
+        .body
+        .collect()
+        .await
+        .map_err(|e| format!("reading {uri}: {e}"))?;
+    std::fs::write(file, body.into_bytes()).map_err(|e| format!("{}: {e}", file.display()))
+}
+
+/// A file to one object of local S3.
+pub async fn upload_file(s3: &aws_sdk_s3::Client, file: &Path, uri: &str) -> Result<(), String> {
+    let (bucket, key) = split_uri(uri)?;
+    let body = ByteStream::from_path(file)
+        .await
+        .map_err(|e| format!("{}: {e}", file.display()))?;
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| format!("writing {uri}: {}", DisplayErrorContext(&e)))?;
+    Ok(())
+}
+
+/// A `.tar.gz` unpacked into `folder`; entries that would land outside it are refused
+/// (the tar crate's `unpack_in`).
+pub fn unpack(archive: &Path, folder: &Path) -> Result<(), String> {
+    let file = std::fs::File::open(archive).map_err(|e| format!("{}: {e}", archive.display()))?;
+    let mut entries = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    for entry in entries
+        .entries()
+        .map_err(|e| format!("not a .tar.gz: {e}"))?
+    {
+        let mut entry = entry.map_err(|e| format!("not a .tar.gz: {e}"))?;
+        entry
+            .unpack_in(folder)
+            .map_err(|e| format!("unpacking into {}: {e}", folder.display()))?;
+    }
+    Ok(())
+}
+
+/// `folder`'s files, packed as a `.tar.gz` at `archive`, paths relative to the folder.
+pub fn pack(folder: &Path, archive: &Path) -> Result<(), String> {
+    let file = std::fs::File::create(archive).map_err(|e| format!("{}: {e}", archive.display()))?;
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+        file,
+        flate2::Compression::default(),
+    ));
+    builder
+        .append_dir_all(".", folder)
+        .and_then(|()| builder.into_inner())
+        .and_then(|gz| gz.finish())
+        .map(drop)
+        .map_err(|e| format!("packing {}: {e}", folder.display()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,6 +198,32 @@ mod tests {
         assert_eq!(
             relative_path("run/train/", "run/train/a.csv"),
             PathBuf::from("a.csv")
+        );
+    }
+
+    #[test]
+    fn a_packed_folder_unpacks_as_it_was() {
+        let work = tempfile::tempdir().unwrap();
+        let folder = work.path().join("model");
+        std::fs::create_dir_all(folder.join("sub")).unwrap();
+        std::fs::write(folder.join("model.joblib"), "weights").unwrap();
+        std::fs::write(folder.join("sub/meta.json"), "{}").unwrap();
+        let archive = work.path().join("model.tar.gz");
+        pack(&folder, &archive).unwrap();
+        let out = work.path().join("out");
+        std::fs::create_dir_all(&out).unwrap();
+        unpack(&archive, &out).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(out.join("model.joblib")).unwrap(),
+            "weights"
+        );
+        assert_eq!(
+            std::fs::read_to_string(out.join("sub/meta.json")).unwrap(),
+            "{}"
+        );
+        assert!(
+            unpack(&folder.join("model.joblib"), &out).is_err(),
+            "not an archive"
         );
     }
 

@@ -13,7 +13,7 @@ use crate::code_jobs::{CodeJob, Download, Upload};
 const DEFAULT_MAX_RUNTIME: u64 = 86_400;
 
 /// A path of the container below `/opt/ml`, as a path below the job's folder.
-fn below_opt_ml(path: &str, what: &str) -> Result<PathBuf, String> {
+pub(super) fn below_opt_ml(path: &str, what: &str) -> Result<PathBuf, String> {
     let rest = path
         .strip_prefix("/opt/ml/")
         .filter(|rest| !rest.is_empty() && !rest.split('/').any(|part| part == ".."))
@@ -22,7 +22,7 @@ fn below_opt_ml(path: &str, what: &str) -> Result<PathBuf, String> {
 }
 
 /// Interpreters a job's entrypoint may start: the user's Python, or a shell that does.
-fn runnable_program(program: &str) -> bool {
+pub(super) fn runnable_program(program: &str) -> bool {
     let name = program.rsplit('/').next().unwrap_or(program);
     name == "python"
         || name == "python3"
@@ -32,7 +32,7 @@ fn runnable_program(program: &str) -> bool {
         || matches!(name, "bash" | "sh")
 }
 
-fn strings(value: &Value) -> Vec<String> {
+pub(super) fn strings(value: &Value) -> Vec<String> {
     value
         .as_array()
         .map(|items| {
@@ -47,7 +47,7 @@ fn strings(value: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn environment(value: &Value) -> Vec<(String, String)> {
+pub(super) fn environment(value: &Value) -> Vec<(String, String)> {
     value
         .as_object()
         .map(|env| {
@@ -112,6 +112,7 @@ pub fn processing(request: &Value, job_name: &str) -> Result<CodeJob, String> {
         downloads.push(Download {
             s3_uri: uri.to_owned(),
             local: below_opt_ml(local, &format!("the LocalPath of input '{name}'"))?,
+            unpack: false,
         });
     }
 
@@ -151,6 +152,8 @@ pub fn processing(request: &Value, job_name: &str) -> Result<CodeJob, String> {
         folders: uploads.iter().map(|u| u.local.clone()).collect(),
         downloads,
         uploads,
+        files: Vec::new(),
+        archives: Vec::new(),
         max_runtime: Duration::from_secs(max_runtime),
     })
 }

@@ -4,13 +4,13 @@
 
 use serde_json::{json, Map, Value};
 
-use super::code_plan;
 use super::definition::PropertyFileDecl;
 use super::jobs::{self, describe};
 use super::mocks::merge;
 use super::mocks::{RunMode, StepMock};
 use super::step_task::{StepEnd, StepTask};
 use super::store::epoch;
+use super::{code_plan, training_plan};
 use crate::code_jobs::CodeJobEnd;
 
 impl StepTask {
@@ -34,10 +34,21 @@ impl StepTask {
         self.set_metadata(metadata);
         if let Some(end) = self.job_code(step_type, &mock, &inputs, &job).await {
             return match end {
-                CodeJobEnd::Completed { .. } => StepEnd::Succeeded {
-                    properties: with_property_files(answer, property_files, &Default::default()),
-                    outcome: None,
-                },
+                CodeJobEnd::Completed { log, .. } => {
+                    if step_type == "Training" {
+                        let output = std::fs::read_to_string(&log).unwrap_or_default();
+                        answer["FinalMetricDataList"] =
+                            Value::Array(training_plan::final_metrics(&inputs, &output, now));
+                    }
+                    StepEnd::Succeeded {
+                        properties: with_property_files(
+                            answer,
+                            property_files,
+                            &Default::default(),
+                        ),
+                        outcome: None,
+                    }
+                }
                 CodeJobEnd::Failed(reason) => StepEnd::failed(reason),
                 CodeJobEnd::Stopped => StepEnd::Stopped(format!(
                     "{step_type} job {job} stopped: pipeline execution stopped"
@@ -102,6 +113,7 @@ impl StepTask {
         };
         let plan = match step_type {
             "Processing" => code_plan::processing(request, job),
+            "Training" => training_plan::training(request, job),
             other => Err(format!(
                 "the emulator does not run the code of {other} steps yet"
             )),

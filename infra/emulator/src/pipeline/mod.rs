@@ -18,6 +18,7 @@ pub mod selective;
 pub mod step_run;
 pub mod step_task;
 pub mod store;
+pub mod training_plan;
 pub mod validate;
 
 pub use executor::{resolve_parameters, retry_execution, start_execution, StartRequest};
