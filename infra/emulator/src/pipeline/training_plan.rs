@@ -275,7 +275,7 @@ mod tests {
         assert!(job
             .downloads
             .iter()
-            .any(|d| d.unpack && d.local == PathBuf::from("code")));
+            .any(|d| d.unpack && d.local == std::path::Path::new("code")));
         assert_eq!(
             job.archives[0].s3_uri,
             "s3://b/models/job-1/output/model.tar.gz"
