@@ -353,6 +353,24 @@ async fn script_mode_training_and_evaluation_decide_the_condition_on_the_mse_the
             .is_ok(),
         "model.tar.gz at {artifacts}"
     );
+    // The job answers DescribeTrainingJob with what its step's properties came from.
+    let described = sagemaker_client(&stack)
+        .describe_training_job()
+        .training_job_name(properties["TrainingJobName"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        described.training_job_status().map(|s| s.as_str()),
+        Some("Completed")
+    );
+    assert_eq!(
+        described
+            .model_artifacts()
+            .and_then(|m| m.s3_model_artifacts()),
+        Some(artifacts)
+    );
+    assert_eq!(described.final_metric_data_list().len(), 1);
     let metrics = properties["FinalMetricDataList"].as_array().unwrap();
     assert_eq!(metrics.len(), 1, "{metrics:?}");
     assert_eq!(metrics[0]["MetricName"], "train:mse");

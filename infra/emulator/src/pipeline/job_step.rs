@@ -14,7 +14,44 @@ use super::{code_plan, training_plan};
 use crate::code_jobs::CodeJobEnd;
 
 impl StepTask {
+    /// Runs a job step, its job answering Describe* from its start: InProgress, then
+    /// Completed with the step's properties, or Failed with its reason, or Stopped.
     pub async fn job(
+        &self,
+        step_type: &str,
+        property_files: &[PropertyFileDecl],
+        inputs: Value,
+        fields: &Value,
+    ) -> StepEnd {
+        let execution_id = self.arn.rsplit('/').next().unwrap_or_default();
+        let name = describe::job_name(execution_id, &self.step.name);
+        let now = epoch(std::time::SystemTime::now());
+        let (started, _) = describe::describe(step_type, &inputs, fields, &name, now);
+        self.record_job(with_status(started.clone(), "InProgress", None));
+        let end = self
+            .job_attempt(step_type, property_files, inputs, fields)
+            .await;
+        let ended = match &end {
+            StepEnd::Succeeded { properties, .. } => {
+                let mut answer = properties.clone();
+                if let Some(answer) = answer.as_object_mut() {
+                    answer.remove("PropertyFiles");
+                }
+                answer
+            }
+            StepEnd::Failed { reason, .. } => with_status(started, "Failed", Some(reason)),
+            StepEnd::Stopped(_) => with_status(started, "Stopped", None),
+        };
+        self.record_job(ended);
+        end
+    }
+
+    fn record_job(&self, answer: Value) {
+        self.pipelines
+            .update_step(&self.arn, &self.step.name, |r| r.job = Some(answer));
+    }
+
+    async fn job_attempt(
         &self,
         step_type: &str,
         property_files: &[PropertyFileDecl],
@@ -141,6 +178,24 @@ impl StepTask {
         self.pipelines
             .update_step(&self.arn, &self.step.name, |r| r.code_run = Some(note));
     }
+}
+
+/// A Describe* answer with its `<Kind>JobStatus` (and FailureReason) set.
+fn with_status(mut answer: Value, status: &str, reason: Option<&str>) -> Value {
+    if let Some(fields) = answer.as_object_mut() {
+        let keys: Vec<String> = fields
+            .keys()
+            .filter(|k| k.ends_with("JobStatus"))
+            .cloned()
+            .collect();
+        for key in keys {
+            fields.insert(key, json!(status));
+        }
+        if let Some(reason) = reason {
+            fields.insert("FailureReason".to_owned(), json!(reason));
+        }
+    }
+    answer
 }
 
 /// The answer with where each of its property files comes from.

@@ -128,6 +128,9 @@ pub struct StepRecord {
     pub selective_source: Option<String>,
     /// How a job step ran under `--run-code`: its code, or its mock and why.
     pub code_run: Option<String>,
+    /// A job step's job as its Describe* call answers (DescribeTrainingJob, ...), from
+    /// the moment it starts, its status kept current.
+    pub job: Option<Value>,
 }
 
 #[derive(Clone, Debug)]
@@ -236,6 +239,7 @@ impl StepRecord {
             outcome: None,
             selective_source: None,
             code_run: None,
+            job: None,
         }
     }
 
@@ -532,6 +536,23 @@ impl Pipelines {
         read: impl FnOnce(&ExecutionRecord) -> T,
     ) -> Option<T> {
         self.executions.lock().unwrap().get(arn).map(read)
+    }
+
+    /// The Describe* answer of the job whose `name_member` (`TrainingJobName`, ...) is
+    /// `name`, of any execution's step.
+    pub fn find_job(&self, name_member: &str, name: &str) -> Option<Value> {
+        self.executions
+            .lock()
+            .unwrap()
+            .values()
+            .find_map(|execution| {
+                execution
+                    .steps
+                    .iter()
+                    .filter_map(|step| step.job.as_ref())
+                    .find(|job| job[name_member] == name)
+                    .cloned()
+            })
     }
 
     pub fn execution(&self, arn: &str) -> Option<ExecutionRecord> {

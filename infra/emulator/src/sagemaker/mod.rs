@@ -4,6 +4,7 @@ mod api;
 mod callbacks;
 mod execution_api;
 mod idempotency;
+mod job_api;
 mod listing;
 mod pipeline_api;
 pub mod requests;

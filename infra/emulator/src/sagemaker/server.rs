@@ -18,7 +18,7 @@ use super::api::Api;
 use super::callbacks::{CallbackState, Callbacks, ReportRefusal};
 use super::idempotency::Idempotency;
 use super::tags::Tags;
-use super::{execution_api, pipeline_api, requests, version_api};
+use super::{execution_api, job_api, pipeline_api, requests, version_api};
 use crate::aws_json::{self, AwsError};
 use crate::faults::Faults;
 use crate::pipeline::Pipelines;
@@ -161,6 +161,9 @@ async fn answer(shared: &Shared, operation: &str, request: &Value) -> Result<Val
         return answer;
     }
     if let Some(answer) = execution_api::handle(api, operation, request).await {
+        return answer;
+    }
+    if let Some(answer) = job_api::handle(api, operation, request) {
         return answer;
     }
     if let Some(answer) = api.tags.handle(operation, request) {
