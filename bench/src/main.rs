@@ -37,7 +37,7 @@ enum Figure {
     Memory,
     Artifacts,
     Pipeline,
-    /// The library's EMF module against metrics_cloudwatch_embedded (bench/probes).
+    // The library's EMF module against metrics_cloudwatch_embedded (bench/probes).
     Metrics,
 }
 

@@ -67,6 +67,8 @@ class Emulator:
         queue_functions: Optional[Mapping[str, str]] = None,
         template: Optional[os.PathLike | str] = None,
         template_params: Optional[Mapping[str, str]] = None,
+        run_code: bool = False,
+        python: Optional[os.PathLike | str] = None,
         executable: Optional[str] = None,
         startup_timeout: float = 120.0,
     ):
@@ -77,6 +79,12 @@ class Emulator:
             self._args += ["--template-param", f"{name}={value}"]
         if mocks:
             self._args += ["--mocks", str(mocks)]
+        # The job steps' own code, in an interpreter of the user's (the running one by
+        # default: the test's venv, with the pipeline's dependencies).
+        if run_code:
+            self._args += ["--run-code", "--python", str(python or sys.executable)]
+        elif python:
+            self._args += ["--python", str(python)]
         for flag, pairs in (("--function", functions), ("--queue", queues), ("--queue-function", queue_functions)):
             for name, value in (pairs or {}).items():
                 self._args += [flag, f"{name}={value}"]

@@ -40,7 +40,14 @@ def pytest_addoption(parser):
         ("function", "NAME=COMMAND: a Lambda function of your own (repeatable)", "append"),
         ("queue", "NAME=LOGICAL_ID: a queue name routed to a template queue (repeatable)", "append"),
         ("queue-function", "NAME=COMMAND: a queue of your own with its handler (repeatable)", "append"),
+        ("python", "the interpreter the job steps' code runs in (default: this one)", None),
     ]
+    group.addoption(
+        "--pipelines-emulator-run-code",
+        action="store_true",
+        help="job steps run their own code (script-mode Processing and Training), not their mocks",
+    )
+    parser.addini("pipelines_emulator_run_code", "job steps run their own code", type="bool", default=False)
     for name, help_text, action in options:
         group.addoption(f"--pipelines-emulator-{name}", action=action or "store", help=help_text)
         parser.addini(
@@ -73,6 +80,8 @@ def pipelines_emulator(pytestconfig):
         functions=_pairs(_option(pytestconfig, "function")),
         queues=_pairs(_option(pytestconfig, "queue")),
         queue_functions=_pairs(_option(pytestconfig, "queue-function")),
+        run_code=pytestconfig.getoption("--pipelines-emulator-run-code") or pytestconfig.getini("pipelines_emulator_run_code"),
+        python=_option(pytestconfig, "python"),
     )
     with emulator, emulator.environment():
         yield emulator
