@@ -2,6 +2,7 @@
 //! next to its budget. Run through scripts/bench, which builds the release artifacts.
 
 mod callback;
+mod code;
 mod consumers;
 mod memory;
 mod pipeline;
@@ -39,6 +40,8 @@ enum Figure {
     Pipeline,
     // The library's EMF module against metrics_cloudwatch_embedded (bench/probes).
     Metrics,
+    // Job steps running their own code (--run-code).
+    Code,
 }
 
 #[tokio::main]
@@ -79,6 +82,27 @@ async fn main() {
 
     if wanted(Figure::Metrics) {
         probes::metrics_report(&stack, &bin_dir, &mut tokens).await;
+    }
+
+    if wanted(Figure::Code) {
+        let (overhead, on_stack, alone) = code::overhead_per_job().await;
+        println!(
+            "  a Processing job whose script does nothing: {} on the stack, {} for python3 alone",
+            ms(on_stack),
+            ms(alone)
+        );
+        row(
+            "job step running its code: overhead beyond the script",
+            ms(overhead),
+            "<= 150 ms".into(),
+            overhead <= Duration::from_millis(150),
+        );
+        let (real, mocked) = code::abalone_script().await;
+        println!(
+            "  abalone-script.json (scikit-learn, 3 jobs): {} with its scripts, {} on mocks",
+            ms(real),
+            ms(mocked)
+        );
     }
 
     if wanted(Figure::Artifacts) {
