@@ -105,21 +105,22 @@ async fn ended(stack: &Emulator, arn: &str) -> (String, Option<String>, Vec<Step
     (e.status, e.failure_reason, e.steps)
 }
 
+/// A stack running abalone.json with `script` as its preprocessing, on `data`.
+async fn abalone_with(script: &str, data: String) -> (Emulator, String) {
+    let stack = stack().await;
+    put(&stack, "code/preprocessing.py", file(script)).await;
+    put(&stack, "abalone/abalone-dataset.csv", data).await;
+    let arn = start(&stack, "abalone").await;
+    (stack, arn)
+}
+
 fn step<'a>(steps: &'a [StepRecord], name: &str) -> &'a StepRecord {
     steps.iter().find(|s| s.name == name).unwrap()
 }
 
 #[tokio::test]
 async fn the_processing_script_runs_on_local_s3_data_and_its_outputs_feed_the_pipeline() {
-    let stack = stack().await;
-    put(
-        &stack,
-        "code/preprocessing.py",
-        file("code/preprocessing.py"),
-    )
-    .await;
-    put(&stack, "abalone/abalone-dataset.csv", abalone_rows(100)).await;
-    let arn = start(&stack, "abalone").await;
+    let (stack, arn) = abalone_with("code/preprocessing.py", abalone_rows(100)).await;
     let (status, reason, steps) = ended(&stack, &arn).await;
     assert_eq!(
         (status.as_str(), reason.as_deref()),
@@ -159,16 +160,8 @@ async fn the_processing_script_runs_on_local_s3_data_and_its_outputs_feed_the_pi
 
 #[tokio::test]
 async fn a_script_that_raises_fails_its_step_with_the_error() {
-    let stack = stack().await;
-    put(
-        &stack,
-        "code/preprocessing.py",
-        file("code/preprocessing.py"),
-    )
-    .await;
     let bad = abalone_rows(10).replacen(",5\n", ",many\n", 1);
-    put(&stack, "abalone/abalone-dataset.csv", bad).await;
-    let arn = start(&stack, "abalone").await;
+    let (stack, arn) = abalone_with("code/preprocessing.py", bad).await;
     let (status, _, steps) = ended(&stack, &arn).await;
     assert_eq!(status, "Failed");
     let process = step(&steps, "AbaloneProcess");
@@ -204,15 +197,7 @@ fn job_logs(stack: &Emulator) -> Vec<String> {
 
 #[tokio::test]
 async fn a_stop_during_the_script_sends_it_sigterm_and_the_step_ends_stopped() {
-    let stack = stack().await;
-    put(
-        &stack,
-        "code/preprocessing.py",
-        file("code/waits_for_stop.py"),
-    )
-    .await;
-    put(&stack, "abalone/abalone-dataset.csv", abalone_rows(10)).await;
-    let arn = start(&stack, "abalone").await;
+    let (stack, arn) = abalone_with("code/waits_for_stop.py", abalone_rows(10)).await;
     wait_until("the script runs", DEADLINE, || {
         job_logs(&stack)
             .iter()
@@ -238,10 +223,7 @@ async fn a_stop_during_the_script_sends_it_sigterm_and_the_step_ends_stopped() {
 
 #[tokio::test]
 async fn two_jobs_at_once_each_have_their_own_opt_ml() {
-    let stack = stack().await;
-    put(&stack, "code/preprocessing.py", file("code/own_opt_ml.py")).await;
-    put(&stack, "abalone/abalone-dataset.csv", abalone_rows(10)).await;
-    let first = start(&stack, "abalone").await;
+    let (stack, first) = abalone_with("code/own_opt_ml.py", abalone_rows(10)).await;
     let second = start(&stack, "abalone").await;
     let (_, _, first_steps) = ended(&stack, &first).await;
     let (_, _, second_steps) = ended(&stack, &second).await;

@@ -6,6 +6,8 @@
 
 pub mod sandbox;
 pub mod staging;
+#[cfg(test)]
+mod tests;
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};

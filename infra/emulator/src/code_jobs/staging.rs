@@ -51,19 +51,7 @@ pub async fn download(s3: &aws_sdk_s3::Client, uri: &str, local: &Path) -> Resul
                 std::fs::create_dir_all(parent)
                     .map_err(|e| format!("{}: {e}", parent.display()))?;
             }
-            let body = s3
-                .get_object()
-                .bucket(bucket)
-                .key(key)
-                .send()
-                .await
-                .map_err(|e| format!("reading s3://{bucket}/{key}: {}", DisplayErrorContext(&e)))?
-                .body
-                .collect()
-                .await
-                .map_err(|e| format!("reading s3://{bucket}/{key}: {e}"))?;
-            std::fs::write(&target, body.into_bytes())
-                .map_err(|e| format!("{}: {e}", target.display()))?;
+            download_file(s3, &format!("s3://{bucket}/{key}"), &target).await?;
             count += 1;
         }
     }

@@ -1,0 +1,108 @@
+//! A job's life on the real sandbox, with no S3 staging: its environment, its own
+//! `/opt/ml`, its failure file and its MaxRuntimeInSeconds.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::{CodeJob, CodeJobEnd, CodeJobs};
+
+/// Jobs with no inputs or outputs: S3 is never called, so the client points nowhere.
+fn jobs(work: &Path) -> CodeJobs {
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .build();
+    CodeJobs::new(
+        vec![("AWS_ENDPOINT_URL".into(), "http://127.0.0.1:9".into())],
+        aws_sdk_s3::Client::from_conf(config),
+        work.to_path_buf(),
+    )
+}
+
+fn job(script: &str, max_runtime: Duration) -> CodeJob {
+    CodeJob {
+        name: "job".into(),
+        command: vec!["/bin/sh".into(), "-c".into(), script.into()],
+        env: vec![("MODE".into(), "test".into())],
+        cwd: PathBuf::from("/opt/ml"),
+        downloads: Vec::new(),
+        uploads: Vec::new(),
+        folders: vec![PathBuf::from("output")],
+        files: vec![(
+            PathBuf::from("input/config/hyperparameters.json"),
+            "{}".into(),
+        )],
+        archives: Vec::new(),
+        max_runtime,
+    }
+}
+
+async fn run(script: &str, max_runtime: Duration) -> (CodeJobEnd, tempfile::TempDir) {
+    let work = tempfile::tempdir().unwrap();
+    let (_stop, stopped) = watch::channel(false);
+    let end = jobs(work.path())
+        .run(
+            &job(script, max_runtime),
+            Path::new("/usr/bin/python3"),
+            stopped,
+        )
+        .await;
+    (end, work)
+}
+
+#[tokio::test]
+async fn a_job_sees_its_folder_as_opt_ml_its_files_and_the_stacks_endpoints() {
+    let (end, _work) = run(
+        "test \"$(pwd)\" = /opt/ml && test -f /opt/ml/input/config/hyperparameters.json \
+         && test \"$MODE\" = test && test \"$AWS_ENDPOINT_URL\" = http://127.0.0.1:9 \
+         && test \"$AWS_CONFIG_FILE\" = /dev/null && command -v python3 | grep -q /bin/python3 \
+         && echo done > /opt/ml/output/seen",
+        Duration::from_secs(30),
+    )
+    .await;
+    let CodeJobEnd::Completed { root, .. } = end else {
+        panic!("{end:?}")
+    };
+    assert_eq!(
+        std::fs::read_to_string(root.join("output/seen")).unwrap(),
+        "done\n"
+    );
+    assert!(
+        !Path::new("/opt/ml/output/seen").exists(),
+        "nothing reached the machine's /opt"
+    );
+}
+
+#[tokio::test]
+async fn what_a_job_writes_to_its_failure_file_is_the_reason() {
+    let (end, _work) = run(
+        "echo 'ModelError: no rows to train on' > /opt/ml/output/failure; exit 2",
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(
+        end,
+        CodeJobEnd::Failed("AlgorithmError: ModelError: no rows to train on".into())
+    );
+}
+
+#[tokio::test]
+async fn a_job_past_its_max_runtime_is_stopped_and_fails_saying_so() {
+    let started = std::time::Instant::now();
+    let (end, _work) = run("echo started; sleep 30", Duration::from_secs(1)).await;
+    let CodeJobEnd::Failed(reason) = end else {
+        panic!("{end:?}")
+    };
+    assert!(
+        reason.contains(
+            "ran past its MaxRuntimeInSeconds (1 s) and was stopped; its last lines: started"
+        ),
+        "{reason}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "SIGTERM ended the sleep"
+    );
+}
