@@ -539,7 +539,8 @@ impl Pipelines {
     }
 
     /// The Describe* answer of the job whose `name_member` (`TrainingJobName`, ...) is
-    /// `name`, of any execution's step.
+    /// `name`, of any execution's step. Names match whatever their case, as SageMaker's
+    /// do: a job's ARN (whose last part the SDK describes it by) has its name in lower case.
     pub fn find_job(&self, name_member: &str, name: &str) -> Option<Value> {
         self.executions
             .lock()
@@ -550,7 +551,11 @@ impl Pipelines {
                     .steps
                     .iter()
                     .filter_map(|step| step.job.as_ref())
-                    .find(|job| job[name_member] == name)
+                    .find(|job| {
+                    job[name_member]
+                        .as_str()
+                        .is_some_and(|n| n.eq_ignore_ascii_case(name))
+                })
                     .cloned()
             })
     }

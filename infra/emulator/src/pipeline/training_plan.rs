@@ -88,7 +88,15 @@ pub fn training(request: &Value, job_name: &str) -> Result<CodeJob, String> {
         .iter()
         .filter(|(k, _)| !k.starts_with("sagemaker_"))
         .collect();
-    let mut env = environment(&request["Environment"]);
+    // What SageMaker sets in every training container (the SDK's @step runtime reads it).
+    let mut env = vec![
+        ("TRAINING_JOB_NAME".to_owned(), job_name.to_owned()),
+        (
+            "TRAINING_JOB_ARN".to_owned(),
+            super::jobs::describe::arn("training-job", job_name),
+        ),
+    ];
+    env.extend(environment(&request["Environment"]));
     let command = if let Some(program) = entrypoint.first() {
         if !runnable_program(program) {
             return Err(format!(

@@ -36,7 +36,7 @@ pub(super) fn fnv(text: &str) -> u64 {
     })
 }
 
-fn arn(resource: &str, name: &str) -> String {
+pub(crate) fn arn(resource: &str, name: &str) -> String {
     format!(
         "arn:aws:sagemaker:{REGION}:{ACCOUNT}:{resource}/{}",
         name.to_lowercase()
