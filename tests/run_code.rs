@@ -283,6 +283,17 @@ async fn script_mode_stack() -> Emulator {
     stack
 }
 
+/// The MSE the evaluation script wrote into its PropertyFile, read from local S3.
+async fn evaluated_mse(stack: &Emulator) -> f64 {
+    let report = get(stack, "script/evaluation/evaluation.json")
+        .await
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    report["regression_metrics"]["mse"]["value"]
+        .as_f64()
+        .unwrap()
+}
+
 async fn start_script_mode(stack: &Emulator, threshold: &str) -> String {
     let client = sagemaker_client(stack);
     create_pipeline(
@@ -358,15 +369,7 @@ async fn script_mode_training_and_evaluation_decide_the_condition_on_the_mse_the
     assert_eq!(metrics[0]["MetricName"], "train:mse");
     assert!(metrics[0]["Value"].as_f64().unwrap() >= 0.0);
     // The MSE the evaluation script wrote reached the Lambda step through the Condition.
-    let evaluation: serde_json::Value = serde_json::from_str(
-        &get(&stack, "script/evaluation/evaluation.json")
-            .await
-            .unwrap(),
-    )
-    .unwrap();
-    let mse = evaluation["regression_metrics"]["mse"]["value"]
-        .as_f64()
-        .unwrap();
+    let mse = evaluated_mse(&stack).await;
     let report = step(&steps, "ReportMse");
     let reported = report.metadata["Lambda"]["OutputParameters"][0]["Value"]
         .as_str()
@@ -380,15 +383,7 @@ async fn over_the_threshold_the_computed_mse_takes_the_fail_branch() {
     let arn = start_script_mode(&stack, "0.0").await;
     let (status, reason, steps) = ended(&stack, &arn).await;
     assert_eq!(status, "Failed");
-    let evaluation: serde_json::Value = serde_json::from_str(
-        &get(&stack, "script/evaluation/evaluation.json")
-            .await
-            .unwrap(),
-    )
-    .unwrap();
-    let mse = evaluation["regression_metrics"]["mse"]["value"]
-        .as_f64()
-        .unwrap();
+    let mse = evaluated_mse(&stack).await;
     assert!(mse > 0.0, "the test split is not fitted exactly: {mse}");
     let reason = reason.unwrap();
     assert!(reason.contains("is over 0.0"), "{reason}");

@@ -9,8 +9,17 @@ use serde_json::Value;
 
 use crate::code_jobs::{CodeJob, Download, Upload};
 
-/// SageMaker's default MaxRuntimeInSeconds for a processing job: one day.
+/// SageMaker's default MaxRuntimeInSeconds for a processing or training job: one day.
 const DEFAULT_MAX_RUNTIME: u64 = 86_400;
+
+/// The request's `StoppingCondition.MaxRuntimeInSeconds`, or SageMaker's default.
+pub(super) fn max_runtime(request: &Value) -> Duration {
+    Duration::from_secs(
+        request["StoppingCondition"]["MaxRuntimeInSeconds"]
+            .as_u64()
+            .unwrap_or(DEFAULT_MAX_RUNTIME),
+    )
+}
 
 /// A path of the container below `/opt/ml`, as a path below the job's folder.
 pub(super) fn below_opt_ml(path: &str, what: &str) -> Result<PathBuf, String> {
@@ -63,6 +72,17 @@ pub(super) fn environment(value: &Value) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// A job runs on one machine here: more instances would each run the script (on their
+/// shard of the data), which one local process is not.
+pub(super) fn one_instance(count: &Value) -> Result<(), String> {
+    match count.as_u64() {
+        Some(n) if n > 1 => Err(format!(
+            "it asks for {n} instances, and the emulator runs a job's code on one"
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// A CreateProcessingJob request (a Processing step's evaluated Arguments) as the job to
 /// run: its entrypoint in the user's interpreter, its S3 inputs at their LocalPaths, its
 /// outputs uploaded from theirs.
@@ -82,6 +102,7 @@ pub fn processing(request: &Value, job_name: &str) -> Result<CodeJob, String> {
     }
     let mut command = entrypoint.clone();
     command.extend(strings(&app["ContainerArguments"]));
+    one_instance(&request["ProcessingResources"]["ClusterConfig"]["InstanceCount"])?;
 
     let mut downloads = Vec::new();
     for input in request["ProcessingInputs"].as_array().into_iter().flatten() {
@@ -141,9 +162,6 @@ pub fn processing(request: &Value, job_name: &str) -> Result<CodeJob, String> {
         });
     }
 
-    let max_runtime = request["StoppingCondition"]["MaxRuntimeInSeconds"]
-        .as_u64()
-        .unwrap_or(DEFAULT_MAX_RUNTIME);
     Ok(CodeJob {
         name: job_name.to_owned(),
         command,
@@ -154,7 +172,7 @@ pub fn processing(request: &Value, job_name: &str) -> Result<CodeJob, String> {
         uploads,
         files: Vec::new(),
         archives: Vec::new(),
-        max_runtime: Duration::from_secs(max_runtime),
+        max_runtime: max_runtime(request),
     })
 }
 
@@ -203,6 +221,9 @@ mod tests {
         assert!(processing(&built_in, "j")
             .unwrap_err()
             .contains("own entrypoint"));
+        let mut many = request();
+        many["ProcessingResources"] = json!({"ClusterConfig": {"InstanceCount": 2}});
+        assert!(processing(&many, "j").unwrap_err().contains("2 instances"));
         let mut java = request();
         java["AppSpecification"]["ContainerEntrypoint"] = json!(["java", "-jar", "x.jar"]);
         assert!(processing(&java, "j").unwrap_err().contains("'java'"));

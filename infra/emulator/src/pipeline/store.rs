@@ -552,10 +552,10 @@ impl Pipelines {
                     .iter()
                     .filter_map(|step| step.job.as_ref())
                     .find(|job| {
-                    job[name_member]
-                        .as_str()
-                        .is_some_and(|n| n.eq_ignore_ascii_case(name))
-                })
+                        job[name_member]
+                            .as_str()
+                            .is_some_and(|n| n.eq_ignore_ascii_case(name))
+                    })
                     .cloned()
             })
     }

@@ -10,15 +10,12 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::code_plan::{environment, runnable_program, strings};
+use super::code_plan::{environment, max_runtime, one_instance, runnable_program, strings};
 use crate::code_jobs::{CodeJob, Download, Upload};
 
-/// SageMaker's default MaxRuntimeInSeconds for a training job: one day.
-const DEFAULT_MAX_RUNTIME: u64 = 86_400;
 /// The one host of a local training job, as SageMaker names the first.
 const HOST: &str = "algo-1";
 
@@ -142,15 +139,16 @@ pub fn training(request: &Value, job_name: &str) -> Result<CodeJob, String> {
         ));
     };
 
+    one_instance(&request["ResourceConfig"]["InstanceCount"])?;
+    if request["OutputDataConfig"]["CompressionType"] == "NONE" {
+        return Err("its OutputDataConfig.CompressionType is NONE, and the emulator packs the model as model.tar.gz".to_owned());
+    }
     let output = request["OutputDataConfig"]["S3OutputPath"]
         .as_str()
         .ok_or("it has no OutputDataConfig.S3OutputPath")?
         .trim_end_matches('/');
     let resource = json!({"current_host": HOST, "hosts": [HOST], "current_instance_type":
         request["ResourceConfig"]["InstanceType"], "network_interface_name": "eth0"});
-    let max_runtime = request["StoppingCondition"]["MaxRuntimeInSeconds"]
-        .as_u64()
-        .unwrap_or(DEFAULT_MAX_RUNTIME);
     Ok(CodeJob {
         name: job_name.to_owned(),
         command,
@@ -179,7 +177,7 @@ pub fn training(request: &Value, job_name: &str) -> Result<CodeJob, String> {
             local: PathBuf::from("model"),
             s3_uri: format!("{output}/{job_name}/output/model.tar.gz"),
         }],
-        max_runtime: Duration::from_secs(max_runtime),
+        max_runtime: max_runtime(request),
     })
 }
 
@@ -252,6 +250,8 @@ pub fn final_metrics(request: &Value, output: &str, timestamp: f64) -> Vec<Value
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn script_mode() -> Value {
@@ -303,6 +303,18 @@ mod tests {
         let job = training(&request, "job-1").unwrap();
         assert_eq!(job.command[2..], ["--s3_base_uri", "s3://b/fn"]);
         assert!(!job.env.iter().any(|(k, _)| k == "SM_USER_ENTRY_POINT"));
+    }
+
+    #[test]
+    fn what_one_local_job_cannot_be_stays_on_its_mock() {
+        let mut many = script_mode();
+        many["ResourceConfig"]["InstanceCount"] = json!(4);
+        assert!(training(&many, "j").unwrap_err().contains("4 instances"));
+        let mut uncompressed = script_mode();
+        uncompressed["OutputDataConfig"]["CompressionType"] = json!("NONE");
+        assert!(training(&uncompressed, "j")
+            .unwrap_err()
+            .contains("CompressionType is NONE"));
     }
 
     #[test]
