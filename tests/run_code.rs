@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use integration_tests::{create_pipeline, deployed_stack, sagemaker_client, wait_until};
+use integration_tests::{
+    create_and_start, create_pipeline, deployed_stack, sagemaker_client, wait_until,
+};
 use pipelines_emulator::pipeline::{Mocks, StepRecord};
 use pipelines_emulator::Emulator;
 use serde_json::json;
@@ -295,28 +297,13 @@ async fn evaluated_mse(stack: &Emulator) -> f64 {
 }
 
 async fn start_script_mode(stack: &Emulator, threshold: &str) -> String {
-    let client = sagemaker_client(stack);
-    create_pipeline(
-        &client,
+    create_and_start(
+        &sagemaker_client(stack),
         "abalone-script",
         &file("sdk/definitions/v2/abalone-script.json"),
+        &[("MseThreshold", threshold)],
     )
     .await
-    .unwrap();
-    client
-        .start_pipeline_execution()
-        .pipeline_name("abalone-script")
-        .pipeline_parameters(
-            aws_sdk_sagemaker::types::Parameter::builder()
-                .name("MseThreshold")
-                .value(threshold)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .pipeline_execution_arn
-        .unwrap()
 }
 
 #[tokio::test]

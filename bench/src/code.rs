@@ -160,15 +160,7 @@ pub async fn abalone_script() -> (Duration, Duration) {
         })
         .collect();
     put(&real, "abalone/abalone-dataset.csv", rows.into_bytes()).await;
-    create(&real, "abalone-script", definition("abalone-script"));
-    let started = Instant::now();
-    let execution = run(&real, "abalone-script").await;
-    let real_wall = started.elapsed();
-    assert_eq!(
-        execution.status, "Succeeded",
-        "{:?}",
-        execution.failure_reason
-    );
+    let real_wall = succeeded_in(&real).await;
 
     let mocked = stack().await;
     let mocks = json!({"Steps": {"Evaluate": {"PropertyFiles": {"EvaluationReport": {"regression_metrics": {"mse": {"value": 2.0}}}}}}});
@@ -176,14 +168,18 @@ pub async fn abalone_script() -> (Duration, Duration) {
         .sagemaker
         .pipelines()
         .set_mocks(Mocks::parse(&mocks.to_string()).expect("mocks"));
-    create(&mocked, "abalone-script", definition("abalone-script"));
+    (real_wall, succeeded_in(&mocked).await)
+}
+
+/// abalone-script.json created and run to Succeeded on `stack`: its wall time.
+async fn succeeded_in(stack: &Emulator) -> Duration {
+    create(stack, "abalone-script", definition("abalone-script"));
     let started = Instant::now();
-    let execution = run(&mocked, "abalone-script").await;
-    let mocked_wall = started.elapsed();
+    let execution = run(stack, "abalone-script").await;
     assert_eq!(
         execution.status, "Succeeded",
         "{:?}",
         execution.failure_reason
     );
-    (real_wall, mocked_wall)
+    started.elapsed()
 }

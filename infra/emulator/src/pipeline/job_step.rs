@@ -24,12 +24,20 @@ impl StepTask {
         fields: &Value,
     ) -> StepEnd {
         let execution_id = self.arn.rsplit('/').next().unwrap_or_default();
-        let name = describe::job_name(execution_id, &self.step.name);
+        let job = describe::job_name(execution_id, &self.step.name);
         let now = epoch(std::time::SystemTime::now());
-        let (started, _) = describe::describe(step_type, &inputs, fields, &name, now);
+        let (started, metadata) = describe::describe(step_type, &inputs, fields, &job, now);
+        self.set_metadata(metadata);
         self.record_job(with_status(started.clone(), "InProgress", None));
         let end = self
-            .job_attempt(step_type, property_files, inputs, fields)
+            .job_attempt(
+                step_type,
+                property_files,
+                &inputs,
+                started.clone(),
+                &job,
+                now,
+            )
             .await;
         let ended = match &end {
             StepEnd::Succeeded { properties, .. } => {
@@ -51,12 +59,15 @@ impl StepTask {
             .update_step(&self.arn, &self.step.name, |r| r.job = Some(answer));
     }
 
+    /// The job's work, real or mocked, from its synthesized Describe `answer`.
     async fn job_attempt(
         &self,
         step_type: &str,
         property_files: &[PropertyFileDecl],
-        inputs: Value,
-        fields: &Value,
+        inputs: &Value,
+        mut answer: Value,
+        job: &str,
+        now: f64,
     ) -> StepEnd {
         let mock = self
             .pipelines
@@ -64,18 +75,13 @@ impl StepTask {
             .step(&self.step.name)
             .cloned()
             .unwrap_or_default();
-        let execution_id = self.arn.rsplit('/').next().unwrap_or_default();
-        let job = describe::job_name(execution_id, &self.step.name);
-        let now = epoch(std::time::SystemTime::now());
-        let (mut answer, metadata) = describe::describe(step_type, &inputs, fields, &job, now);
-        self.set_metadata(metadata);
-        if let Some(end) = self.job_code(step_type, &mock, &inputs, &job).await {
+        if let Some(end) = self.job_code(step_type, &mock, inputs, job).await {
             return match end {
                 CodeJobEnd::Completed { log, .. } => {
                     if step_type == "Training" {
                         let output = std::fs::read_to_string(&log).unwrap_or_default();
                         answer["FinalMetricDataList"] =
-                            Value::Array(training_plan::final_metrics(&inputs, &output, now));
+                            Value::Array(training_plan::final_metrics(inputs, &output, now));
                     }
                     StepEnd::Succeeded {
                         properties: with_property_files(
