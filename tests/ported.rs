@@ -180,3 +180,103 @@ async fn a_check_waits_for_the_model_it_names_beside_its_arguments() {
     assert_eq!(check["CalculatedBaselineConstraints"], calculated);
     assert_eq!(check["BaselineUsedForDriftCheckConstraints"], calculated);
 }
+
+/// The last part of an ARN: the name a Describe* call takes.
+fn named(arn: Option<&str>) -> String {
+    arn.and_then(|arn| arn.rsplit('/').next())
+        .expect("the step's metadata names its job")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn each_job_answers_its_describe_call_with_what_its_step_properties_came_from() {
+    let stack = deployed_stack(&[], None).await;
+    let client = sagemaker_client(&stack);
+    let automl = run(&stack, "autopilot-register", &[]).await;
+    let tuning = run(&stack, "tuning-top-models", &[]).await;
+    let steps = integration_tests::execution_steps(&client, &automl.arn).await;
+    let metadata = |steps: &[aws_sdk_sagemaker::types::PipelineExecutionStep], name: &str| {
+        steps
+            .iter()
+            .find(|s| s.step_name() == Some(name))
+            .and_then(|s| s.metadata().cloned())
+            .unwrap_or_else(|| panic!("no metadata for {name}"))
+    };
+
+    // The names the SDK (and a user) reads off ListPipelineExecutionSteps' ARNs.
+    let job = named(
+        metadata(&steps, "MyAutoMLStep")
+            .auto_ml_job()
+            .unwrap()
+            .arn(),
+    );
+    let described = client
+        .describe_auto_ml_job()
+        .auto_ml_job_name(&job)
+        .send()
+        .await
+        .expect("DescribeAutoMLJob of the step's job");
+    let expected = properties(&automl, "MyAutoMLStep");
+    assert_eq!(
+        described.best_candidate().unwrap().candidate_name(),
+        expected["BestCandidate"]["CandidateName"].as_str()
+    );
+    assert_eq!(
+        described.auto_ml_job_status().unwrap().as_str(),
+        "Completed"
+    );
+
+    let model = named(
+        metadata(&steps, "CreateBestModel-CreateModel")
+            .model()
+            .unwrap()
+            .arn(),
+    );
+    let described = client
+        .describe_model()
+        .model_name(&model)
+        .send()
+        .await
+        .expect("DescribeModel of the step's model");
+    assert_eq!(
+        described.primary_container().unwrap().model_data_url(),
+        properties(&automl, "CreateBestModel-CreateModel")["PrimaryContainer"]["ModelDataUrl"]
+            .as_str()
+    );
+
+    let steps = integration_tests::execution_steps(&client, &tuning.arn).await;
+    let job = named(metadata(&steps, "HPTuning").tuning_job().unwrap().arn());
+    let described = client
+        .describe_hyper_parameter_tuning_job()
+        .hyper_parameter_tuning_job_name(&job)
+        .send()
+        .await
+        .expect("DescribeHyperParameterTuningJob of the step's job");
+    assert_eq!(
+        described.best_training_job().unwrap().training_job_name(),
+        properties(&tuning, "HPTuning")["BestTrainingJob"]["TrainingJobName"].as_str()
+    );
+
+    // What no step made is not found, as SageMaker says it.
+    let missing = client
+        .describe_model()
+        .model_name("no-such-model")
+        .send()
+        .await
+        .expect_err("an unknown model")
+        .into_service_error();
+    assert_eq!(missing.meta().code(), Some("ValidationException"));
+    assert!(missing
+        .meta()
+        .message()
+        .unwrap()
+        .starts_with("Could not find model \"arn:aws:sagemaker:"));
+    let missing = client
+        .describe_hyper_parameter_tuning_job()
+        .hyper_parameter_tuning_job_name("no-such-job")
+        .send()
+        .await
+        .expect_err("an unknown tuning job")
+        .into_service_error();
+    assert!(missing.is_resource_not_found(), "{missing:?}");
+}

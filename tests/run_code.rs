@@ -158,6 +158,46 @@ async fn the_processing_script_runs_on_local_s3_data_and_its_outputs_feed_the_pi
         step(&steps, "AbaloneEval").code_run.as_deref(),
         Some("mocked: the mock file keeps it on its mock")
     );
+    // Describe* says it too: the script's /opt/ml/output/message is its ExitMessage, and
+    // a mocked job says it was mocked, and why, in its own words' place.
+    let client = sagemaker_client(&stack);
+    let job = |name: &str, kind: &str| {
+        let arn = step(&steps, name).metadata[kind]["Arn"].as_str().unwrap();
+        arn.rsplit('/').next().unwrap().to_owned()
+    };
+    let described = client
+        .describe_processing_job()
+        .processing_job_name(job("AbaloneProcess", "ProcessingJob"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        described.exit_message(),
+        Some("split 100 rows: 70 train, 15 validation, 15 test")
+    );
+    let described = client
+        .describe_training_job()
+        .training_job_name(job("AbaloneTrain", "TrainingJob"))
+        .send()
+        .await
+        .unwrap();
+    let said = described.secondary_status_transitions()[0]
+        .status_message()
+        .unwrap();
+    assert!(
+        said.starts_with("pipelines-emulator: mocked: its image 683313688378"),
+        "{said}"
+    );
+    let described = client
+        .describe_processing_job()
+        .processing_job_name(job("AbaloneEval", "ProcessingJob"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        described.exit_message(),
+        Some("pipelines-emulator: mocked: the mock file keeps it on its mock")
+    );
 }
 
 #[tokio::test]

@@ -11,10 +11,7 @@
 //! #[tokio::main(flavor = "current_thread")]
 //! async fn main() -> Result<(), lambda_runtime::Error> {
 //!     run_callback_handler(|config, settings, tasks| {
-//!         let bus = EventBridgeBus::new(
-//!             aws_sdk_eventbridge::Client::new(config),
-//!             settings.event_bus_name.clone(),
-//!         );
+//!         let bus = EventBridgeBus::on_first_use(config, settings.event_bus_name.clone());
 //!         tasks.with(EventTask::new(bus))
 //!     })
 //!     .await
@@ -51,7 +48,7 @@ use crate::task::TaskRegistry;
 /// #[tokio::main(flavor = "current_thread")]
 /// async fn main() -> Result<(), lambda_runtime::Error> {
 ///     run_callback_handler(|config, settings, tasks| {
-///         let emr = SdkEmr::new(aws_sdk_emr::Client::new(config));
+///         let emr = SdkEmr::on_first_use(config);
 ///         tasks.with(EmrTask::new(emr, settings.emr_policy.clone()))
 ///     })
 ///     .await

@@ -71,6 +71,7 @@ pub mod metrics;
 pub mod outcome;
 pub mod processing;
 pub mod report;
+pub mod sdk_client;
 pub mod sdk_config;
 pub mod sdk_error;
 pub mod settings;

@@ -30,4 +30,9 @@ for name, part in [
     os.makedirs(f"{BASE}/{name}", exist_ok=True)
     with open(f"{BASE}/{name}/{name}.csv", "w", newline="") as f:
         csv.writer(f).writerows([row[-1:] + row[:-1] for row in part])
-print(f"split {len(rows)} rows: {train_end} train, {validation_end - train_end} validation, {len(rows) - validation_end} test")
+summary = f"split {len(rows)} rows: {train_end} train, {validation_end - train_end} validation, {len(rows) - validation_end} test"
+print(summary)
+# What DescribeProcessingJob gives as the job's ExitMessage.
+os.makedirs("/opt/ml/output", exist_ok=True)
+with open("/opt/ml/output/message", "w") as f:
+    f.write(summary)

@@ -16,11 +16,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     run_callback_handler(|config, settings, tasks| {
-        let bus = EventBridgeBus::new(
-            aws_sdk_eventbridge::Client::new(config),
-            settings.event_bus_name.clone(),
-        );
-        let emr = SdkEmr::new(aws_sdk_emr::Client::new(config));
+        // Made at first use: a batch of `event` tasks never calls EMR, nor one of `emr`
+        // tasks EventBridge, and each client costs the cold start a partition table.
+        let bus = EventBridgeBus::on_first_use(config, settings.event_bus_name.clone());
+        let emr = SdkEmr::on_first_use(config);
         tasks
             .with(EventTask::new(bus))
             .with(EmrTask::new(emr, settings.emr_policy.clone()))

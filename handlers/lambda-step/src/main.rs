@@ -19,12 +19,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     run_lambda_step_handler(|config, settings, functions| {
-        let emr = Arc::new(SdkEmr::new(aws_sdk_emr::Client::new(config)));
+        // Made at first use: `flatten-json` calls neither service.
+        let emr = Arc::new(SdkEmr::on_first_use(config));
         // EMR's status events arrive on the default bus, so its rules are looked up there.
-        let bus = Arc::new(EventBridgeBus::new(
-            aws_sdk_eventbridge::Client::new(config),
-            "default",
-        ));
+        let bus = Arc::new(EventBridgeBus::on_first_use(config, "default"));
         functions.with(flatten_json()).with(emr_preflight(
             emr,
             bus,

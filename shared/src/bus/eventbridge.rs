@@ -1,9 +1,11 @@
 use async_trait::async_trait;
+use aws_config::SdkConfig;
 use aws_sdk_eventbridge::config::http::HttpResponse;
 use aws_sdk_eventbridge::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use aws_sdk_eventbridge::Client;
 
+use crate::sdk_client::ClientOnFirstUse;
 use crate::sdk_error::describe_chain;
 
 use super::{BusEvent, EventBus, PublishError};
@@ -11,7 +13,7 @@ use super::{BusEvent, EventBus, PublishError};
 /// Publishes through aws-sdk-eventbridge on one bus.
 #[derive(Clone, Debug)]
 pub struct EventBridgeBus {
-    client: Client,
+    client: ClientOnFirstUse<Client>,
     bus_name: String,
 }
 
@@ -19,7 +21,16 @@ impl EventBridgeBus {
     /// Publishes with `client` on the bus named `bus_name`.
     pub fn new(client: Client, bus_name: impl Into<String>) -> Self {
         Self {
-            client,
+            client: ClientOnFirstUse::made(client),
+            bus_name: bus_name.into(),
+        }
+    }
+
+    /// Publishes on the bus named `bus_name` with a client made from `config` at the
+    /// first event: a handler that may never publish does not pay for it at its start.
+    pub fn on_first_use(config: &SdkConfig, bus_name: impl Into<String>) -> Self {
+        Self {
+            client: ClientOnFirstUse::new(config, Client::new),
             bus_name: bus_name.into(),
         }
     }
@@ -36,6 +47,7 @@ impl EventBus for EventBridgeBus {
             .build();
         let answer = self
             .client
+            .get()
             .put_events()
             .entries(entry)
             .send()
@@ -59,6 +71,7 @@ impl EventBus for EventBridgeBus {
     async fn rule_state(&self, rule_name: &str) -> Result<Option<String>, PublishError> {
         match self
             .client
+            .get()
             .describe_rule()
             .name(rule_name)
             .event_bus_name(&self.bus_name)

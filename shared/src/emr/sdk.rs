@@ -1,6 +1,7 @@
 use std::time::SystemTime;
 
 use async_trait::async_trait;
+use aws_config::SdkConfig;
 use aws_sdk_emr::config::http::HttpResponse;
 use aws_sdk_emr::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_emr::primitives::DateTime;
@@ -12,18 +13,29 @@ use super::{
     ClusterConfig, ClusterFilter, ClusterInfo, ClusterState, ClusterSummary, EmrError, EmrJobs,
     FailureDetails, StepInfo, StepRequest, StepState, CLUSTER_TAG,
 };
+use crate::sdk_client::ClientOnFirstUse;
 use crate::sdk_error::describe_chain;
 
 /// EMR through aws-sdk-emr.
 #[derive(Clone, Debug)]
 pub struct SdkEmr {
-    client: Client,
+    client: ClientOnFirstUse<Client>,
 }
 
 impl SdkEmr {
     /// The adapter, calling EMR with `client`.
     pub fn new(client: Client) -> Self {
-        Self { client }
+        Self {
+            client: ClientOnFirstUse::made(client),
+        }
+    }
+
+    /// The adapter, with a client made from `config` when EMR is first called: a
+    /// handler that may never call EMR does not pay for the client at its start.
+    pub fn on_first_use(config: &SdkConfig) -> Self {
+        Self {
+            client: ClientOnFirstUse::new(config, Client::new),
+        }
     }
 }
 
@@ -146,6 +158,7 @@ impl EmrJobs for SdkEmr {
     async fn describe_cluster(&self, cluster_id: &str) -> Result<ClusterInfo, EmrError> {
         let answer = self
             .client
+            .get()
             .describe_cluster()
             .cluster_id(cluster_id)
             .send()
@@ -188,6 +201,7 @@ impl EmrJobs for SdkEmr {
         });
         let mut pages = self
             .client
+            .get()
             .list_steps()
             .cluster_id(cluster_id)
             .set_step_states(filter)
@@ -208,6 +222,7 @@ impl EmrJobs for SdkEmr {
     async fn describe_step(&self, cluster_id: &str, step_id: &str) -> Result<StepInfo, EmrError> {
         let answer = self
             .client
+            .get()
             .describe_step()
             .cluster_id(cluster_id)
             .step_id(step_id)
@@ -223,6 +238,7 @@ impl EmrJobs for SdkEmr {
     async fn add_step(&self, cluster_id: &str, step: &StepRequest) -> Result<String, EmrError> {
         let answer = self
             .client
+            .get()
             .add_job_flow_steps()
             .job_flow_id(cluster_id)
             .steps(step_config(step))
@@ -255,6 +271,7 @@ impl EmrJobs for SdkEmr {
         );
         let answer = self
             .client
+            .get()
             .run_job_flow()
             .name(name)
             .release_label(&config.release_label)
@@ -305,6 +322,7 @@ impl EmrJobs for SdkEmr {
     async fn cancel_step(&self, cluster_id: &str, step_id: &str) -> Result<(), EmrError> {
         let answer = self
             .client
+            .get()
             .cancel_steps()
             .cluster_id(cluster_id)
             .step_ids(step_id)
@@ -325,6 +343,7 @@ impl EmrJobs for SdkEmr {
 
     async fn terminate_cluster(&self, cluster_id: &str) -> Result<(), EmrError> {
         self.client
+            .get()
             .terminate_job_flows()
             .job_flow_ids(cluster_id)
             .send()
@@ -343,6 +362,7 @@ impl EmrJobs for SdkEmr {
         });
         let mut pages = self
             .client
+            .get()
             .list_clusters()
             .set_cluster_states(states)
             .set_created_after(filter.created_after.map(DateTime::from))

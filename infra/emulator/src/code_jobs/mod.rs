@@ -4,17 +4,21 @@
 //! endpoints and no others, and a log; it ends when its process does, when its
 //! MaxRuntimeInSeconds passes, or when it is stopped.
 
+mod output;
 pub mod sandbox;
 pub mod staging;
+
+use output::{failure, keep_output};
 #[cfg(test)]
 mod tests;
 
-use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::io::AsyncRead;
 use tokio::process::Command;
 use tokio::sync::watch;
 
@@ -72,12 +76,14 @@ pub enum CodeJobEnd {
     Stopped,
 }
 
-/// Lines of a job's output that end its failure reason.
-const TAIL_LINES: usize = 12;
-/// SageMaker's FailureReason is at most 1,024 characters.
-const MAX_REASON: usize = 1024;
 /// After SIGTERM, how long a stopped job has before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(10);
+/// After a job's processes are gone, how long its output has to reach its log (a process
+/// that left the job's group may still hold its pipes).
+const OUTPUT_GRACE: Duration = Duration::from_secs(2);
+
+/// Where the lines of jobs' output are echoed.
+pub type Echo = Arc<dyn Fn(String) + Send + Sync>;
 
 /// Runs jobs' code with the stack's environment and local S3.
 pub struct CodeJobs {
@@ -86,6 +92,9 @@ pub struct CodeJobs {
     pub s3: aws_sdk_s3::Client,
     /// The stack's folder; each job gets one below it.
     pub work: PathBuf,
+    /// Where a job's output is echoed as it comes, `[job name] line`, beside the
+    /// functions' logs (`EMULATOR_LOGS`); nowhere when `None`.
+    echo: Option<Echo>,
     next: AtomicU64,
 }
 
@@ -95,8 +104,24 @@ impl CodeJobs {
             stack_env,
             s3,
             work,
+            echo: None,
             next: AtomicU64::new(1),
         }
+    }
+
+    /// Echo each job's output on stderr as the functions' logs are (`EMULATOR_LOGS`).
+    pub fn echo_logs(self, echo: bool) -> Self {
+        if echo {
+            self.echo_to(|line| eprintln!("{line}"))
+        } else {
+            self
+        }
+    }
+
+    /// Echo each line of each job's output, `[job name] line`, to `sink`.
+    pub fn echo_to(mut self, sink: impl Fn(String) + Send + Sync + 'static) -> Self {
+        self.echo = Some(Arc::new(sink));
+        self
     }
 
     /// Runs `job` with `python` as its interpreter to its end, or until `stop` turns true.
@@ -235,7 +260,7 @@ impl CodeJobs {
     ) -> Result<Exit, String> {
         let (program, args) = job.command.split_first().ok_or("the job has no command")?;
         let output = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
-        let errors = output.try_clone().map_err(|e| e.to_string())?;
+        let output = Arc::new(Mutex::new(output));
         let path = format!(
             "{}:{}",
             folder.join("bin").display(),
@@ -253,32 +278,52 @@ impl CodeJobs {
             .env("PATH", &path)
             .envs(job.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
-            .stdout(output)
-            .stderr(errors)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .process_group(0)
             .kill_on_drop(true);
         sandbox::confine(&mut command, root, folder, &job.cwd).map_err(|e| e.to_string())?;
         let mut child = command
             .spawn()
             .map_err(|e| format!("starting {program}: {e}"))?;
+        let streams = [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn AsyncRead + Send + Unpin>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn AsyncRead + Send + Unpin>),
+        ];
+        let echo = self.echo.clone().map(|sink| (job.name.clone(), sink));
+        let copies: Vec<_> = streams
+            .into_iter()
+            .flatten()
+            .map(|stream| tokio::spawn(keep_output(stream, output.clone(), echo.clone())))
+            .collect();
         let group = child.id().map(|pid| pid as i32);
         let ended = tokio::select! {
-            status = child.wait() => return Ok(Exit::from(status.map_err(|e| e.to_string())?)),
+            status = child.wait() => Exit::from(status.map_err(|e| e.to_string())?),
             _ = tokio::time::sleep(job.max_runtime) => Exit::TimedOut,
             _ = stop.wait_for(|stopping| *stopping) => Exit::Stopped,
         };
-        // As SageMaker stops a job: SIGTERM to all its processes, SIGKILL after a grace.
         if let Some(group) = group {
-            // SAFETY: kill(2) on the job's own process group.
-            unsafe { libc::kill(-group, libc::SIGTERM) };
-            if tokio::time::timeout(STOP_GRACE, child.wait())
-                .await
-                .is_err()
-            {
-                unsafe { libc::kill(-group, libc::SIGKILL) };
+            if matches!(ended, Exit::TimedOut | Exit::Stopped) {
+                // As SageMaker stops a job: SIGTERM to all its processes, SIGKILL after a
+                // grace.
+                // SAFETY: kill(2) on the job's own process group.
+                unsafe { libc::kill(-group, libc::SIGTERM) };
+                let _ = tokio::time::timeout(STOP_GRACE, child.wait()).await;
             }
+            // What the job left running ends with it, as a container's processes do.
+            // SAFETY: kill(2) on the job's own process group.
+            unsafe { libc::kill(-group, libc::SIGKILL) };
         }
         let _ = child.wait().await;
+        for copy in copies {
+            let _ = tokio::time::timeout(OUTPUT_GRACE, copy).await;
+        }
         Ok(ended)
     }
 }
@@ -297,51 +342,5 @@ impl From<std::process::ExitStatus> for Exit {
             Some(code) => Self::Code(code),
             None => Self::Signal(status.signal().unwrap_or_default()),
         }
-    }
-}
-
-/// A failed job's reason, as SageMaker gives it (`AlgorithmError: ...`): the job's own
-/// `/opt/ml/output/failure` when it wrote one, else how it ended and its last lines. What
-/// is cut to fit is the start, so the error a traceback ends with stays.
-fn failure(job: &CodeJob, root: &Path, log: &Path, how: &str) -> String {
-    let written = std::fs::read_to_string(root.join("output/failure")).unwrap_or_default();
-    let (head, detail) = if written.trim().is_empty() {
-        (
-            format!(
-                "AlgorithmError: {} {how}; its last lines: ",
-                job.command.join(" ")
-            ),
-            tail(log),
-        )
-    } else {
-        ("AlgorithmError: ".to_owned(), written.trim().to_owned())
-    };
-    let room = MAX_REASON.saturating_sub(head.len() + 3);
-    if detail.len() <= room {
-        return head + &detail;
-    }
-    let mut cut = detail.len() - room;
-    while !detail.is_char_boundary(cut) {
-        cut += 1;
-    }
-    format!("{head}...{}", &detail[cut..])
-}
-
-/// The last lines of a job's log, joined by " | " (a reason is one line).
-pub fn tail(log: &Path) -> String {
-    let Ok(mut file) = std::fs::File::open(log) else {
-        return "(no output)".into();
-    };
-    let length = file.metadata().map(|m| m.len()).unwrap_or_default();
-    let _ = file.seek(SeekFrom::Start(length.saturating_sub(8192)));
-    let mut bytes = Vec::new();
-    let _ = file.take(8192).read_to_end(&mut bytes);
-    let text = String::from_utf8_lossy(&bytes);
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    let last = &lines[lines.len().saturating_sub(TAIL_LINES)..];
-    if last.is_empty() {
-        "(no output)".into()
-    } else {
-        last.join(" | ")
     }
 }

@@ -106,3 +106,65 @@ async fn a_job_past_its_max_runtime_is_stopped_and_fails_saying_so() {
         "SIGTERM ended the sleep"
     );
 }
+
+#[tokio::test]
+async fn a_jobs_output_is_logged_echoed_by_line_and_what_it_left_running_ends_with_it() {
+    let work = tempfile::tempdir().unwrap();
+    let echoed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = echoed.clone();
+    let jobs = jobs(work.path()).echo_to(move |line| sink.lock().unwrap().push(line));
+    let (_stop, stopped) = watch::channel(false);
+    let started = std::time::Instant::now();
+    // A background sleep holds the job's output open long after the job's own process.
+    let end = jobs
+        .run(
+            &job(
+                "echo to stdout; echo to stderr >&2; printf 'bytes \\377\\n'; \
+                 sleep 60 & echo $! > /opt/ml/output/left.pid; exit 0",
+                Duration::from_secs(30),
+            ),
+            Path::new("/usr/bin/python3"),
+            stopped,
+        )
+        .await;
+    let CodeJobEnd::Completed { log, root } = end else {
+        panic!("{end:?}")
+    };
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the job ended with its own process, not with what it left running"
+    );
+    let left = std::fs::read_to_string(root.join("output/left.pid")).unwrap();
+    let stat = format!("/proc/{}/stat", left.trim());
+    // Killed with its job; gone once reaped, a zombie until then.
+    let gone = || {
+        std::fs::read_to_string(&stat).map_or(true, |s| {
+            s.rsplit(')').next().unwrap().trim_start().starts_with('Z')
+        })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !gone() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sleep the job left still runs"
+        );
+        tokio::task::yield_now().await;
+    }
+    let logged = std::fs::read(&log).unwrap();
+    for line in ["to stdout\n", "to stderr\n"] {
+        assert!(
+            logged.windows(line.len()).any(|w| w == line.as_bytes()),
+            "{line:?} in the log"
+        );
+    }
+    assert!(
+        logged.windows(7).any(|w| w == b"bytes \xff"),
+        "bytes that are not UTF-8 kept as they are"
+    );
+    let mut echoed = echoed.lock().unwrap().clone();
+    echoed.sort();
+    assert_eq!(
+        echoed,
+        ["[job] bytes \u{fffd}", "[job] to stderr", "[job] to stdout"]
+    );
+}

@@ -24,7 +24,7 @@ impl StepTask {
         fields: &Value,
     ) -> StepEnd {
         let execution_id = self.arn.rsplit('/').next().unwrap_or_default();
-        let job = describe::job_name(execution_id, &self.step.name);
+        let job = describe::job_name(step_type, execution_id, &self.step.name);
         let now = epoch(std::time::SystemTime::now());
         let (started, metadata) = describe::describe(step_type, &inputs, fields, &job, now);
         self.set_metadata(metadata);
@@ -77,11 +77,14 @@ impl StepTask {
             .unwrap_or_default();
         if let Some(end) = self.job_code(step_type, &mock, inputs, job).await {
             return match end {
-                CodeJobEnd::Completed { log, .. } => {
+                CodeJobEnd::Completed { root, log } => {
                     if step_type == "Training" {
                         let output = std::fs::read_to_string(&log).unwrap_or_default();
                         answer["FinalMetricDataList"] =
                             Value::Array(training_plan::final_metrics(inputs, &output, now));
+                    }
+                    if step_type == "Processing" {
+                        answer["ExitMessage"] = json!(exit_message(&root));
                     }
                     StepEnd::Succeeded {
                         properties: with_property_files(
@@ -97,6 +100,9 @@ impl StepTask {
                     "{step_type} job {job} stopped: pipeline execution stopped"
                 )),
             };
+        }
+        if let Some(why) = self.code_run_note() {
+            say_mocked(step_type, &mut answer, &why, now);
         }
         if let Some(properties) = &mock.properties {
             merge(&mut answer, properties);
@@ -183,6 +189,50 @@ impl StepTask {
     fn note_code_run(&self, note: String) {
         self.pipelines
             .update_step(&self.arn, &self.step.name, |r| r.code_run = Some(note));
+    }
+
+    /// What `--run-code` made of the step, when it was on.
+    fn code_run_note(&self) -> Option<String> {
+        self.pipelines
+            .read_execution(&self.arn, |execution| {
+                execution
+                    .steps
+                    .iter()
+                    .find(|s| s.name == self.step.name)
+                    .and_then(|s| s.code_run.clone())
+            })
+            .flatten()
+    }
+}
+
+/// A processing job's ExitMessage: the first KB of what it wrote to
+/// `/opt/ml/output/message`, as SageMaker gives it; empty when it wrote none.
+fn exit_message(root: &std::path::Path) -> String {
+    let message = std::fs::read(root.join("output/message")).unwrap_or_default();
+    let mut text = String::from_utf8_lossy(&message[..message.len().min(1024)]).into_owned();
+    // A character the cut split is dropped rather than shown as a replacement.
+    if message.len() > 1024 && text.ends_with('\u{fffd}') {
+        text.pop();
+    }
+    text
+}
+
+/// Under `--run-code`, a job that stayed on its mock says so where its Describe* answer
+/// carries a job's own words: a processing job's ExitMessage, a training job's status
+/// transitions. (ListPipelineExecutionSteps has no member that could say it.)
+fn say_mocked(step_type: &str, answer: &mut Value, why: &str, now: f64) {
+    let said = format!("pipelines-emulator: {why}");
+    match step_type {
+        "Processing" => answer["ExitMessage"] = json!(said),
+        "Training" => {
+            answer["SecondaryStatusTransitions"] = json!([{
+                "Status": "Completed",
+                "StartTime": now,
+                "EndTime": now,
+                "StatusMessage": said,
+            }])
+        }
+        _ => {}
     }
 }
 

@@ -5,20 +5,75 @@ use serde_json::Value;
 
 use super::api::Api;
 use crate::aws_json::{self, AwsError};
+use crate::pipeline::jobs::describe;
 
-/// The Describe operations served, with the member that names the job.
-const DESCRIBES: [(&str, &str); 3] = [
-    ("DescribeProcessingJob", "ProcessingJobName"),
-    ("DescribeTrainingJob", "TrainingJobName"),
-    ("DescribeTransformJob", "TransformJobName"),
+/// A Describe operation served: the member that names the job, and what SageMaker
+/// answers when it has no such job.
+struct Describe {
+    operation: &'static str,
+    member: &'static str,
+    not_found: fn(&str) -> AwsError,
+}
+
+const DESCRIBES: [Describe; 6] = [
+    Describe {
+        operation: "DescribeProcessingJob",
+        member: "ProcessingJobName",
+        not_found: requested_resource,
+    },
+    Describe {
+        operation: "DescribeTrainingJob",
+        member: "TrainingJobName",
+        not_found: requested_resource,
+    },
+    Describe {
+        operation: "DescribeTransformJob",
+        member: "TransformJobName",
+        not_found: requested_resource,
+    },
+    Describe {
+        operation: "DescribeHyperParameterTuningJob",
+        member: "HyperParameterTuningJobName",
+        not_found: |name| {
+            AwsError::not_found(format!(
+                "Amazon SageMaker can't find a tuning job with name {name}"
+            ))
+        },
+    },
+    Describe {
+        operation: "DescribeAutoMLJob",
+        member: "AutoMLJobName",
+        not_found: |name| {
+            AwsError::not_found(format!(
+                "Amazon SageMaker can't find an AutoML job called {name}."
+            ))
+        },
+    },
+    Describe {
+        operation: "DescribeModel",
+        member: "ModelName",
+        not_found: |name| {
+            AwsError::validation(format!(
+                "Could not find model \"{}\".",
+                describe::arn("model", name)
+            ))
+        },
+    },
 ];
 
+/// What the processing, training and transform Describe calls answer for a job that
+/// does not exist (a ValidationException, whatever the model's errors say).
+fn requested_resource(_: &str) -> AwsError {
+    AwsError::validation("Requested resource not found.")
+}
+
 pub fn handle(api: &Api, operation: &str, request: &Value) -> Option<Result<Value, AwsError>> {
-    let (_, member) = DESCRIBES.iter().find(|(op, _)| *op == operation)?;
-    Some(aws_json::required_str(request, member).and_then(|name| {
-        api.pipelines
-            .find_job(member, name)
-            // What SageMaker answers for a job it does not have.
-            .ok_or_else(|| AwsError::validation("Requested resource not found."))
-    }))
+    let describe = DESCRIBES.iter().find(|d| d.operation == operation)?;
+    Some(
+        aws_json::required_str(request, describe.member).and_then(|name| {
+            api.pipelines
+                .find_job(describe.member, name)
+                .ok_or_else(|| (describe.not_found)(name))
+        }),
+    )
 }

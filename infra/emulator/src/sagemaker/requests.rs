@@ -10,7 +10,7 @@ use crate::service_model::ServiceModel;
 /// The request members each served operation honours, every one with a test; together
 /// with `UNSUPPORTED` they are every member the model defines (a unit test holds them to
 /// it), so a member a newer model adds is refused until it is honoured here.
-pub const HONOURED: [(&str, &[&str]); 24] = [
+pub const HONOURED: [(&str, &[&str]); 27] = [
     ("AddTags", &["ResourceArn", "Tags"]),
     (
         "CreatePipeline",
@@ -34,6 +34,12 @@ pub const HONOURED: [(&str, &[&str]); 24] = [
         &["PipelineExecutionArn"],
     ),
     ("DescribePipelineExecution", &["PipelineExecutionArn"]),
+    ("DescribeAutoMLJob", &["AutoMLJobName"]),
+    (
+        "DescribeHyperParameterTuningJob",
+        &["HyperParameterTuningJobName"],
+    ),
+    ("DescribeModel", &["ModelName"]),
     ("DescribeProcessingJob", &["ProcessingJobName"]),
     ("DescribeTrainingJob", &["TrainingJobName"]),
     ("DescribeTransformJob", &["TransformJobName"]),

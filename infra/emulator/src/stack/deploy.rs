@@ -223,7 +223,8 @@ impl Emulator {
                 self.client_env(),
                 self.s3_client(),
                 self.work_dir().to_path_buf(),
-            ),
+            )
+            .echo_logs(self.echo_logs),
         };
         let runner = Arc::new(runner);
         self.runner = Some(runner.clone());

@@ -8,13 +8,11 @@ use serde_json::{json, Map, Value};
 use super::searches;
 use crate::pipeline::store::{ACCOUNT, REGION};
 
-/// What SageMaker names the job of a pipeline step: `pipelines-<execution id>-<step>-<suffix>`,
-/// within the 63 characters job names take.
-pub fn job_name(execution_id: &str, step: &str) -> String {
-    let suffix = format!(
-        "{:010x}",
-        fnv(&format!("{execution_id}/{step}")) & 0xff_ffff_ffff
-    );
+/// What SageMaker names the job of a pipeline step of `step_type`:
+/// `pipelines-<execution id>-<step>-<suffix>`, within the 63 characters job names take; a
+/// tuning or AutoML job's name takes 32, so it is `<execution id>-<step>-<suffix>`, cut.
+pub fn job_name(step_type: &str, execution_id: &str, step: &str) -> String {
+    let hash = fnv(&format!("{execution_id}/{step}"));
     let clean: String = step
         .chars()
         .map(|c| {
@@ -25,8 +23,19 @@ pub fn job_name(execution_id: &str, step: &str) -> String {
             }
         })
         .collect();
-    let mut name = format!("pipelines-{execution_id}-{clean}");
-    name.truncate(63 - suffix.len() - 1);
+    let (mut name, suffix, max) = match step_type {
+        "Tuning" | "AutoML" => (
+            format!("{execution_id}-{clean}"),
+            format!("{:08x}", hash & 0xffff_ffff),
+            32,
+        ),
+        _ => (
+            format!("pipelines-{execution_id}-{clean}"),
+            format!("{:010x}", hash & 0xff_ffff_ffff),
+            63,
+        ),
+    };
+    name.truncate(max - suffix.len() - 1);
     format!("{name}-{suffix}")
 }
 
@@ -267,7 +276,7 @@ mod tests {
 
     #[test]
     fn a_training_jobs_artifacts_follow_its_output_path_and_name() {
-        let job = job_name("0xcbnm2dexjf", "AbaloneTrain");
+        let job = job_name("Training", "0xcbnm2dexjf", "AbaloneTrain");
         assert!(
             job.starts_with("pipelines-0xcbnm2dexjf-AbaloneTrain-"),
             "{job}"
@@ -309,8 +318,14 @@ mod tests {
             json!("arn:aws:sagemaker:us-east-1:123456789012:model-package/abalone/1")
         );
         assert_eq!(metadata["RegisterModel"]["Arn"], answer["ModelPackageArn"]);
-        let long = job_name("abc", &"x".repeat(100));
+        let long = job_name("Processing", "abc", &"x".repeat(100));
         assert_eq!(long.len(), 63);
+        // DescribeHyperParameterTuningJob and DescribeAutoMLJob take 32 characters.
+        for kind in ["Tuning", "AutoML"] {
+            let short = job_name(kind, "0xcbnm2dexjf", "HyperParameterTuning");
+            assert_eq!(short.len(), 32, "{short}");
+            assert!(short.starts_with("0xcbnm2dexjf-Hyper"), "{short}");
+        }
     }
 
     #[test]
