@@ -417,3 +417,83 @@ async fn over_the_threshold_the_computed_mse_takes_the_fail_branch() {
     assert!(step(&steps, "MseTooHigh").status == "Failed");
     assert!(!steps.iter().any(|s| s.name == "ReportMse"));
 }
+
+/// The job folders of the stack whose job ran for the step named `step`.
+fn jobs_of(stack: &Emulator, step: &str) -> usize {
+    std::fs::read_dir(stack.work_dir().join("jobs"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|job| {
+            job.file_name()
+                .to_string_lossy()
+                .contains(&format!("-{step}-"))
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn a_cached_training_step_reuses_its_result_without_running_its_script_again() {
+    let stack = script_mode_stack().await;
+    let first = start_script_mode(&stack, "1000").await;
+    let (status, _, first_steps) = ended(&stack, &first).await;
+    assert_eq!(status, "Succeeded");
+    // A second execution (a token of its own: the first start's would be answered with
+    // the first execution).
+    let second = sagemaker_client(&stack)
+        .start_pipeline_execution()
+        .pipeline_name("abalone-script")
+        .pipeline_parameters(
+            aws_sdk_sagemaker::types::Parameter::builder()
+                .name("MseThreshold")
+                .value("1000")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .pipeline_execution_arn
+        .unwrap();
+    assert_ne!(second, first);
+    let (status, _, second_steps) = ended(&stack, &second).await;
+    assert_eq!(status, "Succeeded");
+    // CacheConfig PT1H on Train: the second execution takes the first's result.
+    let (a, b) = (step(&first_steps, "Train"), step(&second_steps, "Train"));
+    assert_eq!(a.cache_hit, None);
+    assert_eq!(b.cache_hit.as_deref(), Some(first.as_str()));
+    assert_eq!(
+        b.properties.as_ref().unwrap()["ModelArtifacts"],
+        a.properties.as_ref().unwrap()["ModelArtifacts"]
+    );
+    assert_eq!(jobs_of(&stack, "Train"), 1, "train.py ran once");
+    // Preprocess has no CacheConfig: its script ran for each execution.
+    assert_eq!(jobs_of(&stack, "Preprocess"), 2);
+}
+
+#[tokio::test]
+async fn a_retry_policy_on_the_services_faults_does_not_retry_the_scripts_error() {
+    let stack = script_mode_stack().await;
+    put(
+        &stack,
+        "code/abalone/preprocessing.py",
+        "raise SystemExit('no rows to preprocess')\n".into(),
+    )
+    .await;
+    let arn = start_script_mode(&stack, "1000").await;
+    let (status, _, steps) = ended(&stack, &arn).await;
+    assert_eq!(status, "Failed");
+    let preprocess = step(&steps, "Preprocess");
+    assert!(
+        preprocess
+            .failure_reason
+            .as_deref()
+            .unwrap()
+            .ends_with("no rows to preprocess"),
+        "{:?}",
+        preprocess.failure_reason
+    );
+    // Its policy names SageMaker.JOB_INTERNAL_ERROR and CAPACITY_ERROR; an AlgorithmError
+    // is the script's, and SageMaker does not retry it.
+    assert_eq!(preprocess.attempts, 1);
+    assert_eq!(jobs_of(&stack, "Preprocess"), 1);
+}

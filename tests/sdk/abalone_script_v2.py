@@ -3,7 +3,9 @@ SageMaker Python SDK 2.x: an SKLearnProcessor running preprocessing.py, an SKLea
 estimator in script mode (entry_point train.py from a source_dir archive, a
 MetricDefinition scraped from its output), an SKLearnProcessor running evaluation.py into
 a PropertyFile, and a Condition on the MSE the scripts computed: a Lambda step reports it
-when it is under the threshold, a Fail step ends the run when it is not.
+when it is under the threshold, a Fail step ends the run when it is not. The training
+step is cached for an hour; the preprocessing step has a retry policy on the service's
+faults.
 
 The scripts (tests/code/abalone/) are referenced by S3 URI, so writing the definition
 calls no service; the test puts them at those URIs in the emulator's local S3.
@@ -23,7 +25,8 @@ from sagemaker.workflow.parameters import ParameterFloat, ParameterString
 from sagemaker.workflow.pipeline import Pipeline
 from sagemaker.workflow.pipeline_context import PipelineSession
 from sagemaker.workflow.properties import PropertyFile
-from sagemaker.workflow.steps import ProcessingStep, TrainingStep
+from sagemaker.workflow.retry import SageMakerJobExceptionTypeEnum, SageMakerJobStepRetryPolicy
+from sagemaker.workflow.steps import CacheConfig, ProcessingStep, TrainingStep
 
 ROLE = "arn:aws:iam::123456789012:role/pipeline"
 BUCKET = "abalone-local"
@@ -52,6 +55,13 @@ def pipeline():
             ],
             code=f"s3://{BUCKET}/code/abalone/preprocessing.py",
         ),
+        # Retried on the service's own faults, never on the script's.
+        retry_policies=[
+            SageMakerJobStepRetryPolicy(
+                exception_types=[SageMakerJobExceptionTypeEnum.INTERNAL_ERROR, SageMakerJobExceptionTypeEnum.CAPACITY_ERROR],
+                max_attempts=3,
+            )
+        ],
     )
     estimator = SKLearn(
         entry_point="train.py",
@@ -67,6 +77,7 @@ def pipeline():
     )
     step_train = TrainingStep(
         name="Train",
+        cache_config=CacheConfig(enable_caching=True, expire_after="PT1H"),
         step_args=estimator.fit(
             inputs={
                 "train": TrainingInput(
