@@ -18,7 +18,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::AsyncRead;
 use tokio::process::Command;
 use tokio::sync::watch;
 
@@ -286,20 +285,9 @@ impl CodeJobs {
         let mut child = command
             .spawn()
             .map_err(|e| format!("starting {program}: {e}"))?;
-        let streams = [
-            child
-                .stdout
-                .take()
-                .map(|s| Box::new(s) as Box<dyn AsyncRead + Send + Unpin>),
-            child
-                .stderr
-                .take()
-                .map(|s| Box::new(s) as Box<dyn AsyncRead + Send + Unpin>),
-        ];
         let echo = self.echo.clone().map(|sink| (job.name.clone(), sink));
-        let copies: Vec<_> = streams
+        let copies: Vec<_> = crate::child::take_output(&mut child)
             .into_iter()
-            .flatten()
             .map(|stream| tokio::spawn(keep_output(stream, output.clone(), echo.clone())))
             .collect();
         let group = child.id().map(|pid| pid as i32);

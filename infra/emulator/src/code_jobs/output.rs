@@ -5,9 +5,10 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::{CodeJob, Echo};
+use crate::child::OutputStream;
 
 /// Lines of a job's output that end its failure reason.
 const TAIL_LINES: usize = 12;
@@ -16,7 +17,7 @@ const MAX_REASON: usize = 1024;
 /// Copies one of a job's output streams into its log, echoing each line as `[job] line`
 /// when `echo` names the job and the sink. Bytes, not text: a job may print anything.
 pub(super) async fn keep_output(
-    stream: Box<dyn AsyncRead + Send + Unpin>,
+    stream: OutputStream,
     log: Arc<Mutex<std::fs::File>>,
     echo: Option<(String, Echo)>,
 ) {

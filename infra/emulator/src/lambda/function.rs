@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -164,19 +164,7 @@ impl LocalFunction {
         let mut child = command
             .spawn()
             .map_err(|e| InvokeError::Spawn(format!("{}: {e}", spec.binary.display())))?;
-        for stream in [
-            child
-                .stdout
-                .take()
-                .map(|s| Box::new(s) as Box<dyn AsyncRead + Send + Unpin>),
-            child
-                .stderr
-                .take()
-                .map(|s| Box::new(s) as Box<dyn AsyncRead + Send + Unpin>),
-        ]
-        .into_iter()
-        .flatten()
-        {
+        for stream in crate::child::take_output(&mut child) {
             tokio::spawn(keep_lines(
                 stream,
                 self.logs.clone(),
@@ -207,7 +195,7 @@ async fn watch_exit(mut child: Child, api: Arc<RuntimeApi>, exited: Arc<Mutex<Op
 }
 
 async fn keep_lines(
-    stream: Box<dyn AsyncRead + Send + Unpin>,
+    stream: crate::child::OutputStream,
     logs: Arc<Mutex<VecDeque<String>>>,
     name: String,
     echo: bool,
