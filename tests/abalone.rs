@@ -350,7 +350,18 @@ async fn every_job_step_type_the_sdk_writes_runs_on_its_mock() {
         .map(|o| (o.name().unwrap().to_owned(), o.value().unwrap().to_owned()))
         .collect();
     let best = &outputs["best"];
-    assert!(best.starts_with("pipelines-"), "{outputs:?}");
+    // A tuning job's training jobs are named after it, `<tuning job>-<NNN>-<hash>`.
+    let tuning_arn = metadata("Tune")
+        .tuning_job()
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_owned();
+    let tuning = tuning_arn.rsplit('/').next().unwrap();
+    assert!(
+        best.to_lowercase().starts_with(&format!("{tuning}-001-")),
+        "{outputs:?} {tuning}"
+    );
     assert_eq!(
         outputs["top_model"],
         format!("s3://jobs-local/tuning/{best}/output/model.tar.gz"),
