@@ -357,7 +357,7 @@ async fn every_job_step_type_the_sdk_writes_runs_on_its_mock() {
         .arn()
         .unwrap()
         .to_owned();
-    let tuning = tuning_arn.rsplit('/').next().unwrap();
+    let tuning = integration_tests::name_in_arn(&tuning_arn);
     assert!(
         best.to_lowercase().starts_with(&format!("{tuning}-001-")),
         "{outputs:?} {tuning}"

@@ -181,11 +181,9 @@ async fn a_check_waits_for_the_model_it_names_beside_its_arguments() {
     assert_eq!(check["BaselineUsedForDriftCheckConstraints"], calculated);
 }
 
-/// The last part of an ARN: the name a Describe* call takes.
+/// The name a Describe* call takes for the job a step's metadata names.
 fn named(arn: Option<&str>) -> String {
-    arn.and_then(|arn| arn.rsplit('/').next())
-        .expect("the step's metadata names its job")
-        .to_owned()
+    integration_tests::name_in_arn(arn.expect("the step's metadata names its job")).to_owned()
 }
 
 #[tokio::test]

@@ -163,7 +163,7 @@ async fn the_processing_script_runs_on_local_s3_data_and_its_outputs_feed_the_pi
     let client = sagemaker_client(&stack);
     let job = |name: &str, kind: &str| {
         let arn = step(&steps, name).metadata[kind]["Arn"].as_str().unwrap();
-        arn.rsplit('/').next().unwrap().to_owned()
+        integration_tests::name_in_arn(arn).to_owned()
     };
     let described = client
         .describe_processing_job()

@@ -28,6 +28,7 @@ pub type MakeClient<C> = fn(&SdkConfig) -> C;
 /// assert_eq!(emr.get().config().region().unwrap().as_ref(), "eu-west-1");
 /// assert!(emr.is_made());
 /// ```
+#[derive(Clone)]
 pub struct ClientOnFirstUse<C> {
     /// The configuration and the function to make the client with; `None` when it was
     /// given made.
@@ -67,19 +68,6 @@ impl<C> ClientOnFirstUse<C> {
     /// Whether the client has been made.
     pub fn is_made(&self) -> bool {
         self.client.get().is_some()
-    }
-}
-
-impl<C: Clone> Clone for ClientOnFirstUse<C> {
-    fn clone(&self) -> Self {
-        let client = OnceLock::new();
-        if let Some(made) = self.client.get() {
-            let _ = client.set(made.clone());
-        }
-        Self {
-            source: self.source.clone(),
-            client,
-        }
     }
 }
 

@@ -189,6 +189,12 @@ pub async fn deployed_stack(
     stack
 }
 
+/// The name an ARN ends with: what a Describe* call takes for a job a step's metadata
+/// names.
+pub fn name_in_arn(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
 /// aws-sdk-sagemaker pointed at the stack's SageMaker endpoint.
 pub fn sagemaker_client(stack: &Emulator) -> aws_sdk_sagemaker::Client {
     aws_sdk_sagemaker::Client::new(&pipelines_emulator::stack::sdk_config(

@@ -75,33 +75,36 @@ impl StepTask {
             .step(&self.step.name)
             .cloned()
             .unwrap_or_default();
-        if let Some(end) = self.job_code(step_type, &mock, inputs, job).await {
-            return match end {
-                CodeJobEnd::Completed { root, log } => {
-                    if step_type == "Training" {
-                        let output = std::fs::read_to_string(&log).unwrap_or_default();
-                        answer["FinalMetricDataList"] =
-                            Value::Array(training_plan::final_metrics(inputs, &output, now));
+        let mocked_because = match self.job_code(step_type, &mock, inputs, job).await {
+            CodeRun::Mocked(why) => why,
+            CodeRun::Ran(end) => {
+                return match end {
+                    CodeJobEnd::Completed { root, log } => {
+                        if step_type == "Training" {
+                            let output = std::fs::read_to_string(&log).unwrap_or_default();
+                            answer["FinalMetricDataList"] =
+                                Value::Array(training_plan::final_metrics(inputs, &output, now));
+                        }
+                        if step_type == "Processing" {
+                            answer["ExitMessage"] = json!(exit_message(&root));
+                        }
+                        StepEnd::Succeeded {
+                            properties: with_property_files(
+                                answer,
+                                property_files,
+                                &Default::default(),
+                            ),
+                            outcome: None,
+                        }
                     }
-                    if step_type == "Processing" {
-                        answer["ExitMessage"] = json!(exit_message(&root));
-                    }
-                    StepEnd::Succeeded {
-                        properties: with_property_files(
-                            answer,
-                            property_files,
-                            &Default::default(),
-                        ),
-                        outcome: None,
-                    }
+                    CodeJobEnd::Failed(reason) => StepEnd::failed(reason),
+                    CodeJobEnd::Stopped => StepEnd::Stopped(format!(
+                        "{step_type} job {job} stopped: pipeline execution stopped"
+                    )),
                 }
-                CodeJobEnd::Failed(reason) => StepEnd::failed(reason),
-                CodeJobEnd::Stopped => StepEnd::Stopped(format!(
-                    "{step_type} job {job} stopped: pipeline execution stopped"
-                )),
-            };
-        }
-        if let Some(why) = self.code_run_note() {
+            }
+        };
+        if let Some(why) = mocked_because {
             say_mocked(step_type, &mut answer, &why, now);
         }
         if let Some(properties) = &mock.properties {
@@ -133,16 +136,23 @@ impl StepTask {
     }
 }
 
+/// What became of a job step's own code.
+enum CodeRun {
+    /// It ran (or was to run and could not, which fails the step).
+    Ran(CodeJobEnd),
+    /// The step stays on its mock; under `--run-code`, why (its record says it too).
+    Mocked(Option<String>),
+}
+
 impl StepTask {
-    /// Runs the step's own code when it is to and can: None when it stays on its mock
-    /// (the step's record says why, under `--run-code`).
+    /// Runs the step's own code when it is to and can.
     async fn job_code(
         &self,
         step_type: &str,
         mock: &StepMock,
         request: &Value,
         job: &str,
-    ) -> Option<CodeJobEnd> {
+    ) -> CodeRun {
         let settings = self.pipelines.code();
         let wanted = match mock.run {
             Some(RunMode::Code) => true,
@@ -150,13 +160,12 @@ impl StepTask {
             None => settings.as_ref().is_some_and(|s| s.every_step),
         };
         if !wanted {
-            if settings.is_some() {
-                self.note_code_run("mocked: the mock file keeps it on its mock".to_owned());
-            }
-            return None;
+            return CodeRun::Mocked(settings.is_some().then(|| {
+                self.note_code_run("mocked: the mock file keeps it on its mock".to_owned())
+            }));
         }
         let Some(settings) = settings else {
-            return Some(CodeJobEnd::Failed(
+            return CodeRun::Ran(CodeJobEnd::Failed(
                 "the mock file has this step run its code, and the emulator was not given an interpreter (--python)".to_owned(),
             ));
         };
@@ -170,38 +179,25 @@ impl StepTask {
         match plan {
             Ok(plan) => {
                 self.note_code_run(format!("ran its code: {}", plan.command.join(" ")));
-                Some(
+                CodeRun::Ran(
                     self.runner
                         .run_code(&plan, &settings.python, self.stop.clone())
                         .await,
                 )
             }
-            Err(why) if mock.run == Some(RunMode::Code) => Some(CodeJobEnd::Failed(format!(
-                "the mock file has this step run its code, and it cannot: {why}"
-            ))),
-            Err(why) => {
-                self.note_code_run(format!("mocked: {why}"));
-                None
-            }
+            Err(why) if mock.run == Some(RunMode::Code) => CodeRun::Ran(CodeJobEnd::Failed(
+                format!("the mock file has this step run its code, and it cannot: {why}"),
+            )),
+            Err(why) => CodeRun::Mocked(Some(self.note_code_run(format!("mocked: {why}")))),
         }
     }
 
-    fn note_code_run(&self, note: String) {
+    /// Records how the step ran in its record (the live view shows it), and returns it.
+    fn note_code_run(&self, note: String) -> String {
+        let recorded = note.clone();
         self.pipelines
-            .update_step(&self.arn, &self.step.name, |r| r.code_run = Some(note));
-    }
-
-    /// What `--run-code` made of the step, when it was on.
-    fn code_run_note(&self) -> Option<String> {
-        self.pipelines
-            .read_execution(&self.arn, |execution| {
-                execution
-                    .steps
-                    .iter()
-                    .find(|s| s.name == self.step.name)
-                    .and_then(|s| s.code_run.clone())
-            })
-            .flatten()
+            .update_step(&self.arn, &self.step.name, |r| r.code_run = Some(recorded));
+        note
     }
 }
 
