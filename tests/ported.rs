@@ -278,3 +278,106 @@ async fn each_job_answers_its_describe_call_with_what_its_step_properties_came_f
         .into_service_error();
     assert!(missing.is_resource_not_found(), "{missing:?}");
 }
+
+#[tokio::test]
+async fn a_tuning_jobs_training_jobs_and_each_registered_version_are_described() {
+    let stack = deployed_stack(&[], None).await;
+    let client = sagemaker_client(&stack);
+    // The training jobs a tuning job lists are jobs of their own: the SDK's
+    // `get_top_model_s3_uri` and users' code follow them to their models.
+    let tuning = run(&stack, "tuning-top-models", &[]).await;
+    let listed = properties(&tuning, "HPTuning");
+    for (rank, model) in ["BestModel-CreateModel", "SecondBestModel-CreateModel"]
+        .iter()
+        .enumerate()
+    {
+        let summary = &listed["TrainingJobSummaries"][rank];
+        let described = client
+            .describe_training_job()
+            .training_job_name(summary["TrainingJobName"].as_str().unwrap())
+            .send()
+            .await
+            .expect("DescribeTrainingJob of a job the tuning job lists");
+        assert_eq!(
+            described.model_artifacts().unwrap().s3_model_artifacts(),
+            properties(&tuning, model)["PrimaryContainer"]["ModelDataUrl"].as_str()
+        );
+        assert_eq!(
+            described.tuning_job_arn(),
+            listed["HyperParameterTuningJobArn"].as_str()
+        );
+        let tuned = summary["TunedHyperParameters"].as_object().unwrap();
+        assert!(!tuned.is_empty());
+        for (name, value) in tuned {
+            assert_eq!(
+                described
+                    .hyper_parameters()
+                    .unwrap()
+                    .get(name)
+                    .map(String::as_str),
+                value.as_str(),
+                "{name}"
+            );
+        }
+        let objective = &summary["FinalHyperParameterTuningJobObjectiveMetric"];
+        let reached = described
+            .final_metric_data_list()
+            .iter()
+            .find(|m| m.metric_name() == objective["MetricName"].as_str())
+            .and_then(|m| m.value());
+        let expected = objective["Value"].as_f64().unwrap();
+        assert!(
+            reached.is_some_and(|v| (f64::from(v) - expected).abs() < 1e-6),
+            "{reached:?} for {expected}"
+        );
+    }
+
+    // Each execution's RegisterModel step is the group's next version.
+    let first = run(&stack, "autopilot-register", &[]).await;
+    let second = run(&stack, "autopilot-register", &[]).await;
+    let mut versions = Vec::new();
+    for execution in [&first, &second] {
+        let package = step(execution, "RegisterBestModel-RegisterModel").metadata["RegisterModel"]
+            ["Arn"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let described = client
+            .describe_model_package()
+            .model_package_name(&package)
+            .send()
+            .await
+            .expect("DescribeModelPackage of the step's package");
+        assert_eq!(described.model_package_arn(), Some(package.as_str()));
+        let group = described.model_package_group_name().unwrap().to_owned();
+        assert_eq!(
+            Some(group.as_str()),
+            properties(execution, "RegisterBestModel-RegisterModel")["ModelPackageGroupName"]
+                .as_str()
+        );
+        let version = described.model_package_version().unwrap();
+        assert!(package.ends_with(&format!("/{version}")), "{package}");
+        versions.push(version);
+        // By `<group>/<version>` too.
+        let by_version = client
+            .describe_model_package()
+            .model_package_name(format!("{group}/{version}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(by_version.model_package_arn(), Some(package.as_str()));
+    }
+    assert_eq!(versions, [1, 2]);
+    let missing = client
+        .describe_model_package()
+        .model_package_name("no-such-group/1")
+        .send()
+        .await
+        .expect_err("an unknown package")
+        .into_service_error();
+    assert_eq!(missing.meta().code(), Some("ValidationException"));
+    assert_eq!(
+        missing.meta().message(),
+        Some("ModelPackage no-such-group/1 does not exist.")
+    );
+}

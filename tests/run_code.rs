@@ -198,6 +198,30 @@ async fn the_processing_script_runs_on_local_s3_data_and_its_outputs_feed_the_pi
         described.exit_message(),
         Some("pipelines-emulator: mocked: the mock file keeps it on its mock")
     );
+    // And ListPipelineExecutionSteps, in the StepDescription that list_steps() passes
+    // on: the mocked steps say why, the one that ran its code is as the definition has it.
+    let listed = client
+        .list_pipeline_execution_steps()
+        .pipeline_execution_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let description = |name: &str| {
+        listed
+            .pipeline_execution_steps()
+            .iter()
+            .find(|s| s.step_name() == Some(name))
+            .and_then(|s| s.step_description())
+            .map(str::to_owned)
+    };
+    assert_eq!(description("AbaloneProcess"), None);
+    assert_eq!(
+        description("AbaloneEval").as_deref(),
+        Some("pipelines-emulator: mocked: the mock file keeps it on its mock")
+    );
+    assert!(description("AbaloneTrain")
+        .unwrap()
+        .starts_with("pipelines-emulator: mocked: its image 683313688378"));
 }
 
 #[tokio::test]
@@ -496,4 +520,29 @@ async fn a_retry_policy_on_the_services_faults_does_not_retry_the_scripts_error(
     // is the script's, and SageMaker does not retry it.
     assert_eq!(preprocess.attempts, 1);
     assert_eq!(jobs_of(&stack, "Preprocess"), 1);
+}
+
+#[tokio::test]
+async fn a_service_fault_on_the_first_attempt_is_retried_and_the_retry_runs_the_script() {
+    let stack = script_mode_stack().await;
+    let mocks = json!({"Steps": {"Preprocess": {
+        "Fail": "SageMaker.CAPACITY_ERROR: no ml.m5.xlarge capacity", "FailAttempts": 1}}});
+    stack
+        .sagemaker
+        .pipelines()
+        .set_mocks(Mocks::parse(&mocks.to_string()).unwrap());
+    let arn = start_script_mode(&stack, "1000").await;
+    let (status, reason, steps) = ended(&stack, &arn).await;
+    assert_eq!(status, "Succeeded", "{reason:?}");
+    // The policy names CAPACITY_ERROR: a second attempt, which ran the script (its
+    // outputs are what the training read), once.
+    let preprocess = step(&steps, "Preprocess");
+    assert_eq!(preprocess.attempts, 2);
+    assert_eq!(jobs_of(&stack, "Preprocess"), 1);
+    assert!(preprocess
+        .code_run
+        .as_deref()
+        .unwrap()
+        .starts_with("ran its code: python3 /opt/ml/processing/input/code/preprocessing.py"));
+    assert!(evaluated_mse(&stack).await.is_finite());
 }

@@ -26,7 +26,14 @@ impl StepTask {
         let execution_id = self.arn.rsplit('/').next().unwrap_or_default();
         let job = describe::job_name(step_type, execution_id, &self.step.name);
         let now = epoch(std::time::SystemTime::now());
-        let (started, metadata) = describe::describe(step_type, &inputs, fields, &job, now);
+        let (mut started, mut metadata) = describe::describe(step_type, &inputs, fields, &job, now);
+        if let Some(group) = started["ModelPackageGroupName"]
+            .as_str()
+            .filter(|_| step_type == "RegisterModel")
+        {
+            let version = self.pipelines.next_package_version(group);
+            describe::with_package_version(&mut started, &mut metadata, version);
+        }
         self.set_metadata(metadata);
         self.record_job(with_status(started.clone(), "InProgress", None));
         let end = self
@@ -75,7 +82,26 @@ impl StepTask {
             .step(&self.step.name)
             .cloned()
             .unwrap_or_default();
-        let mocked_because = match self.job_code(step_type, &mock, inputs, job).await {
+        let attempt = self
+            .pipelines
+            .read_execution(&self.arn, |e| {
+                e.steps
+                    .iter()
+                    .find(|s| s.name == self.step.name)
+                    .map(|s| s.attempts)
+            })
+            .flatten()
+            .unwrap_or(1);
+        let injected = mock.failure_of_attempt(attempt).map(str::to_owned);
+        let code = match &injected {
+            // The mock fails this attempt: a code run would not start.
+            Some(_) if self.pipelines.code().is_some() => CodeRun::Mocked(Some(
+                self.note_code_run(format!("mocked: the mock file fails attempt {attempt}")),
+            )),
+            Some(_) => CodeRun::Mocked(None),
+            None => self.job_code(step_type, &mock, inputs, job).await,
+        };
+        let mocked_because = match code {
             CodeRun::Mocked(why) => why,
             CodeRun::Ran(end) => {
                 return match end {
@@ -123,7 +149,7 @@ impl StepTask {
                 ));
             }
         }
-        if let Some(reason) = mock.fail {
+        if let Some(reason) = injected {
             return StepEnd::Failed {
                 fault: jobs::fault_of(&reason),
                 reason,
@@ -178,7 +204,12 @@ impl StepTask {
         };
         match plan {
             Ok(plan) => {
-                self.note_code_run(format!("ran its code: {}", plan.command.join(" ")));
+                let unused = mock.unused_by_a_run();
+                let mut note = format!("ran its code: {}", plan.command.join(" "));
+                if !unused.is_empty() {
+                    note += &format!("; not used from its mock: {}", unused.join(", "));
+                }
+                self.note_code_run(note);
                 CodeRun::Ran(
                     self.runner
                         .run_code(&plan, &settings.python, self.stop.clone())

@@ -26,9 +26,13 @@ pub struct StepMock {
     /// Property file name → its JSON document.
     #[serde(rename = "PropertyFiles", default)]
     pub property_files: BTreeMap<String, Value>,
-    /// The step fails with this reason.
+    /// The step fails with this reason, before its code runs if it is to run it.
     #[serde(rename = "Fail")]
     pub fail: Option<String>,
+    /// With `Fail`: only the first this many attempts fail, and the attempts after run
+    /// as if there were no `Fail` (a transient fault, which a RetryPolicy retries).
+    #[serde(rename = "FailAttempts")]
+    pub fail_attempts: Option<u32>,
     /// How long the step runs.
     #[serde(rename = "Seconds")]
     pub seconds: Option<f64>,
@@ -50,6 +54,25 @@ pub enum RunMode {
 impl StepMock {
     pub fn duration(&self) -> Duration {
         Duration::from_secs_f64(self.seconds.unwrap_or(0.0))
+    }
+
+    /// The reason the `attempt`th attempt (from 1) fails with, if the mock fails it.
+    pub fn failure_of_attempt(&self, attempt: u32) -> Option<&str> {
+        let failing = self.fail_attempts.is_none_or(|n| attempt <= n);
+        self.fail.as_deref().filter(|_| failing)
+    }
+
+    /// What of the mock a step that ran its own code did not use: the members that
+    /// stand in for its run.
+    pub fn unused_by_a_run(&self) -> Vec<&'static str> {
+        [
+            ("Properties", self.properties.is_some()),
+            ("PropertyFiles", !self.property_files.is_empty()),
+            ("Seconds", self.seconds.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(member, given)| given.then_some(member))
+        .collect()
     }
 }
 
@@ -77,6 +100,22 @@ impl Mocks {
                         "the mock file: step '{step}': Seconds must be between 0 and 86400, not {seconds}"
                     ));
                 }
+            }
+            if mock.fail_attempts.is_some() && mock.fail.is_none() {
+                return Err(format!(
+                    "the mock file: step '{step}': FailAttempts says how many attempts fail with Fail's reason, and it has no Fail"
+                ));
+            }
+            if mock.fail_attempts == Some(0) {
+                return Err(format!(
+                    "the mock file: step '{step}': FailAttempts must be at least 1 (leave Fail out for a step that does not fail)"
+                ));
+            }
+            if mock.run == Some(RunMode::Code) && !mock.unused_by_a_run().is_empty() {
+                return Err(format!(
+                    "the mock file: step '{step}' runs its code (\"Run\": \"code\"), so its run gives what {} would; leave them out",
+                    mock.unused_by_a_run().join(", ")
+                ));
             }
             if mock.properties.as_ref().is_some_and(|p| !p.is_object()) {
                 return Err(format!(
@@ -179,10 +218,33 @@ mod tests {
                 r#"{"Steps": {"A": {"Properties": 3}}}"#,
                 "Properties must be an object",
             ),
+            (r#"{"Steps": {"A": {"FailAttempts": 1}}}"#, "it has no Fail"),
+            (
+                r#"{"Steps": {"A": {"Fail": "x", "FailAttempts": 0}}}"#,
+                "FailAttempts must be at least 1",
+            ),
+            (
+                r#"{"Steps": {"A": {"Run": "code", "Seconds": 2}}}"#,
+                "so its run gives what Seconds would",
+            ),
         ] {
             let err = Mocks::parse(text).unwrap_err();
             assert!(err.contains(expected), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn fail_attempts_bounds_the_attempts_that_fail() {
+        let mocks = Mocks::parse(
+            r#"{"Steps": {"T": {"Fail": "SageMaker.CAPACITY_ERROR: none", "FailAttempts": 2},
+                          "U": {"Fail": "ValidationException: no"}}}"#,
+        )
+        .unwrap();
+        let transient = mocks.step("T").unwrap();
+        assert!(transient.failure_of_attempt(1).is_some());
+        assert!(transient.failure_of_attempt(2).is_some());
+        assert_eq!(transient.failure_of_attempt(3), None);
+        assert!(mocks.step("U").unwrap().failure_of_attempt(9).is_some());
     }
 
     #[test]

@@ -253,7 +253,9 @@ impl StepRecord {
             "Metadata": self.metadata,
             "AttemptCount": self.attempts,
         });
-        if let Some(description) = &self.description {
+        if let Some(description) =
+            step_description(self.description.as_deref(), self.code_run.as_deref())
+        {
             step["StepDescription"] = json!(description);
         }
         if let Some(source) = &self.cache_hit {
@@ -272,6 +274,25 @@ impl StepRecord {
     }
 }
 
+/// A step's StepDescription: its definition's, and under `--run-code`, when the step
+/// stayed on its mock, why (its `code_run` note), for StepDescription is the one member
+/// of a step's ListPipelineExecutionSteps entry that the SDK's `list_steps()` passes on
+/// and that can say it. Within the 3072 characters the member takes.
+fn step_description(description: Option<&str>, code_run: Option<&str>) -> Option<String> {
+    let mocked = code_run
+        .filter(|note| note.starts_with("mocked:"))
+        .map(|note| format!("pipelines-emulator: {note}"));
+    let mut text = match (description, mocked) {
+        (Some(description), Some(note)) => format!("{description} ({note})"),
+        (Some(description), None) => description.to_owned(),
+        (None, note) => note?,
+    };
+    if let Some((cut, _)) = text.char_indices().nth(3072) {
+        text.truncate(cut);
+    }
+    Some(text)
+}
+
 /// Every pipeline and execution of the local SageMaker, with a change counter that
 /// waiters (the CLI's live view, tests) watch instead of polling.
 pub struct Pipelines {
@@ -282,6 +303,9 @@ pub struct Pipelines {
     runner: OnceLock<Arc<dyn StepRunner>>,
     next_id: Mutex<u64>,
     cache: StepCache,
+    /// The last version of each model package group (by lower-case name) RegisterModel
+    /// steps made.
+    package_versions: Mutex<HashMap<String, u64>>,
     mocks: RwLock<Arc<Mocks>>,
     code: RwLock<Option<Arc<CodeSettings>>>,
 }
@@ -306,6 +330,7 @@ impl Default for Pipelines {
             runner: OnceLock::new(),
             next_id: Mutex::new(0),
             cache: StepCache::default(),
+            package_versions: Mutex::default(),
             mocks: RwLock::default(),
             code: RwLock::default(),
         }
@@ -342,6 +367,15 @@ impl Pipelines {
     }
 
     /// The results cacheable steps left for later executions.
+    /// The next version of a model package group: 1 for its first package, as a
+    /// group's versions count from 1 whichever execution registers them.
+    pub fn next_package_version(&self, group: &str) -> u64 {
+        let mut versions = self.package_versions.lock().unwrap();
+        let version = versions.entry(group.to_lowercase()).or_default();
+        *version += 1;
+        *version
+    }
+
     pub fn cache(&self) -> &StepCache {
         &self.cache
     }
@@ -542,22 +576,24 @@ impl Pipelines {
     /// `name`, of any execution's step. Names match whatever their case, as SageMaker's
     /// do: a job's ARN (whose last part the SDK describes it by) has its name in lower case.
     pub fn find_job(&self, name_member: &str, name: &str) -> Option<Value> {
+        self.find_in_jobs(|job| {
+            job[name_member]
+                .as_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+                .then(|| job.clone())
+        })
+    }
+
+    /// The first thing `find` makes of a Describe* answer of any execution's job steps
+    /// (a job a tuning job ran is found in the tuning job's answer).
+    pub fn find_in_jobs<T>(&self, mut find: impl FnMut(&Value) -> Option<T>) -> Option<T> {
         self.executions
             .lock()
             .unwrap()
             .values()
-            .find_map(|execution| {
-                execution
-                    .steps
-                    .iter()
-                    .filter_map(|step| step.job.as_ref())
-                    .find(|job| {
-                        job[name_member]
-                            .as_str()
-                            .is_some_and(|n| n.eq_ignore_ascii_case(name))
-                    })
-                    .cloned()
-            })
+            .flat_map(|execution| execution.steps.iter())
+            .filter_map(|step| step.job.as_ref())
+            .find_map(&mut find)
     }
 
     pub fn execution(&self, arn: &str) -> Option<ExecutionRecord> {
@@ -631,5 +667,31 @@ impl Pipelines {
             }
         };
         tokio::time::timeout(timeout, done).await.ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mocked_step_under_run_code_says_so_after_its_own_description() {
+        let mocked = Some("mocked: the mock file keeps it on its mock");
+        assert_eq!(
+            step_description(Some("Trains it"), mocked).as_deref(),
+            Some("Trains it (pipelines-emulator: mocked: the mock file keeps it on its mock)")
+        );
+        assert_eq!(
+            step_description(None, mocked).as_deref(),
+            Some("pipelines-emulator: mocked: the mock file keeps it on its mock")
+        );
+        let ran = Some("ran its code: python train.py");
+        assert_eq!(
+            step_description(Some("Trains it"), ran).as_deref(),
+            Some("Trains it")
+        );
+        assert_eq!(step_description(None, ran), None);
+        let long = "d".repeat(3100);
+        assert_eq!(step_description(Some(&long), mocked).unwrap().len(), 3072);
     }
 }

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::api::Api;
 use crate::aws_json::{self, AwsError};
-use crate::pipeline::jobs::describe;
+use crate::pipeline::jobs::{describe, tuned};
 
 /// A Describe operation served: the member that names the job, and what SageMaker
 /// answers when it has no such job.
@@ -68,12 +68,48 @@ fn requested_resource(_: &str) -> AwsError {
 }
 
 pub fn handle(api: &Api, operation: &str, request: &Value) -> Option<Result<Value, AwsError>> {
+    if operation == "DescribeModelPackage" {
+        return Some(model_package(api, request));
+    }
     let describe = DESCRIBES.iter().find(|d| d.operation == operation)?;
     Some(
         aws_json::required_str(request, describe.member).and_then(|name| {
             api.pipelines
                 .find_job(describe.member, name)
+                .or_else(|| match describe.operation {
+                    "DescribeTrainingJob" => api
+                        .pipelines
+                        .find_in_jobs(|job| tuned::training_job(job, name)),
+                    _ => None,
+                })
                 .ok_or_else(|| (describe.not_found)(name))
         }),
     )
+}
+
+/// DescribeModelPackage of a package a RegisterModel step registered, by its ARN, by
+/// `<group>/<version>`, or (a package of no group) by its name.
+fn model_package(api: &Api, request: &Value) -> Result<Value, AwsError> {
+    let wanted = aws_json::required_str(request, "ModelPackageName")?;
+    let answer = api
+        .pipelines
+        .find_in_jobs(|job| {
+            let arn = job["ModelPackageArn"].as_str()?;
+            let name = job["ModelPackageName"].as_str()?;
+            let known_as = match job["ModelPackageVersion"].as_u64() {
+                Some(version) => format!("{name}/{version}"),
+                None => name.to_owned(),
+            };
+            (wanted.eq_ignore_ascii_case(arn) || wanted.eq_ignore_ascii_case(&known_as))
+                .then(|| job.clone())
+        })
+        .ok_or_else(|| AwsError::validation(format!("ModelPackage {wanted} does not exist.")))?;
+    // MetadataOnly differs from AllData only in a model card's content, which it
+    // sanitizes to fields the emulator has no list of.
+    if request["IncludedData"] == "MetadataOnly" && !answer["ModelCard"].is_null() {
+        return Err(AwsError::validation(
+            "DescribeModelPackage: IncludedData MetadataOnly of a package with a ModelCard (its sanitized ModelCardContent) is not supported by the emulator; leave it out",
+        ));
+    }
+    Ok(answer)
 }

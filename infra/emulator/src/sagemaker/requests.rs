@@ -10,7 +10,7 @@ use crate::service_model::ServiceModel;
 /// The request members each served operation honours, every one with a test; together
 /// with `UNSUPPORTED` they are every member the model defines (a unit test holds them to
 /// it), so a member a newer model adds is refused until it is honoured here.
-pub const HONOURED: [(&str, &[&str]); 27] = [
+pub const HONOURED: [(&str, &[&str]); 28] = [
     ("AddTags", &["ResourceArn", "Tags"]),
     (
         "CreatePipeline",
@@ -40,6 +40,10 @@ pub const HONOURED: [(&str, &[&str]); 27] = [
         &["HyperParameterTuningJobName"],
     ),
     ("DescribeModel", &["ModelName"]),
+    (
+        "DescribeModelPackage",
+        &["IncludedData", "ModelPackageName"],
+    ),
     ("DescribeProcessingJob", &["ProcessingJobName"]),
     ("DescribeTrainingJob", &["TrainingJobName"]),
     ("DescribeTransformJob", &["TransformJobName"]),

@@ -154,16 +154,26 @@ pub fn describe(
             json!({"Model": {"Arn": model_arn}})
         }
         "RegisterModel" => {
-            let group = arguments["ModelPackageGroupName"]
-                .as_str()
-                .unwrap_or("model-package-group");
-            let package_arn = format!(
-                "arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/{}/1",
-                group.to_lowercase()
-            );
-            set("ModelPackageName", json!(group));
+            // A package in a group is versioned (the group's next version, which
+            // `with_package_version` sets); one with a name of its own is not.
+            let unversioned = arguments["ModelPackageGroupName"].is_null()
+                && arguments["ModelPackageName"].is_string();
+            let (name, package_arn) = if unversioned {
+                let name = arguments["ModelPackageName"].as_str().unwrap_or_default();
+                (name.to_owned(), arn("model-package", name))
+            } else {
+                let group = arguments["ModelPackageGroupName"]
+                    .as_str()
+                    .unwrap_or("model-package-group");
+                set("ModelPackageGroupName", json!(group));
+                set("ModelPackageVersion", json!(1));
+                (
+                    group.to_owned(),
+                    arn("model-package", &format!("{group}/1")),
+                )
+            };
+            set("ModelPackageName", json!(name));
             set("ModelPackageArn", json!(package_arn));
-            set("ModelPackageVersion", json!(1));
             set("ModelPackageStatus", json!("Completed"));
             set(
                 "ModelPackageStatusDetails",
@@ -171,6 +181,7 @@ pub fn describe(
             );
             set("ModelApprovalStatus", json!("PendingManualApproval"));
             set("CreationTime", json!(now));
+            set("LastModifiedTime", json!(now));
             json!({"RegisterModel": {"Arn": package_arn}})
         }
         "EndpointConfig" | "Endpoint" | "InferenceComponent" => {
@@ -227,6 +238,19 @@ pub fn describe(
         other => json!({ other: {} }),
     };
     (Value::Object(answer), metadata)
+}
+
+/// A versioned model package's answer and step Metadata as the `version`th of its
+/// group: its ModelPackageVersion and the ARN that ends with it. An unversioned
+/// package's are left as they are.
+pub fn with_package_version(answer: &mut Value, metadata: &mut Value, version: u64) {
+    let Some(group) = answer["ModelPackageGroupName"].as_str().map(str::to_owned) else {
+        return;
+    };
+    let package_arn = arn("model-package", &format!("{group}/{version}"));
+    answer["ModelPackageVersion"] = json!(version);
+    answer["ModelPackageArn"] = json!(package_arn);
+    metadata["RegisterModel"]["Arn"] = json!(package_arn);
 }
 
 /// A check step's baselines, as SageMaker reports them: the check's processing job
@@ -318,6 +342,25 @@ mod tests {
             json!("arn:aws:sagemaker:us-east-1:123456789012:model-package/abalone/1")
         );
         assert_eq!(metadata["RegisterModel"]["Arn"], answer["ModelPackageArn"]);
+        let (mut answer, mut metadata) = (answer, metadata);
+        with_package_version(&mut answer, &mut metadata, 3);
+        assert_eq!(answer["ModelPackageVersion"], 3);
+        assert!(metadata["RegisterModel"]["Arn"]
+            .as_str()
+            .unwrap()
+            .ends_with("model-package/abalone/3"));
+        let (answer, _) = describe(
+            "RegisterModel",
+            &json!({"ModelPackageName": "Churn-Model"}),
+            &json!({}),
+            "job",
+            1.0,
+        );
+        assert_eq!(
+            answer["ModelPackageArn"],
+            json!("arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-model")
+        );
+        assert!(answer.get("ModelPackageVersion").is_none());
         let long = job_name("Processing", "abc", &"x".repeat(100));
         assert_eq!(long.len(), 63);
         // DescribeHyperParameterTuningJob and DescribeAutoMLJob take 32 characters.

@@ -5,6 +5,7 @@
 pub mod describe;
 pub mod searches;
 pub mod shapes;
+pub mod tuned;
 
 use describe::fnv;
 

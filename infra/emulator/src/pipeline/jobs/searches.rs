@@ -18,55 +18,11 @@ pub fn tuning(
     arn: impl Fn(&str) -> String,
     now: f64,
 ) -> Map<String, Value> {
-    let config = &arguments["HyperParameterTuningJobConfig"];
-    let definitions: Vec<&Value> = match arguments["TrainingJobDefinitions"].as_array() {
-        Some(list) if !list.is_empty() => list.iter().collect(),
-        _ => vec![&arguments["TrainingJobDefinition"]],
-    };
-    let ranges = |definition: &Value| -> Value {
-        match &definition["HyperParameterRanges"] {
-            Value::Null => config["ParameterRanges"].clone(),
-            ranges => ranges.clone(),
-        }
-    };
-    let count = training_jobs(config, &ranges(definitions[0]));
-    let prefix = &job[..job.len().min(32)];
-    let summaries: Vec<Value> = (0..count)
-        .map(|rank| {
-            let definition = definitions[rank % definitions.len()];
-            let objective = match &definition["TuningObjective"] {
-                Value::Null => &config["HyperParameterTuningJobObjective"],
-                objective => objective,
-            };
-            let name = format!(
-                "{prefix}-{:03}-{:08x}",
-                rank + 1,
-                super::fnv(&format!("{job}/{rank}")) as u32
-            );
-            let mut summary = json!({
-                "TrainingJobName": name,
-                "TrainingJobArn": arn(&name),
-                "TuningJobName": job,
-                "TrainingJobStatus": "Completed",
-                "ObjectiveStatus": "Succeeded",
-                "CreationTime": now,
-                "TrainingStartTime": now,
-                "TrainingEndTime": now,
-                "TunedHyperParameters": tuned(&ranges(definition), rank, count),
-            });
-            if let Some(metric) = objective["MetricName"].as_str() {
-                summary["FinalHyperParameterTuningJobObjectiveMetric"] = json!({
-                    "Type": objective["Type"].as_str().unwrap_or("Maximize"),
-                    "MetricName": metric,
-                    "Value": objective_value(objective["Type"].as_str(), rank),
-                });
-            }
-            if let Some(definition_name) = definition["DefinitionName"].as_str() {
-                summary["TrainingJobDefinitionName"] = json!(definition_name);
-            }
-            summary
-        })
+    let search = TuningSearch::of(arguments, job);
+    let summaries: Vec<Value> = (0..search.count)
+        .map(|rank| search.summary(rank, &arn, now))
         .collect();
+    let count = search.count;
     let mut members = Map::new();
     members.insert("BestTrainingJob".into(), summaries[0].clone());
     members.insert(
@@ -82,6 +38,96 @@ pub fn tuning(
         Value::Array(summaries.into_iter().take(LISTED_TRAINING_JOBS).collect()),
     );
     members
+}
+
+/// A tuning job's search: its training job definitions, and how many jobs it runs.
+pub(super) struct TuningSearch<'a> {
+    /// The tuning job's name, which its training jobs' names start with.
+    pub job: &'a str,
+    config: &'a Value,
+    definitions: Vec<&'a Value>,
+    /// How many training jobs it runs.
+    pub count: usize,
+}
+
+impl<'a> TuningSearch<'a> {
+    /// The search of the tuning job `job` whose CreateHyperParameterTuningJob request
+    /// (or Describe answer, which repeats it) is `arguments`.
+    pub fn of(arguments: &'a Value, job: &'a str) -> Self {
+        let config = &arguments["HyperParameterTuningJobConfig"];
+        let definitions: Vec<&Value> = match arguments["TrainingJobDefinitions"].as_array() {
+            Some(list) if !list.is_empty() => list.iter().collect(),
+            _ => vec![&arguments["TrainingJobDefinition"]],
+        };
+        let mut search = Self {
+            job,
+            config,
+            definitions,
+            count: 0,
+        };
+        search.count = training_jobs(config, &search.ranges(search.definitions[0]));
+        search
+    }
+
+    fn ranges(&self, definition: &Value) -> Value {
+        match &definition["HyperParameterRanges"] {
+            Value::Null => self.config["ParameterRanges"].clone(),
+            ranges => ranges.clone(),
+        }
+    }
+
+    /// The definition the `rank`th training job ran (definitions take turns).
+    pub fn definition(&self, rank: usize) -> &'a Value {
+        self.definitions[rank % self.definitions.len()]
+    }
+
+    /// The objective the `rank`th training job's definition is tuned for.
+    pub fn objective(&self, rank: usize) -> &'a Value {
+        match &self.definition(rank)["TuningObjective"] {
+            Value::Null => &self.config["HyperParameterTuningJobObjective"],
+            objective => objective,
+        }
+    }
+
+    /// The name of the `rank`th training job (0 the best): the tuning job's name cut to
+    /// 32 characters, the job's number and a hash, as SageMaker names them.
+    pub fn training_job_name(&self, rank: usize) -> String {
+        format!(
+            "{}-{:03}-{:08x}",
+            &self.job[..self.job.len().min(32)],
+            rank + 1,
+            super::fnv(&format!("{}/{rank}", self.job)) as u32
+        )
+    }
+
+    /// The `rank`th training job's summary, as TrainingJobSummaries lists it.
+    pub fn summary(&self, rank: usize, arn: impl Fn(&str) -> String, now: f64) -> Value {
+        let definition = self.definition(rank);
+        let objective = self.objective(rank);
+        let name = self.training_job_name(rank);
+        let mut summary = json!({
+            "TrainingJobName": name,
+            "TrainingJobArn": arn(&name),
+            "TuningJobName": self.job,
+            "TrainingJobStatus": "Completed",
+            "ObjectiveStatus": "Succeeded",
+            "CreationTime": now,
+            "TrainingStartTime": now,
+            "TrainingEndTime": now,
+            "TunedHyperParameters": tuned(&self.ranges(definition), rank, self.count),
+        });
+        if let Some(metric) = objective["MetricName"].as_str() {
+            summary["FinalHyperParameterTuningJobObjectiveMetric"] = json!({
+                "Type": objective["Type"].as_str().unwrap_or("Maximize"),
+                "MetricName": metric,
+                "Value": objective_value(objective["Type"].as_str(), rank),
+            });
+        }
+        if let Some(definition_name) = definition["DefinitionName"].as_str() {
+            summary["TrainingJobDefinitionName"] = json!(definition_name);
+        }
+        summary
+    }
 }
 
 /// How many training jobs a tuning job runs: its `MaxNumberOfTrainingJobs`, else (a
