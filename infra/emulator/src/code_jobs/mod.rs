@@ -232,14 +232,20 @@ impl CodeJobs {
             std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
         }
         // Shell scripts rather than symlinks: a venv's interpreter finds its venv from
-        // the path it is started by.
+        // the path it is started by. pip too is the interpreter's own (the 3.x SDK's
+        // sm_train.sh looks for one, and installs a requirements.txt with it).
         let bin = folder.join("bin");
         made(&bin)?;
-        for name in ["python", "python3"] {
+        for (name, module) in [
+            ("python", ""),
+            ("python3", ""),
+            ("pip", " -m pip"),
+            ("pip3", " -m pip"),
+        ] {
             let shim = bin.join(name);
             std::fs::write(
                 &shim,
-                format!("#!/bin/sh\nexec '{}' \"$@\"\n", python.display()),
+                format!("#!/bin/sh\nexec '{}'{module} \"$@\"\n", python.display()),
             )
             .map_err(|e| format!("{}: {e}", shim.display()))?;
             use std::os::unix::fs::PermissionsExt;

@@ -165,6 +165,10 @@ impl Emulator {
             // Every other service (IAM, which the 3.x SDK reads a role from, Lambda,
             // CloudWatch Logs, ...) goes to moto too: no call leaves the machine.
             ("AWS_ENDPOINT_URL", moto),
+            // The 3.x SDK checks a role's permissions with IAM's policy simulator
+            // (SimulatePrincipalPolicy) before a ModelTrainer or a deploy, and moto
+            // answers it with a 500: on the stack a role is a name, with nothing to check.
+            ("SAGEMAKER_VALIDATE_ROLE", "false".to_owned()),
             (
                 "SAGEMAKER_USER_CONFIG_OVERRIDE",
                 self._work_dir
