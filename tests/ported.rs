@@ -168,6 +168,21 @@ async fn a_check_waits_for_the_model_it_names_beside_its_arguments() {
     let drift = &package["DriftCheckBaselines"]["Bias"]["PostTrainingConstraints"]["S3Uri"];
     assert_eq!(drift, supplied);
     assert_eq!(check.metadata["ClarifyCheck"]["RegisterNewBaseline"], false);
+    // The check's processing job answers DescribeProcessingJob, as SageMaker's does.
+    let job = check.metadata["ClarifyCheck"]["CheckJobArn"]
+        .as_str()
+        .unwrap();
+    let described = sagemaker_client(&stack)
+        .describe_processing_job()
+        .processing_job_name(integration_tests::name_in_arn(job))
+        .send()
+        .await
+        .expect("DescribeProcessingJob of the check's job");
+    assert_eq!(described.processing_job_arn(), Some(job));
+    assert_eq!(
+        described.processing_job_status().map(|s| s.as_str()),
+        Some("Completed")
+    );
 
     let execution = run(
         &stack,

@@ -215,7 +215,12 @@ pub fn describe(
             json!({"EMRServerless": {"ApplicationId": application, "JobRunId": run_id}})
         }
         "ClarifyCheck" | "QualityCheck" => {
+            // The check runs as a processing job, which DescribeProcessingJob answers.
             let job_arn = arn("processing-job", job);
+            set("ProcessingJobName", json!(job));
+            set("ProcessingJobArn", json!(job_arn));
+            set("ProcessingJobStatus", json!("Completed"));
+            times(&mut set, "ProcessingStartTime", "ProcessingEndTime");
             let mut metadata = check_baselines(step_type, arguments, fields);
             if let Value::Object(baselines) = &metadata {
                 for (key, value) in baselines {
@@ -390,6 +395,10 @@ mod tests {
             "s3://b/old/statistics.json"
         );
         assert_eq!(metadata["QualityCheck"]["RegisterNewBaseline"], false);
+        assert_eq!(
+            answer["ProcessingJobArn"],
+            metadata["QualityCheck"]["CheckJobArn"]
+        );
         let mut register = supplied.clone();
         register["RegisterNewBaseline"] = json!(true);
         let (answer, _) = describe("QualityCheck", &request, &register, "job", 1.0);
