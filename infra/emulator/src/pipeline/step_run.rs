@@ -67,14 +67,7 @@ pub async fn run_step(mut task: StepTask, pipeline_name: &str) -> StepEnd {
     };
     if let (Some(_), StepEnd::Succeeded { properties, .. }) = (&cache, &end) {
         let metadata = task
-            .pipelines
-            .read_execution(&task.arn, |e| {
-                e.steps
-                    .iter()
-                    .find(|s| s.name == task.step.name)
-                    .map(|s| s.metadata.clone())
-            })
-            .flatten()
+            .read_record(|s| s.metadata.clone())
             .unwrap_or_else(|| json!({}));
         task.pipelines.cache().remember(
             pipeline_name,

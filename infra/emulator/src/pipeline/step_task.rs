@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use super::definition::{OutputDecl, StepDef, StepKind};
 use super::expressions::{text, typed, Context, EvalError};
 use super::runner::{EmrStepEnd, StepRunner};
-use super::store::Pipelines;
+use super::store::{Pipelines, StepRecord};
 use crate::sagemaker::CallbackState;
 
 /// A Callback step waits at most this long, as in SageMaker.
@@ -57,6 +57,15 @@ pub struct StepTask {
 }
 
 impl StepTask {
+    /// Reads this step's own record in its execution.
+    pub fn read_record<T>(&self, read: impl FnOnce(&StepRecord) -> T) -> Option<T> {
+        self.pipelines
+            .read_execution(&self.arn, |e| {
+                e.steps.iter().find(|s| s.name == self.step.name).map(read)
+            })
+            .flatten()
+    }
+
     pub fn set_metadata(&self, metadata: Value) {
         self.pipelines
             .update_step(&self.arn, &self.step.name, |r| r.metadata = metadata);
