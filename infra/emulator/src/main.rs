@@ -9,6 +9,7 @@ use pipelines_emulator::commands;
 #[derive(Parser)]
 #[command(
     name = "pipelines-emulator",
+    version,
     about = "SageMaker Pipelines custom steps, end to end on one machine"
 )]
 struct Cli {
