@@ -383,6 +383,60 @@ async fn a_tuning_jobs_training_jobs_and_each_registered_version_are_described()
         assert_eq!(by_version.model_package_arn(), Some(package.as_str()));
     }
     assert_eq!(versions, [1, 2]);
+    // IncludedData: MetadataOnly differs only in a model card's content; a package with
+    // no model card answers in full, one with a model card is refused by name.
+    let first_package = step(&first, "RegisterBestModel-RegisterModel").metadata["RegisterModel"]
+        ["Arn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let metadata_only = client
+        .describe_model_package()
+        .model_package_name(&first_package)
+        .included_data(aws_sdk_sagemaker::types::IncludedData::MetadataOnly)
+        .send()
+        .await
+        .expect("MetadataOnly of a package with no model card");
+    assert_eq!(metadata_only.model_package_version(), Some(1));
+    stack.sagemaker.pipelines().set_mocks(
+        Mocks::parse(
+            &json!({"Steps": {"RegisterBestModel-RegisterModel": {"Properties": {
+                "ModelCard": {"ModelCardContent": "{}", "ModelCardStatus": "Draft"}}}}})
+            .to_string(),
+        )
+        .unwrap(),
+    );
+    let carded = run(&stack, "autopilot-register", &[]).await;
+    let carded = step(&carded, "RegisterBestModel-RegisterModel").metadata["RegisterModel"]["Arn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let refused = client
+        .describe_model_package()
+        .model_package_name(&carded)
+        .included_data(aws_sdk_sagemaker::types::IncludedData::MetadataOnly)
+        .send()
+        .await
+        .expect_err("MetadataOnly of a package with a model card")
+        .into_service_error();
+    assert!(
+        refused
+            .meta()
+            .message()
+            .unwrap()
+            .contains("IncludedData MetadataOnly of a package with a ModelCard"),
+        "{refused:?}"
+    );
+    let whole = client
+        .describe_model_package()
+        .model_package_name(&carded)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        whole.model_card().and_then(|c| c.model_card_content()),
+        Some("{}")
+    );
     let missing = client
         .describe_model_package()
         .model_package_name("no-such-group/1")
