@@ -196,6 +196,15 @@ async fn a_check_waits_for_the_model_it_names_beside_its_arguments() {
     assert_eq!(check["BaselineUsedForDriftCheckConstraints"], calculated);
 }
 
+/// The ARN of the model package an autopilot-register execution registered, as its
+/// step's metadata gives it.
+fn registered_package(execution: &ExecutionRecord) -> String {
+    step(execution, "RegisterBestModel-RegisterModel").metadata["RegisterModel"]["Arn"]
+        .as_str()
+        .expect("the step's metadata names its package")
+        .to_owned()
+}
+
 /// The name a Describe* call takes for the job a step's metadata names.
 fn named(arn: Option<&str>) -> String {
     integration_tests::name_in_arn(arn.expect("the step's metadata names its job")).to_owned()
@@ -352,11 +361,7 @@ async fn a_tuning_jobs_training_jobs_and_each_registered_version_are_described()
     let second = run(&stack, "autopilot-register", &[]).await;
     let mut versions = Vec::new();
     for execution in [&first, &second] {
-        let package = step(execution, "RegisterBestModel-RegisterModel").metadata["RegisterModel"]
-            ["Arn"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let package = registered_package(execution);
         let described = client
             .describe_model_package()
             .model_package_name(&package)
@@ -385,11 +390,7 @@ async fn a_tuning_jobs_training_jobs_and_each_registered_version_are_described()
     assert_eq!(versions, [1, 2]);
     // IncludedData: MetadataOnly differs only in a model card's content; a package with
     // no model card answers in full, one with a model card is refused by name.
-    let first_package = step(&first, "RegisterBestModel-RegisterModel").metadata["RegisterModel"]
-        ["Arn"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let first_package = registered_package(&first);
     let metadata_only = client
         .describe_model_package()
         .model_package_name(&first_package)
@@ -407,10 +408,7 @@ async fn a_tuning_jobs_training_jobs_and_each_registered_version_are_described()
         .unwrap(),
     );
     let carded = run(&stack, "autopilot-register", &[]).await;
-    let carded = step(&carded, "RegisterBestModel-RegisterModel").metadata["RegisterModel"]["Arn"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let carded = registered_package(&carded);
     let refused = client
         .describe_model_package()
         .model_package_name(&carded)

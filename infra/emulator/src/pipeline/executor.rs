@@ -357,6 +357,7 @@ async fn run(
                 step: step.clone(),
                 context: context.for_step(&reads[next]),
                 stop: stop.clone(),
+                attempt: 1,
             };
             let pipeline_name = pipeline_name.clone();
             running.spawn(async move {

@@ -82,7 +82,7 @@ impl StepTask {
             .step(&self.step.name)
             .cloned()
             .unwrap_or_default();
-        let attempt = self.read_record(|s| s.attempts).unwrap_or(1);
+        let attempt = self.attempt;
         let injected = mock.failure_of_attempt(attempt).map(str::to_owned);
         let code = match &injected {
             // The mock fails this attempt: a code run would not start.

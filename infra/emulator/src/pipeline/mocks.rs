@@ -111,10 +111,11 @@ impl Mocks {
                     "the mock file: step '{step}': FailAttempts must be at least 1 (leave Fail out for a step that does not fail)"
                 ));
             }
-            if mock.run == Some(RunMode::Code) && !mock.unused_by_a_run().is_empty() {
+            let unused = mock.unused_by_a_run();
+            if mock.run == Some(RunMode::Code) && !unused.is_empty() {
                 return Err(format!(
                     "the mock file: step '{step}' runs its code (\"Run\": \"code\"), so its run gives what {} would; leave them out",
-                    mock.unused_by_a_run().join(", ")
+                    unused.join(", ")
                 ));
             }
             if mock.properties.as_ref().is_some_and(|p| !p.is_object()) {

@@ -40,7 +40,6 @@ pub async fn run_step(mut task: StepTask, pipeline_name: &str) -> StepEnd {
         }
     }
     let first_started = Instant::now();
-    let mut attempts = 1;
     let end = loop {
         let end = task.run(inputs.clone()).await;
         let StepEnd::Failed { fault, .. } = &end else {
@@ -49,7 +48,7 @@ pub async fn run_step(mut task: StepTask, pipeline_name: &str) -> StepEnd {
         let Some(delay) = retry_delay(
             &task.step.retry_policies,
             *fault,
-            attempts,
+            task.attempt,
             first_started.elapsed(),
         ) else {
             break end;
@@ -61,9 +60,10 @@ pub async fn run_step(mut task: StepTask, pipeline_name: &str) -> StepEnd {
                 break StepEnd::Stopped("pipeline execution stopped between attempts".to_owned());
             }
         }
-        attempts += 1;
+        task.attempt += 1;
+        let attempt = task.attempt;
         task.pipelines
-            .update_step(&task.arn, &task.step.name, |r| r.attempts = attempts);
+            .update_step(&task.arn, &task.step.name, |r| r.attempts = attempt);
     };
     if let (Some(_), StepEnd::Succeeded { properties, .. }) = (&cache, &end) {
         let metadata = task

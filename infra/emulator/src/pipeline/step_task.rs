@@ -54,6 +54,8 @@ pub struct StepTask {
     pub step: StepDef,
     pub context: Context,
     pub stop: watch::Receiver<bool>,
+    /// Which attempt at the step this is, from 1 (RetryPolicies make more).
+    pub attempt: u32,
 }
 
 impl StepTask {

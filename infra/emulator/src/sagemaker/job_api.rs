@@ -7,11 +7,15 @@ use super::api::Api;
 use crate::aws_json::{self, AwsError};
 use crate::pipeline::jobs::{describe, tuned};
 
-/// A Describe operation served: the member that names the job, and what SageMaker
-/// answers when it has no such job.
+/// A Describe operation served: the member that names the job, where else a job of the
+/// kind is found than in a step's own answer, and what SageMaker answers when it has no
+/// such job.
 struct Describe {
     operation: &'static str,
     member: &'static str,
+    /// The answer of a job that another step's job ran, from that job's answer and the
+    /// name asked for (a tuning job's training jobs).
+    ran_by_another: Option<fn(&Value, &str) -> Option<Value>>,
     not_found: fn(&str) -> AwsError,
 }
 
@@ -19,21 +23,25 @@ const DESCRIBES: [Describe; 6] = [
     Describe {
         operation: "DescribeProcessingJob",
         member: "ProcessingJobName",
+        ran_by_another: None,
         not_found: requested_resource,
     },
     Describe {
         operation: "DescribeTrainingJob",
         member: "TrainingJobName",
+        ran_by_another: Some(tuned::training_job),
         not_found: requested_resource,
     },
     Describe {
         operation: "DescribeTransformJob",
         member: "TransformJobName",
+        ran_by_another: None,
         not_found: requested_resource,
     },
     Describe {
         operation: "DescribeHyperParameterTuningJob",
         member: "HyperParameterTuningJobName",
+        ran_by_another: None,
         not_found: |name| {
             AwsError::not_found(format!(
                 "Amazon SageMaker can't find a tuning job with name {name}"
@@ -43,6 +51,7 @@ const DESCRIBES: [Describe; 6] = [
     Describe {
         operation: "DescribeAutoMLJob",
         member: "AutoMLJobName",
+        ran_by_another: None,
         not_found: |name| {
             AwsError::not_found(format!(
                 "Amazon SageMaker can't find an AutoML job called {name}."
@@ -52,6 +61,7 @@ const DESCRIBES: [Describe; 6] = [
     Describe {
         operation: "DescribeModel",
         member: "ModelName",
+        ran_by_another: None,
         not_found: |name| {
             AwsError::validation(format!(
                 "Could not find model \"{}\".",
@@ -76,11 +86,9 @@ pub fn handle(api: &Api, operation: &str, request: &Value) -> Option<Result<Valu
         aws_json::required_str(request, describe.member).and_then(|name| {
             api.pipelines
                 .find_job(describe.member, name)
-                .or_else(|| match describe.operation {
-                    "DescribeTrainingJob" => api
-                        .pipelines
-                        .find_in_jobs(|job| tuned::training_job(job, name)),
-                    _ => None,
+                .or_else(|| {
+                    let ran = describe.ran_by_another?;
+                    api.pipelines.find_in_jobs(|job| ran(job, name))
                 })
                 .ok_or_else(|| (describe.not_found)(name))
         }),

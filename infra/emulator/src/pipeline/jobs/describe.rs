@@ -84,27 +84,15 @@ pub fn describe(
         }
         "Training" => {
             let job_arn = arn("training-job", job);
-            let output = arguments["OutputDataConfig"]["S3OutputPath"]
-                .as_str()
-                .unwrap_or_default()
-                .trim_end_matches('/');
             set("TrainingJobName", json!(job));
             set("TrainingJobArn", json!(job_arn));
             set("TrainingJobStatus", json!("Completed"));
             set("SecondaryStatus", json!("Completed"));
+            set("ModelArtifacts", model_artifacts(arguments, job));
             set(
-                "ModelArtifacts",
-                json!({"S3ModelArtifacts": format!("{output}/{job}/output/model.tar.gz")}),
+                "FinalMetricDataList",
+                Value::Array(defined_metrics(arguments, now)),
             );
-            // One final value per metric the job defines, as the service scrapes them.
-            let metrics: Vec<Value> = arguments["AlgorithmSpecification"]["MetricDefinitions"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|m| m["Name"].as_str())
-                .map(|name| json!({"MetricName": name, "Value": 0.0, "Timestamp": now}))
-                .collect();
-            set("FinalMetricDataList", Value::Array(metrics));
             set("TrainingTimeInSeconds", json!(0));
             set("BillableTimeInSeconds", json!(0));
             times(&mut set, "TrainingStartTime", "TrainingEndTime");
@@ -243,6 +231,28 @@ pub fn describe(
         other => json!({ other: {} }),
     };
     (Value::Object(answer), metadata)
+}
+
+/// A training job's ModelArtifacts: `model.tar.gz` under its name in the S3OutputPath of
+/// its request (or of the tuning job definition it ran).
+pub(super) fn model_artifacts(request: &Value, job: &str) -> Value {
+    let output = request["OutputDataConfig"]["S3OutputPath"]
+        .as_str()
+        .unwrap_or_default()
+        .trim_end_matches('/');
+    json!({"S3ModelArtifacts": format!("{output}/{job}/output/model.tar.gz")})
+}
+
+/// One final value per metric a training job's algorithm defines, as the service
+/// scrapes them (0: a mocked job prints nothing).
+pub(super) fn defined_metrics(request: &Value, now: f64) -> Vec<Value> {
+    request["AlgorithmSpecification"]["MetricDefinitions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["Name"].as_str())
+        .map(|name| json!({"MetricName": name, "Value": 0.0, "Timestamp": now}))
+        .collect()
 }
 
 /// A versioned model package's answer and step Metadata as the `version`th of its

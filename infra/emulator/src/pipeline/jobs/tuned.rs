@@ -6,7 +6,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::describe::arn;
+use super::describe::{arn, defined_metrics, model_artifacts};
 use super::searches::TuningSearch;
 
 /// The members of a tuning job's training job definition that its training jobs'
@@ -31,20 +31,17 @@ const REPEATED: [&str; 13] = [
 /// Describe answer is `tuning` ran it; None for any other answer or name.
 pub fn training_job(tuning: &Value, name: &str) -> Option<Value> {
     let job = tuning["HyperParameterTuningJobName"].as_str()?;
-    let search = TuningSearch::of(tuning, job);
     let rank = rank_in_name(name)?;
-    if rank >= search.count || !search.training_job_name(rank).eq_ignore_ascii_case(name) {
+    let search = TuningSearch::of(tuning, job);
+    let training_name = search.training_job_name(rank);
+    if rank >= search.count || !training_name.eq_ignore_ascii_case(name) {
         return None;
     }
     let now = tuning["CreationTime"].as_f64().unwrap_or_default();
     let summary = search.summary(rank, |n| arn("training-job", n), now);
     let definition = search.definition(rank);
     let mut answer = Map::new();
-    for member in REPEATED {
-        if let Some(value) = definition.get(member).filter(|v| !v.is_null()) {
-            answer.insert(member.to_owned(), value.clone());
-        }
-    }
+    copy_given(definition, &REPEATED, &mut answer);
     if !answer.contains_key("ResourceConfig") {
         if let Some(resources) = tuned_resources(&definition["HyperParameterTuningResourceConfig"])
         {
@@ -60,20 +57,15 @@ pub fn training_job(tuning: &Value, name: &str) -> Option<Value> {
         "FinalMetricDataList".to_owned(),
         final_metrics(definition, objective, now),
     );
-    let training_name = summary["TrainingJobName"].clone();
-    let output = definition["OutputDataConfig"]["S3OutputPath"]
-        .as_str()
-        .unwrap_or_default()
-        .trim_end_matches('/');
     answer.insert(
         "ModelArtifacts".to_owned(),
-        json!({"S3ModelArtifacts": format!("{output}/{}/output/model.tar.gz", training_name.as_str().unwrap_or_default())}),
+        model_artifacts(definition, &training_name),
     );
     answer.insert(
         "TrainingJobArn".to_owned(),
         summary["TrainingJobArn"].clone(),
     );
-    answer.insert("TrainingJobName".to_owned(), training_name);
+    answer.insert("TrainingJobName".to_owned(), json!(training_name));
     answer.insert(
         "TuningJobArn".to_owned(),
         tuning["HyperParameterTuningJobArn"].clone(),
@@ -91,6 +83,15 @@ pub fn training_job(tuning: &Value, name: &str) -> Option<Value> {
         answer.insert(member.to_owned(), value);
     }
     Some(Value::Object(answer))
+}
+
+/// Copies the `members` that `from` gives (not null) into `into`.
+fn copy_given(from: &Value, members: &[&str], into: &mut Map<String, Value>) {
+    for member in members {
+        if let Some(value) = from.get(*member).filter(|v| !v.is_null()) {
+            into.insert((*member).to_owned(), value.clone());
+        }
+    }
 }
 
 /// The rank a training job's name gives: `<tuning job>-<NNN>-<hash>`, NNN counting from 1.
@@ -121,26 +122,16 @@ fn hyperparameters(definition: &Value, tuned: &Value, objective: &Value) -> Valu
 /// value the summary gave; the objective is listed too when it is a built-in
 /// algorithm's metric, which no MetricDefinitions name.
 fn final_metrics(definition: &Value, objective: &Value, now: f64) -> Value {
-    let objective_name = objective["MetricName"].as_str();
-    let mut metrics: Vec<Value> = definition["AlgorithmSpecification"]["MetricDefinitions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|m| m["Name"].as_str())
-        .map(|name| {
-            let value = if Some(name) == objective_name {
-                objective["Value"].clone()
-            } else {
-                json!(0.0)
-            };
-            json!({"MetricName": name, "Value": value, "Timestamp": now})
-        })
-        .collect();
-    if let Some(name) = objective_name {
-        if !metrics.iter().any(|m| m["MetricName"] == name) {
-            metrics
-                .push(json!({"MetricName": name, "Value": objective["Value"], "Timestamp": now}));
-        }
+    let mut metrics = defined_metrics(definition, now);
+    match metrics
+        .iter_mut()
+        .find(|m| m["MetricName"] == objective["MetricName"])
+    {
+        Some(reached) => reached["Value"] = objective["Value"].clone(),
+        None if objective["MetricName"].is_string() => metrics.push(
+            json!({"MetricName": objective["MetricName"], "Value": objective["Value"], "Timestamp": now}),
+        ),
+        None => {}
     }
     Value::Array(metrics)
 }
@@ -153,16 +144,16 @@ fn tuned_resources(config: &Value) -> Option<Value> {
         _ => config,
     };
     let mut resources = Map::new();
-    for member in [
-        "InstanceType",
-        "InstanceCount",
-        "VolumeSizeInGB",
-        "VolumeKmsKeyId",
-    ] {
-        if let Some(value) = source.get(member).filter(|v| !v.is_null()) {
-            resources.insert(member.to_owned(), value.clone());
-        }
-    }
+    copy_given(
+        source,
+        &[
+            "InstanceType",
+            "InstanceCount",
+            "VolumeSizeInGB",
+            "VolumeKmsKeyId",
+        ],
+        &mut resources,
+    );
     (!resources.is_empty()).then_some(Value::Object(resources))
 }
 
@@ -233,7 +224,9 @@ mod tests {
         assert!(training_job(&tuning, &last).is_some());
         // One past the job count, a wrong hash, another tuning job's name.
         assert!(training_job(&tuning, &search.training_job_name(60)).is_none());
-        let wrong_hash = format!("{}-001-00000000", "0xexec-Tune-0a1b2c3d");
+        let best = search.training_job_name(0);
+        let flipped = if best.ends_with('0') { '1' } else { '0' };
+        let wrong_hash = format!("{}{flipped}", &best[..best.len() - 1]);
         assert!(training_job(&tuning, &wrong_hash).is_none());
         assert!(training_job(&tuning, "other-001-12345678").is_none());
         let not_tuning = json!({"TrainingJobName": "x"});
