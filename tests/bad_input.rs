@@ -3,28 +3,29 @@
 //! service enforces them.
 
 use integration_tests::{create_pipeline, deployed_stack, sagemaker_client};
+use pipelines_emulator::Emulator;
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// POSTs an AWS JSON 1.1 request with a raw body; answers the status and the JSON body.
-async fn post(endpoint: &str, target: &str, body: &[u8]) -> (u16, Value) {
-    let address = endpoint.strip_prefix("http://").unwrap();
-    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-    let head = format!(
-        "POST / HTTP/1.1\r\nHost: {address}\r\nX-Amz-Target: {target}\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
-    // The server may answer before it read the whole body; that is its right.
-    let _ = stream.write_all(body).await;
-    let mut answer = Vec::new();
-    let _ = stream.read_to_end(&mut answer).await;
-    let text = String::from_utf8_lossy(&answer);
-    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP answer");
-    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+/// POSTs an AWS JSON 1.1 request with a raw body, signed with the stack's keys; answers
+/// the status and the JSON body.
+async fn post(stack: &Emulator, endpoint: &str, target: &str, body: &[u8]) -> (u16, Value) {
+    let keys = stack.credentials();
+    let service = if target.starts_with("SageMaker.") {
+        "sagemaker"
+    } else {
+        "elasticmapreduce"
+    };
+    let (status, body) = integration_tests::raw::post_json(
+        endpoint,
+        service,
+        target,
+        body,
+        Some((&keys.access_key_id, &keys.secret_access_key)),
+    )
+    .await;
     let body = body.trim();
     let json = serde_json::from_str(body)
-        .unwrap_or_else(|_| panic!("not AWS's JSON shape: {head}\n{body}"));
+        .unwrap_or_else(|_| panic!("not AWS's JSON shape: {status}\n{body}"));
     (status, json)
 }
 
@@ -36,7 +37,7 @@ async fn a_body_over_the_limit_is_answered_413_in_aws_shape() {
         (stack.sagemaker.endpoint(), "SageMaker.ListPipelines"),
         (stack.emr.endpoint(), "ElasticMapReduce.ListClusters"),
     ] {
-        let (status, body) = post(&endpoint, target, &big).await;
+        let (status, body) = post(&stack, &endpoint, target, &big).await;
         assert_eq!(status, 413, "{target}");
         assert_eq!(body["__type"], "RequestEntityTooLargeException", "{body}");
     }
@@ -89,6 +90,7 @@ async fn emr_refuses_args_that_are_not_a_list() {
         "Name": "s", "ActionOnFailure": "CONTINUE",
         "HadoopJarStep": {"Jar": "command-runner.jar", "Args": "echo hello"}}]});
     let (status, body) = post(
+        &stack,
         &stack.emr.endpoint(),
         "ElasticMapReduce.AddJobFlowSteps",
         request.to_string().as_bytes(),

@@ -164,13 +164,7 @@ async fn ctrl_c_stops_the_execution_exits_2_and_leaves_no_process_behind() {
 async fn up_serves_until_ctrl_c_and_stop_stops_an_execution_on_it() {
     let state = tempfile::tempdir().unwrap();
     let (mut up, printed) = start_up(&state, &[]).await;
-    let endpoint = printed
-        .iter()
-        .find_map(|l| l.trim().strip_prefix("export AWS_ENDPOINT_URL_SAGEMAKER="))
-        .expect("the SageMaker endpoint is printed")
-        .to_owned();
-
-    let client = aws_sdk_sagemaker::Client::new(&pipelines_emulator::stack::sdk_config(&endpoint));
+    let client = integration_tests::cli::sagemaker_client(&printed);
     let steps = json!([emr_callback_step("Long", &["sleep", "60"])]);
     let arn = create_and_start(&client, "long", &definition(json!([]), steps), &[]).await;
 
@@ -210,8 +204,14 @@ async fn env_prints_what_up_exported_and_pipeline_steps_runs_on_it_after_eval() 
     let exported: Vec<&str> = printed
         .iter()
         .map(|l| l.trim())
-        .filter(|l| l.starts_with("export "))
+        .filter(|l| l.starts_with("export ") || l.starts_with("unset "))
         .collect();
+    // The state file holds the stack's keys: the user's alone.
+    use std::os::unix::fs::PermissionsExt;
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&state.path().join("endpoints.json")), 0o600);
+    assert_eq!(mode(state.path()), 0o700);
     let env = pipelines_emulator(&state)
         .arg("env")
         .output()
@@ -271,12 +271,7 @@ async fn boto3_finds_the_sagemaker_api_of_the_service_model_on_up() {
     let state = tempfile::tempdir().unwrap();
     let (mut up, printed) =
         start_up(&state, &["--mocks", "infra/pipelines/abalone-mocks.json"]).await;
-    let exports: Vec<(String, String)> = printed
-        .iter()
-        .filter_map(|l| l.trim().strip_prefix("export "))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
+    let exports = integration_tests::cli::exports(&printed);
     assert!(
         exports.iter().any(|(k, _)| k == "AWS_ENDPOINT_URL_S3"),
         "the S3 endpoint is printed: {printed:#?}"

@@ -15,14 +15,14 @@ import boto3
 
 state_dir, step_name, *outputs = sys.argv[1:]
 with open(os.path.join(state_dir, "endpoints.json")) as f:
-    endpoint = json.load(f)["sagemaker"]
-# The emulator's fixed test credentials and region.
+    stack = json.load(f)
+# The keys this start of the stack made, as its state file gives them to its user.
 sagemaker = boto3.client(
     "sagemaker",
-    endpoint_url=endpoint,
+    endpoint_url=stack["sagemaker"],
     region_name="us-east-1",
-    aws_access_key_id="testing",
-    aws_secret_access_key="testing",
+    aws_access_key_id=stack["env"]["AWS_ACCESS_KEY_ID"],
+    aws_secret_access_key=stack["env"]["AWS_SECRET_ACCESS_KEY"],
 )
 
 deadline = time.monotonic() + 60

@@ -14,9 +14,14 @@ use pipelines_emulator::emr::EmrServer;
 
 async fn emr() -> (EmrServer, aws_sdk_emr::Client, tempfile::TempDir) {
     let logs = tempfile::tempdir().unwrap();
-    let (server, _events) = EmrServer::start(logs.path().to_path_buf()).await.unwrap();
-    let client =
-        aws_sdk_emr::Client::new(&pipelines_emulator::stack::sdk_config(&server.endpoint()));
+    let credentials = pipelines_emulator::auth::Credentials::generate();
+    let (server, _events) = EmrServer::start(logs.path().to_path_buf(), credentials.clone())
+        .await
+        .unwrap();
+    let client = aws_sdk_emr::Client::new(&pipelines_emulator::stack::sdk_config(
+        &server.endpoint(),
+        &credentials,
+    ));
     (server, client, logs)
 }
 

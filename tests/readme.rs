@@ -359,12 +359,7 @@ async fn the_local_s3_and_callback_commands_run_with_the_aws_cli_as_written() {
 
     let state = tempfile::tempdir().unwrap();
     let (mut up, printed) = start_up(&state, &[]).await;
-    let endpoint = printed
-        .iter()
-        .find_map(|l| l.trim().strip_prefix("export AWS_ENDPOINT_URL_SAGEMAKER="))
-        .unwrap()
-        .to_owned();
-    let client = aws_sdk_sagemaker::Client::new(&pipelines_emulator::stack::sdk_config(&endpoint));
+    let client = integration_tests::cli::sagemaker_client(&printed);
     bash(second_shell, folder.path(), &state).await;
 
     // The evaluation read from local S3 passes the threshold: the approval waits.

@@ -196,6 +196,7 @@ pub async fn list_pipelines(stack: &Emulator) -> (Duration, Duration) {
     }
     let client = aws_sdk_sagemaker::Client::new(&pipelines_emulator::stack::sdk_config(
         &stack.sagemaker.endpoint(),
+        stack.credentials(),
     ));
     let median = |max: i32| {
         let client = client.clone();

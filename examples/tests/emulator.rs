@@ -88,7 +88,10 @@ async fn job_file(jobs: &Path, suffix: &str) -> (String, Value) {
 async fn the_custom_steps_run_in_a_pipeline_and_the_job_completes_or_is_cancelled() {
     let jobs = tempfile::tempdir().unwrap();
     let stack = stack(jobs.path()).await;
-    let client = aws_sdk_sagemaker::Client::new(&sdk_config(&stack.sagemaker.endpoint()));
+    let client = aws_sdk_sagemaker::Client::new(&sdk_config(
+        &stack.sagemaker.endpoint(),
+        stack.credentials(),
+    ));
     client
         .create_pipeline()
         .pipeline_name("custom")

@@ -93,3 +93,37 @@ pub async fn wait_for_status(
     }
     status
 }
+
+/// The `export NAME='VALUE'` lines `up` and `env` print, as a shell would read them.
+pub fn exports(printed: &[String]) -> Vec<(String, String)> {
+    printed
+        .iter()
+        .filter_map(|l| l.trim().strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| {
+            let words = shlex::split(v).unwrap_or_else(|| panic!("unquotable export {k}={v}"));
+            (k.to_owned(), words.concat())
+        })
+        .collect()
+}
+
+/// aws-sdk-sagemaker configured from the exports `up` printed: its endpoint and keys.
+pub fn sagemaker_client(printed: &[String]) -> aws_sdk_sagemaker::Client {
+    let exports = exports(printed);
+    let get = |name: &str| {
+        exports
+            .iter()
+            .find(|(k, _)| k == name)
+            .unwrap_or_else(|| panic!("{name} is not exported: {printed:#?}"))
+            .1
+            .clone()
+    };
+    let credentials = pipelines_emulator::auth::Credentials {
+        access_key_id: get("AWS_ACCESS_KEY_ID"),
+        secret_access_key: get("AWS_SECRET_ACCESS_KEY"),
+    };
+    aws_sdk_sagemaker::Client::new(&pipelines_emulator::stack::sdk_config(
+        &get("AWS_ENDPOINT_URL_SAGEMAKER"),
+        &credentials,
+    ))
+}

@@ -8,6 +8,7 @@ use pipelines_emulator::Emulator;
 use serde_json::{json, Value};
 
 pub mod cli;
+pub mod raw;
 pub mod readme;
 
 /// A file of events/, parsed.
@@ -42,7 +43,7 @@ pub fn batch_item_failures(response: &Value) -> Vec<String> {
 
 /// An SDK configuration for moto server.
 pub fn moto_config(stack: &Emulator) -> SdkConfig {
-    pipelines_emulator::stack::sdk_config(&stack.moto.endpoint())
+    pipelines_emulator::stack::sdk_config(&stack.moto.endpoint(), stack.credentials())
 }
 
 /// Every event on the default bus with a given source, delivered by an EventBridge
@@ -199,6 +200,7 @@ pub fn name_in_arn(arn: &str) -> &str {
 pub fn sagemaker_client(stack: &Emulator) -> aws_sdk_sagemaker::Client {
     aws_sdk_sagemaker::Client::new(&pipelines_emulator::stack::sdk_config(
         &stack.sagemaker.endpoint(),
+        stack.credentials(),
     ))
 }
 

@@ -28,3 +28,37 @@ pub fn take_output(child: &mut Child) -> Vec<OutputStream> {
     let stderr = child.stderr.take().map(|s| Box::new(s) as OutputStream);
     stdout.into_iter().chain(stderr).collect()
 }
+
+/// A child's text as it may reach a terminal or a failure reason: control characters
+/// (an escape sequence that retitles the window, moves the cursor or colours the rest
+/// of the screen; a carriage return that overwrites a line) written out as `\x{1b}`,
+/// tabs and line feeds kept.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && c != '\t' && c != '\n')
+    {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() && c != '\t' && c != '\n' {
+            out.push_str(&c.escape_unicode().to_string().replace("\\u{", "\\x{"));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn control_characters_are_written_out_and_text_kept() {
+        assert_eq!(super::printable("plain\ttext é\n"), "plain\ttext é\n");
+        assert_eq!(
+            super::printable("\u{1b}]0;owned\u{7}red\u{1b}[31m\r"),
+            "\\x{1b}]0;owned\\x{7}red\\x{1b}[31m\\x{d}"
+        );
+    }
+}

@@ -54,10 +54,6 @@ async fn start_stack(options: &StackOptions) -> Result<Emulator, String> {
         })
         .await?;
     stack.start_standing_cluster();
-    let file = endpoints_file();
-    if let Some(dir) = file.parent() {
-        let _ = std::fs::create_dir_all(dir);
-    }
     let env: serde_json::Map<String, serde_json::Value> = stack
         .client_env()
         .into_iter()
@@ -65,8 +61,29 @@ async fn start_stack(options: &StackOptions) -> Result<Emulator, String> {
         .collect();
     let endpoints = serde_json::json!({"sagemaker": stack.sagemaker.endpoint(), "emr": stack.emr.endpoint(),
         "moto": stack.moto.endpoint(), "pid": std::process::id(), "env": env});
-    let _ = std::fs::write(&file, endpoints.to_string());
+    write_private(&endpoints_file(), &endpoints.to_string())
+        .map_err(|e| format!("{}: {e}", endpoints_file().display()))?;
     Ok(stack)
+}
+
+/// Writes the state file as the user's alone: its folder 0700, the file 0600, written
+/// whole under another name and renamed, so no reader sees it half written or open to
+/// others for a moment.
+fn write_private(file: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let dir = file.parent().unwrap_or(std::path::Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    let partial = dir.join(format!(".endpoints.{}", std::process::id()));
+    let _ = std::fs::remove_file(&partial);
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&partial)?;
+    out.write_all(text.as_bytes())?;
+    std::fs::rename(&partial, file)
 }
 
 fn forget_endpoints() {
@@ -108,11 +125,36 @@ fn read_mocks(path: Option<&PathBuf>) -> Result<Mocks, String> {
     Mocks::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Ctrl-C (SIGINT), caught from the moment it is made: one that arrives while the stack
-/// starts, or right after it printed its exports, stops it cleanly instead of killing it.
-fn interrupts() -> Result<tokio::signal::unix::Signal, String> {
-    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-        .map_err(|e| format!("cannot catch Ctrl-C: {e}"))
+/// The signals that stop the stack: Ctrl-C (SIGINT), and SIGTERM and SIGHUP, as
+/// systemd, CI runners and supervisors stop a process and a closed terminal ends it.
+/// Caught from the moment they are made: one that arrives while the stack starts, or
+/// right after it printed its exports, stops it cleanly (its work folder removed, its
+/// state file forgotten) instead of killing it.
+struct Interrupts {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
+}
+
+impl Interrupts {
+    /// The next stop signal of any kind.
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+            _ = self.hangup.recv() => {}
+        }
+    }
+}
+
+fn interrupts() -> Result<Interrupts, String> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let catch = |kind| signal(kind).map_err(|e| format!("cannot catch the stop signals: {e}"));
+    Ok(Interrupts {
+        interrupt: catch(SignalKind::interrupt())?,
+        terminate: catch(SignalKind::terminate())?,
+        hangup: catch(SignalKind::hangup())?,
+    })
 }
 
 /// `up`: the stack in the foreground until Ctrl-C.
@@ -128,8 +170,8 @@ pub async fn up(options: StackOptions) -> Result<(), String> {
     println!("  SQS, EventBridge, S3 (moto)  {}", stack.moto.endpoint());
     println!("  standing EMR cluster     {STANDING_CLUSTER_ID}");
     println!("point any AWS client at it with:");
-    for (key, value) in stack.client_env() {
-        println!("  export {key}={value}");
+    for line in export_lines(&stack.client_env()) {
+        println!("  {line}");
     }
     interrupted.recv().await;
     forget_endpoints();
@@ -250,6 +292,20 @@ fn running_stack() -> Result<serde_json::Value, String> {
     Ok(stack)
 }
 
+/// The keys the running stack wrote in its state file.
+fn stack_credentials(stack: &serde_json::Value) -> Result<crate::auth::Credentials, String> {
+    let get = |key: &str| {
+        stack["env"][key]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("the running stack's state file has no {key}"))
+    };
+    Ok(crate::auth::Credentials {
+        access_key_id: get("AWS_ACCESS_KEY_ID")?,
+        secret_access_key: get("AWS_SECRET_ACCESS_KEY")?,
+    })
+}
+
 /// `env`: the running stack's client environment as `export` lines, for
 /// `eval "$(pipelines-emulator env)"` in another shell.
 pub fn env() -> Result<(), String> {
@@ -257,10 +313,42 @@ pub fn env() -> Result<(), String> {
     let env = stack["env"].as_object().ok_or(
         "the running stack wrote no environment (started by an older pipelines-emulator?)",
     )?;
-    for (key, value) in env {
-        println!("export {key}={}", value.as_str().unwrap_or_default());
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+        .collect();
+    for line in export_lines(&env) {
+        println!("{line}");
     }
     Ok(())
+}
+
+/// The variables of the user's own AWS set-up that would ride along with the stack's
+/// keys: a session token (sent to the local endpoints, and refused there) and a
+/// profile (which the SDKs would look for).
+const USER_AWS_VARIABLES: &str =
+    "AWS_SESSION_TOKEN AWS_SECURITY_TOKEN AWS_PROFILE AWS_DEFAULT_PROFILE";
+
+/// `env` as shell lines: each value single-quoted (a `;` or `$(...)` in a value stays
+/// text under `eval`), after unsetting the user's token and profile.
+pub fn export_lines(env: &[(String, String)]) -> Vec<String> {
+    std::iter::once(format!("unset {USER_AWS_VARIABLES}"))
+        .chain(
+            env.iter()
+                .filter(|(key, _)| is_name(key))
+                .map(|(key, value)| format!("export {key}={}", shell_quote(value))),
+        )
+        .collect()
+}
+
+fn is_name(key: &str) -> bool {
+    !key.is_empty()
+        && !key.starts_with(|c: char| c.is_ascii_digit())
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn shell_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "'\\''"))
 }
 
 /// `rerun`: the named steps of a pipeline again on the running stack, on the results of
@@ -274,7 +362,8 @@ pub async fn rerun(
     let endpoint = endpoints["sagemaker"]
         .as_str()
         .ok_or("the endpoints file names no SageMaker endpoint")?;
-    crate::rerun::rerun(endpoint, &pipeline, &steps, from).await
+    let credentials = stack_credentials(&endpoints)?;
+    crate::rerun::rerun(endpoint, &credentials, &pipeline, &steps, from).await
 }
 
 /// `stop`: asks the running stack (`up` or `run`) to stop an execution.
@@ -283,7 +372,8 @@ pub async fn stop(execution_arn: String) -> Result<(), String> {
     let endpoint = endpoints["sagemaker"]
         .as_str()
         .ok_or("the endpoints file names no SageMaker endpoint")?;
-    aws_sdk_sagemaker::Client::new(&crate::stack::sdk_config(endpoint))
+    let credentials = stack_credentials(&endpoints)?;
+    aws_sdk_sagemaker::Client::new(&crate::stack::sdk_config(endpoint, &credentials))
         .stop_pipeline_execution()
         .pipeline_execution_arn(&execution_arn)
         // The model's ClientRequestToken takes 32 to 128 characters.
@@ -299,4 +389,33 @@ pub async fn stop(execution_arn: String) -> Result<(), String> {
         })?;
     println!("stopping {execution_arn}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_lines_stay_text_under_eval() {
+        let env = vec![
+            ("AWS_REGION".to_owned(), "us-east-1".to_owned()),
+            ("X".to_owned(), "a'b; touch /tmp/owned $(id)".to_owned()),
+            ("BAD NAME".to_owned(), "v".to_owned()),
+        ];
+        let lines = export_lines(&env);
+        assert_eq!(lines[0], format!("unset {USER_AWS_VARIABLES}"));
+        assert_eq!(lines[1], "export AWS_REGION='us-east-1'");
+        assert_eq!(lines[2], "export X='a'\\''b; touch /tmp/owned $(id)'");
+        assert_eq!(
+            lines.len(),
+            3,
+            "a name that is not a shell name is left out"
+        );
+        let script = format!("{}\nprintf %s \"$X\"", lines.join("\n"));
+        let out = std::process::Command::new("sh")
+            .args(["-c", &script])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), env[1].1);
+    }
 }

@@ -2,6 +2,7 @@
 //! with no AWS account and no Docker: a SageMaker API, moto server for SQS and
 //! EventBridge, and a Lambda Runtime API for each function.
 
+pub mod auth;
 pub mod aws_json;
 pub mod child;
 pub mod code_jobs;

@@ -119,8 +119,9 @@ pub async fn follow(
         let Some((lines, done)) = lines else {
             unreachable!("the execution was started before it is followed")
         };
+        // Reasons and outputs come from the pipeline's own code: shown, never obeyed.
         for line in lines {
-            let _ = writeln!(out, "{line}");
+            let _ = writeln!(out, "{}", crate::child::printable(&line));
         }
         if done {
             let Some(execution) = pipelines.execution(arn) else {
@@ -133,7 +134,7 @@ pub async fn follow(
                 execution
                     .failure_reason
                     .as_ref()
-                    .map(|r| format!(": {r}"))
+                    .map(|r| format!(": {}", crate::child::printable(r)))
                     .unwrap_or_default()
             );
             return execution;

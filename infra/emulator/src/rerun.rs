@@ -49,11 +49,12 @@ async fn latest_ended(client: &Client, pipeline: &str) -> Result<String, String>
 /// 1 Failed, 2 Stopped).
 pub async fn rerun(
     sagemaker_endpoint: &str,
+    credentials: &crate::auth::Credentials,
     pipeline: &str,
     steps: &[String],
     from: Option<String>,
 ) -> Result<i32, String> {
-    let client = Client::new(&crate::stack::sdk_config(sagemaker_endpoint));
+    let client = Client::new(&crate::stack::sdk_config(sagemaker_endpoint, credentials));
     let source = match from {
         Some(arn) => arn,
         None => latest_ended(&client, pipeline).await?,

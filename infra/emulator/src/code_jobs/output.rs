@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::{CodeJob, Echo};
-use crate::child::OutputStream;
+use crate::child::{printable, OutputStream};
 
 /// Lines of a job's output that end its failure reason.
 const TAIL_LINES: usize = 12;
@@ -31,10 +31,8 @@ pub(super) async fn keep_output(
         }
         let _ = log.lock().unwrap().write_all(&line);
         if let Some((job, sink)) = &echo {
-            sink(format!(
-                "[{job}] {}",
-                String::from_utf8_lossy(&line).trim_end()
-            ));
+            let text = String::from_utf8_lossy(&line);
+            sink(format!("[{job}] {}", printable(text.trim_end())));
         }
     }
 }
@@ -44,6 +42,7 @@ pub(super) async fn keep_output(
 /// is cut to fit is the start, so the error a traceback ends with stays.
 pub(super) fn failure(job: &CodeJob, root: &Path, log: &Path, how: &str) -> String {
     let written = std::fs::read_to_string(root.join("output/failure")).unwrap_or_default();
+    let written = printable(&written);
     let (head, detail) = if written.trim().is_empty() {
         (
             format!(
@@ -81,6 +80,6 @@ fn tail(log: &Path) -> String {
     if last.is_empty() {
         "(no output)".into()
     } else {
-        last.join(" | ")
+        printable(&last.join(" | ")).into_owned()
     }
 }

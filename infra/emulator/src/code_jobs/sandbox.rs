@@ -181,7 +181,9 @@ fn enter(layout: &Layout) -> std::io::Result<()> {
     // SAFETY: each call is a system call on strings of `layout`, alive for the child's
     // life; none allocates.
     unsafe {
-        check_os(libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS))?;
+        check_os(libc::unshare(
+            libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWPID,
+        ))?;
         write_file(c"/proc/self/setgroups", c"deny")?;
         write_file(c"/proc/self/uid_map", &layout.uid_map)?;
         write_file(c"/proc/self/gid_map", &layout.gid_map)?;
@@ -226,5 +228,87 @@ fn enter(layout: &Layout) -> std::io::Result<()> {
         bind(&layout.job_root, c"/opt/ml")?;
         check_os(libc::chdir(layout.cwd.as_ptr()))?;
     }
+    contain()
+}
+
+/// The job's processes live in a PID namespace of their own, which the kernel empties
+/// (SIGKILL to every member) when its first process ends: so nothing the job starts, a
+/// `setsid` daemon or a double fork included, outlives it. The process the stack
+/// spawned (A) stays outside and waits; its child (B) is the namespace's init, a reaper
+/// that waits for the job; B's child (C) returns from here and becomes the job. A and
+/// B ignore SIGTERM, so the stack's SIGTERM to the job's process group reaches the job
+/// alone, and its grace runs as SageMaker's does; A ends as the job ended.
+fn contain() -> std::io::Result<()> {
+    // SAFETY: fork, sigaction, waitpid, prctl, kill and _exit are async-signal-safe; the
+    // branches that do not return run nothing else.
+    unsafe {
+        libc::signal(libc::SIGTERM, libc::SIG_IGN);
+        let init = libc::fork();
+        check_os(init)?;
+        if init > 0 {
+            close_inherited();
+            report_as_own(wait_for(init));
+        }
+        // B: init of the namespace. It dies with A.
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        let job = libc::fork();
+        if job < 0 {
+            libc::_exit(127);
+        }
+        if job > 0 {
+            close_inherited();
+            // Reaps whatever the job leaves orphaned until the job itself ends.
+            libc::_exit(exit_code(wait_for(job)));
+        }
+        // C: the job. It dies with B, and takes SIGTERM as a process does by default.
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        libc::signal(libc::SIGTERM, libc::SIG_DFL);
+    }
     Ok(())
+}
+
+/// Waits for `pid`, reaping any other child on the way; answers its wait status.
+unsafe fn wait_for(pid: libc::pid_t) -> libc::c_int {
+    loop {
+        let mut status = 0;
+        let ended = libc::waitpid(-1, &mut status, 0);
+        if ended == pid {
+            return status;
+        }
+        if ended == -1 && *libc::__errno_location() == libc::ECHILD {
+            return 127 << 8;
+        }
+    }
+}
+
+/// A wait status as an exit code, a signal as 128 + its number (as shells report it).
+fn exit_code(status: libc::c_int) -> libc::c_int {
+    if libc::WIFSIGNALED(status) {
+        128 + libc::WTERMSIG(status)
+    } else {
+        libc::WEXITSTATUS(status)
+    }
+}
+
+/// Ends A as the job ended: by the same signal when B reported one, so the stack sees
+/// a job killed by SIGKILL as killed, not as exit code 137.
+unsafe fn report_as_own(status: libc::c_int) -> ! {
+    let code = exit_code(status);
+    if (129..128 + 32).contains(&code) {
+        let signal = code - 128;
+        libc::signal(signal, libc::SIG_DFL);
+        libc::kill(libc::getpid(), signal);
+    }
+    libc::_exit(code)
+}
+
+/// Closes every descriptor but the standard three in a process that will not exec: the
+/// one through which the stack learns that the job's exec succeeded must be left to
+/// the job alone, or the stack's spawn would wait for the whole job.
+unsafe fn close_inherited() {
+    if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) == -1 {
+        for fd in 3..4096 {
+            libc::close(fd);
+        }
+    }
 }

@@ -15,17 +15,25 @@ pub fn split_uri(uri: &str) -> Result<(&str, &str), String> {
 }
 
 /// Where an object under `prefix` lands below the local folder: its key past the prefix;
-/// an object whose key is the prefix itself (one file named) keeps its file name.
-pub fn relative_path(prefix: &str, key: &str) -> PathBuf {
+/// an object whose key is the prefix itself (one file named) keeps its file name. A key
+/// whose rest has a `.` or `..` segment would land elsewhere, and is refused by name.
+pub fn relative_path(prefix: &str, key: &str) -> Result<PathBuf, String> {
     let rest = key
         .strip_prefix(prefix)
         .unwrap_or(key)
         .trim_start_matches('/');
-    if rest.is_empty() {
-        PathBuf::from(key.rsplit('/').next().unwrap_or(key))
+    let rest = if rest.is_empty() {
+        key.rsplit('/').next().unwrap_or(key)
     } else {
-        PathBuf::from(rest)
+        rest
+    };
+    let parts: Vec<&str> = rest.split('/').filter(|part| !part.is_empty()).collect();
+    if parts.is_empty() || parts.iter().any(|part| *part == "." || *part == "..") {
+        return Err(format!(
+            "ClientError: the S3 key '{key}' would be written outside the job's folder"
+        ));
     }
+    Ok(parts.iter().collect())
 }
 
 /// Every object under the S3 prefix `uri`, into `local`. Counts the objects; none is an
@@ -46,7 +54,7 @@ pub async fn download(s3: &aws_sdk_s3::Client, uri: &str, local: &Path) -> Resul
             if key.ends_with('/') {
                 continue;
             }
-            let target = local.join(relative_path(prefix, key));
+            let target = local.join(relative_path(prefix, key)?);
             if let Some(parent) = target.parent() {
                 std::fs::create_dir_all(parent)
                     .map_err(|e| format!("{}: {e}", parent.display()))?;
@@ -62,7 +70,8 @@ pub async fn download(s3: &aws_sdk_s3::Client, uri: &str, local: &Path) -> Resul
 }
 
 /// Every file below `local`, to the S3 prefix `uri` (its path below `local` as the rest of
-/// the key). Counts the objects.
+/// the key). Counts the objects. Symbolic links are never followed: the job made them,
+/// and one may point at any file of the user's (a link is refused by name).
 pub async fn upload(s3: &aws_sdk_s3::Client, local: &Path, uri: &str) -> Result<usize, String> {
     let (bucket, prefix) = split_uri(uri)?;
     let prefix = prefix.trim_end_matches('/');
@@ -74,7 +83,13 @@ pub async fn upload(s3: &aws_sdk_s3::Client, local: &Path, uri: &str) -> Result<
         };
         for entry in entries.flatten() {
             let path = entry.path();
-            if path.is_dir() {
+            let kind = entry
+                .file_type()
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            if kind.is_symlink() {
+                return Err(refused_link(&path, local));
+            }
+            if kind.is_dir() {
                 folders.push(path);
                 continue;
             }
@@ -104,7 +119,20 @@ pub async fn upload(s3: &aws_sdk_s3::Client, local: &Path, uri: &str) -> Result<
     Ok(count)
 }
 
-/// One object of local S3 to a file.
+/// A symbolic link a job left where its files are collected, refused by its path below
+/// the job's folder.
+fn refused_link(path: &Path, local: &Path) -> String {
+    let to = std::fs::read_link(path)
+        .map(|to| to.display().to_string())
+        .unwrap_or_default();
+    format!(
+        "ClientError: {} is a symbolic link (to {to}); the emulator never follows a job's links out of its folder",
+        path.strip_prefix(local).unwrap_or(path).display()
+    )
+}
+
+/// One object of local S3 to a file, streamed: memory stays flat whatever its size. The
+/// file is made new, never through a link.
 pub async fn download_file(s3: &aws_sdk_s3::Client, uri: &str, file: &Path) -> Result<(), String> {
     let (bucket, key) = split_uri(uri)?;
     let body = s3
@@ -114,11 +142,17 @@ pub async fn download_file(s3: &aws_sdk_s3::Client, uri: &str, file: &Path) -> R
         .send()
         .await
         .map_err(|e| format!("reading {uri}: {}", DisplayErrorContext(&e)))?
-        .body
-        .collect()
+        .body;
+    let mut out = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(file)
         .await
-        .map_err(|e| format!("reading {uri}: {e}"))?;
-    std::fs::write(file, body.into_bytes()).map_err(|e| format!("{}: {e}", file.display()))
+        .map_err(|e| format!("{}: {e}", file.display()))?;
+    tokio::io::copy(&mut body.into_async_read(), &mut out)
+        .await
+        .map_err(|e| format!("reading {uri} into {}: {e}", file.display()))?;
+    Ok(())
 }
 
 /// A file to one object of local S3.
@@ -154,13 +188,15 @@ pub fn unpack(archive: &Path, folder: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// `folder`'s files, packed as a `.tar.gz` at `archive`, paths relative to the folder.
+/// `folder`'s files, packed as a `.tar.gz` at `archive`, paths relative to the folder. A
+/// symbolic link is packed as a link, as `tar` packs it: never the file it points at.
 pub fn pack(folder: &Path, archive: &Path) -> Result<(), String> {
     let file = std::fs::File::create(archive).map_err(|e| format!("{}: {e}", archive.display()))?;
     let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
         file,
         flate2::Compression::default(),
     ));
+    builder.follow_symlinks(false);
     builder
         .append_dir_all(".", folder)
         .and_then(|()| builder.into_inner())
@@ -176,17 +212,56 @@ mod tests {
     #[test]
     fn a_named_object_keeps_its_name_and_a_prefix_its_structure() {
         assert_eq!(
-            relative_path("code/preprocessing.py", "code/preprocessing.py"),
+            relative_path("code/preprocessing.py", "code/preprocessing.py").unwrap(),
             PathBuf::from("preprocessing.py")
         );
         assert_eq!(
-            relative_path("run/train", "run/train/part/train.csv"),
+            relative_path("run/train", "run/train/part/train.csv").unwrap(),
             PathBuf::from("part/train.csv")
         );
         assert_eq!(
-            relative_path("run/train/", "run/train/a.csv"),
+            relative_path("run/train/", "run/train/a.csv").unwrap(),
             PathBuf::from("a.csv")
         );
+        assert_eq!(
+            relative_path("run/train", "run/train//a//b.csv").unwrap(),
+            PathBuf::from("a/b.csv")
+        );
+    }
+
+    #[test]
+    fn a_key_that_climbs_out_of_the_folder_is_refused_by_name() {
+        for key in ["data/../../../../tmp/x", "data/./x", "data/..", ".."] {
+            let refused = relative_path("data", key).unwrap_err();
+            assert!(refused.contains(key), "{refused}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_link_is_packed_as_a_link_and_never_uploaded() {
+        let work = tempfile::tempdir().unwrap();
+        let secret = work.path().join("secret");
+        std::fs::write(&secret, "the user's credentials").unwrap();
+        let folder = work.path().join("model");
+        std::fs::create_dir_all(&folder).unwrap();
+        std::os::unix::fs::symlink(&secret, folder.join("leak")).unwrap();
+        let archive = work.path().join("model.tar.gz");
+        pack(&folder, &archive).unwrap();
+        let packed = std::fs::read(&archive).unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&packed[..]), &mut text)
+            .unwrap();
+        assert!(!text.contains("the user's credentials"));
+        // Refused before any call: this client reaches nothing.
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::Config::builder()
+                .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+                .region(aws_sdk_s3::config::Region::new("us-east-1"))
+                .endpoint_url("http://127.0.0.1:9")
+                .build(),
+        );
+        let refused = upload(&s3, &folder, "s3://b/out").await.unwrap_err();
+        assert!(refused.contains("leak is a symbolic link"), "{refused}");
     }
 
     #[test]

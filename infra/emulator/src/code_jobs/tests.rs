@@ -115,40 +115,37 @@ async fn a_jobs_output_is_logged_echoed_by_line_and_what_it_left_running_ends_wi
     let jobs = jobs(work.path()).echo_to(move |line| sink.lock().unwrap().push(line));
     let (_stop, stopped) = watch::channel(false);
     let started = std::time::Instant::now();
-    // A background sleep holds the job's output open long after the job's own process.
+    // A background sleep holds the job's output open long after the job's own process;
+    // a `setsid` one leaves the job's process group and session, and a double fork its
+    // parent. Each sleep's odd length marks it among the machine's processes.
     let end = jobs
         .run(
             &job(
                 "echo to stdout; echo to stderr >&2; printf 'bytes \\377\\n'; \
-                 sleep 60 & echo $! > /opt/ml/output/left.pid; exit 0",
+                 sleep 60.0101 & setsid sleep 60.0102 & (setsid sh -c 'sleep 60.0103 &' &); \
+                 exit 0",
                 Duration::from_secs(30),
             ),
             Path::new("/usr/bin/python3"),
             stopped,
         )
         .await;
-    let CodeJobEnd::Completed { log, root } = end else {
+    let CodeJobEnd::Completed { log, .. } = end else {
         panic!("{end:?}")
     };
     assert!(
         started.elapsed() < Duration::from_secs(30),
         "the job ended with its own process, not with what it left running"
     );
-    let left = std::fs::read_to_string(root.join("output/left.pid")).unwrap();
-    let stat = format!("/proc/{}/stat", left.trim());
-    // Killed with its job; gone once reaped, a zombie until then.
-    let gone = || {
-        std::fs::read_to_string(&stat).map_or(true, |s| {
-            s.rsplit(')').next().unwrap().trim_start().starts_with('Z')
-        })
-    };
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !gone() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the sleep the job left still runs"
-        );
-        tokio::task::yield_now().await;
+    for marker in ["60.0101", "60.0102", "60.0103"] {
+        while running(marker) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the sleep {marker} the job left still runs"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
     let logged = std::fs::read(&log).unwrap();
     for line in ["to stdout\n", "to stderr\n"] {
@@ -166,5 +163,42 @@ async fn a_jobs_output_is_logged_echoed_by_line_and_what_it_left_running_ends_wi
     assert_eq!(
         echoed,
         ["[job] bytes \u{fffd}", "[job] to stderr", "[job] to stdout"]
+    );
+}
+
+/// Whether a live process (not a zombie) of the machine has `marker` in its command line.
+fn running(marker: &str) -> bool {
+    std::fs::read_dir("/proc").unwrap().flatten().any(|entry| {
+        let path = entry.path();
+        let cmdline = std::fs::read(path.join("cmdline")).unwrap_or_default();
+        let zombie = std::fs::read_to_string(path.join("stat")).map_or(true, |s| {
+            s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        });
+        !zombie && String::from_utf8_lossy(&cmdline).contains(marker)
+    })
+}
+
+#[tokio::test]
+async fn a_jobs_processes_see_a_pid_namespace_of_their_own() {
+    let (end, _work) = run(
+        "test \"$$\" -le 3 && sh -c 'echo $$' > /opt/ml/output/child.pid",
+        Duration::from_secs(30),
+    )
+    .await;
+    let CodeJobEnd::Completed { root, .. } = end else {
+        panic!("{end:?}")
+    };
+    let child: u32 = std::fs::read_to_string(root.join("output/child.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        child < 10,
+        "pids count from 1 in the job's namespace: {child}"
     );
 }

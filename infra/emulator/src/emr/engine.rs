@@ -60,6 +60,9 @@ pub struct EmrEngine {
     log_root: PathBuf,
     /// AddJobFlowSteps calls still to answer with throttling (a fault knob).
     throttle_add_steps: Arc<AtomicUsize>,
+    /// What a step's process starts with (the stack's client environment), and
+    /// nothing of the emulator's own: no user's keys, profile or HOME reach a step.
+    step_env: Arc<Mutex<Vec<(String, String)>>>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -80,9 +83,16 @@ impl EmrEngine {
                 emitter,
                 log_root,
                 throttle_add_steps: Arc::default(),
+                step_env: Arc::default(),
             },
             events,
         )
+    }
+
+    /// The stack's client environment, which every step starts from (with PATH, and its
+    /// log folder as HOME).
+    pub fn set_step_env(&self, env: Vec<(String, String)>) {
+        *self.step_env.lock().unwrap() = env;
     }
 
     pub fn event_faults(&self) -> Arc<EventFaults> {
@@ -455,7 +465,8 @@ impl EmrEngine {
             }
             if let Some((step, killed)) = self.next_step(&cluster_id) {
                 self.set_cluster_state(&cluster_id, "RUNNING");
-                let end = run_step(&step, killed).await;
+                let env = self.step_env.lock().unwrap().clone();
+                let end = run_step(&step, killed, env).await;
                 match self.finish_step(&step.id, end).as_deref() {
                     Some("TERMINATE_CLUSTER" | "TERMINATE_JOB_FLOW") => {
                         let _ = self.end_cluster(
@@ -500,8 +511,13 @@ enum StepEnd {
 }
 
 /// Runs a command-runner.jar step: Args is the command line; its output is kept in the
-/// step's log folder as stdout and stderr, as EMR keeps them.
-async fn run_step(step: &StepRecord, killed: oneshot::Receiver<Cancel>) -> StepEnd {
+/// step's log folder as stdout and stderr, as EMR keeps them. The process starts from
+/// `env` alone, with the log folder as its HOME.
+async fn run_step(
+    step: &StepRecord,
+    killed: oneshot::Receiver<Cancel>,
+    env: Vec<(String, String)>,
+) -> StepEnd {
     if step.jar != "command-runner.jar" {
         return StepEnd::NotRunnable(format!(
             "the local EMR runs command-runner.jar steps only, not {}",
@@ -518,8 +534,12 @@ async fn run_step(step: &StepRecord, killed: oneshot::Receiver<Cancel>) -> StepE
     let (Ok(stdout), Ok(stderr)) = (open("stdout"), open("stderr")) else {
         return StepEnd::NotRunnable("cannot write the step's logs".to_owned());
     };
+    let env = crate::stack::child_env(env, &step.log_dir);
     let child = crate::child::dies_with_parent(&mut Command::new(program))
         .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .envs(env)
         .current_dir(&step.log_dir)
         .stdin(Stdio::null())
         .stdout(stdout)

@@ -16,6 +16,7 @@ use super::engine::{Cancel, EmrEngine, EngineError, NewStep};
 use super::events::EmrEventStream;
 use super::model::epoch;
 use super::requests;
+use crate::auth::{self, Credentials};
 use crate::aws_json::{self, AwsError};
 
 /// A running EMR endpoint; it stops when dropped.
@@ -28,11 +29,16 @@ pub struct EmrServer {
 impl EmrServer {
     /// Starts the endpoint; step logs go below `log_root`. The stream carries every
     /// EventBridge event EMR emits.
-    pub async fn start(log_root: PathBuf) -> std::io::Result<(Self, EmrEventStream)> {
+    /// Only requests signed with `credentials` are answered.
+    pub async fn start(
+        log_root: PathBuf,
+        credentials: Credentials,
+    ) -> std::io::Result<(Self, EmrEventStream)> {
         let (engine, events) = EmrEngine::new(log_root);
         let app = Router::new()
             .route("/", post(handle))
             .with_state(engine.clone());
+        let app = auth::require_signature(app, credentials, auth::Protocol::Json);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let task = tokio::spawn(async move {

@@ -173,6 +173,7 @@ impl LocalFunction {
             ));
         }
         let pid = child.id();
+        self.api.serve_process(pid.unwrap_or_default());
         let exited = Arc::new(Mutex::new(None));
         let watcher = tokio::spawn(watch_exit(child, self.api.clone(), exited.clone()));
         Ok(Process {
@@ -203,7 +204,7 @@ async fn keep_lines(
     let mut lines = BufReader::new(stream).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         if echo {
-            eprintln!("[{name}] {line}");
+            eprintln!("[{name}] {}", crate::child::printable(&line));
         }
         let mut logs = logs.lock().unwrap();
         if logs.len() == MAX_LOG_LINES {

@@ -1,6 +1,7 @@
 //! Functions of this workspace run as Lambda runs them: a process polling a Runtime API.
 
 mod function;
+mod peer;
 mod runtime_api;
 
 pub use function::{FunctionSpec, LocalFunction};

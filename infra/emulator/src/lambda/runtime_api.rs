@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -32,7 +32,8 @@ struct ApiState {
     queue: Mutex<VecDeque<Invocation>>,
     queued: Notify,
     in_flight: Mutex<HashMap<String, Reply>>,
-    next_id: AtomicU64,
+    /// The pid of the function's process, whose connections alone are served (0: none).
+    process: Arc<AtomicU32>,
     /// When the current process first asked for an invocation: its init ended.
     first_poll: Mutex<Option<Instant>>,
 }
@@ -40,6 +41,7 @@ struct ApiState {
 /// The API for one function; it stops when dropped.
 pub(super) struct RuntimeApi {
     addr: SocketAddr,
+
     state: Arc<ApiState>,
     task: JoinHandle<()>,
 }
@@ -51,7 +53,7 @@ impl RuntimeApi {
             queue: Mutex::new(VecDeque::new()),
             queued: Notify::new(),
             in_flight: Mutex::new(HashMap::new()),
-            next_id: AtomicU64::new(1),
+            process: Arc::default(),
             first_poll: Mutex::new(None),
         });
         let app = Router::new()
@@ -65,6 +67,7 @@ impl RuntimeApi {
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
+        let listener = super::peer::ProcessListener::new(listener, state.process.clone())?;
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -74,6 +77,12 @@ impl RuntimeApi {
     /// `host:port`, the value of AWS_LAMBDA_RUNTIME_API.
     pub fn address(&self) -> String {
         self.addr.to_string()
+    }
+
+    /// The function's process, now `pid`: the API answers its connections (and its
+    /// descendants') only.
+    pub fn serve_process(&self, pid: u32) {
+        self.state.process.store(pid, Ordering::SeqCst);
     }
 
     /// A new process is starting: its init lasts until it first polls `next`.
@@ -127,7 +136,7 @@ async fn next(State(state): State<Arc<ApiState>>) -> Response {
         // notify_one keeps a permit when nobody waits, so no wake-up is missed.
         state.queued.notified().await;
     };
-    let id = format!("{:08x}-local", state.next_id.fetch_add(1, Ordering::SeqCst));
+    let id = request_id();
     let deadline = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
@@ -239,4 +248,18 @@ fn fail_queued(state: &ApiState, error: &InvokeError) {
     for invocation in queued {
         let _ = invocation.reply.send(Err(error.clone()));
     }
+}
+
+/// A request id as Lambda's look (a UUID), drawn at random: the id is what a response
+/// is posted to, so it must not be guessed.
+fn request_id() -> String {
+    let hex = crate::auth::random_hex(32);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
 }

@@ -21,13 +21,72 @@ pub(super) fn max_runtime(request: &Value) -> Duration {
     )
 }
 
-/// A path of the container below `/opt/ml`, as a path below the job's folder.
+/// A path of the container below `/opt/ml`, as a path below the job's folder. Every
+/// segment must name a folder: an empty one (`/opt/ml//etc` would join as `/etc`), `.`
+/// or `..` is refused.
 pub(super) fn below_opt_ml(path: &str, what: &str) -> Result<PathBuf, String> {
+    let refused = || format!("{what} '{path}' is not a folder below /opt/ml");
     let rest = path
         .strip_prefix("/opt/ml/")
-        .filter(|rest| !rest.is_empty() && !rest.split('/').any(|part| part == ".."))
-        .ok_or_else(|| format!("{what} '{path}' is not below /opt/ml"))?;
-    Ok(PathBuf::from(rest.trim_end_matches('/')))
+        .map(|rest| rest.strip_suffix('/').unwrap_or(rest))
+        .ok_or_else(refused)?;
+    if rest
+        .split('/')
+        .any(|part| part.is_empty() || part == "." || part == "..")
+    {
+        return Err(refused());
+    }
+    Ok(PathBuf::from(rest))
+}
+
+/// A ChannelName as the service model allows it (`[A-Za-z0-9\.\-_]+`, at most 64
+/// characters), and not `.` or `..`, which would name a folder other than the channel's.
+pub(super) fn channel_name(name: &str) -> Result<&str, String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
+    if name.is_empty()
+        || name.len() > 64
+        || !name.chars().all(allowed)
+        || name == "."
+        || name == ".."
+    {
+        return Err(format!(
+            "ChannelName '{name}' is not a channel name (1 to 64 of A-Z a-z 0-9 . - _, not . or ..)"
+        ));
+    }
+    Ok(name)
+}
+
+/// What SageMaker refuses in a job request's paths, whether the step runs its code or
+/// answers from its mock: a LocalPath outside `/opt/ml`, a ChannelName outside the
+/// model's pattern. The step fails with it as a ClientError.
+pub fn refused_paths(step_type: &str, request: &Value) -> Result<(), String> {
+    match step_type {
+        "Processing" => {
+            let inputs = request["ProcessingInputs"].as_array().into_iter().flatten();
+            let outputs = request["ProcessingOutputConfig"]["Outputs"]
+                .as_array()
+                .into_iter()
+                .flatten();
+            for (kind, item, name, data) in inputs
+                .map(|i| ("input", i, "InputName", "S3Input"))
+                .chain(outputs.map(|o| ("output", o, "OutputName", "S3Output")))
+            {
+                if let Some(local) = item[data]["LocalPath"].as_str() {
+                    let name = item[name].as_str().unwrap_or("?");
+                    below_opt_ml(local, &format!("the LocalPath of {kind} '{name}'"))?;
+                }
+            }
+        }
+        "Training" => {
+            for channel in request["InputDataConfig"].as_array().into_iter().flatten() {
+                if let Some(name) = channel["ChannelName"].as_str() {
+                    channel_name(name)?;
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Interpreters a job's entrypoint may start: the user's Python, or a shell that does.
@@ -194,6 +253,16 @@ mod tests {
     }
 
     #[test]
+    fn channel_names_outside_the_models_pattern_are_refused() {
+        for bad in ["..", ".", "../../etc", "a/b", "", &"c".repeat(65)] {
+            let request = json!({"InputDataConfig": [{"ChannelName": bad}]});
+            assert!(refused_paths("Training", &request).is_err(), "{bad}");
+        }
+        let good = json!({"InputDataConfig": [{"ChannelName": "train-1.v_2"}]});
+        assert!(refused_paths("Training", &good).is_ok());
+    }
+
+    #[test]
     fn a_script_mode_request_is_its_command_inputs_and_outputs() {
         let job = processing(&request(), "pipelines-x-Pre").unwrap();
         assert_eq!(
@@ -237,9 +306,25 @@ mod tests {
             json!("/tmp/out");
         assert!(processing(&outside, "j")
             .unwrap_err()
-            .contains("not below /opt/ml"));
-        let mut escape = request();
-        escape["ProcessingInputs"][0]["S3Input"]["LocalPath"] = json!("/opt/ml/../../etc");
-        assert!(processing(&escape, "j").is_err());
+            .contains("not a folder below /opt/ml"));
+        assert!(refused_paths("Processing", &outside).is_err());
+        for trick in [
+            "/opt/ml/../../etc",
+            "/opt/ml//etc",
+            "/opt/ml/./x",
+            "/opt/ml/",
+            "/opt/mlx/y",
+        ] {
+            let mut escape = request();
+            escape["ProcessingInputs"][0]["S3Input"]["LocalPath"] = json!(trick);
+            let refused = refused_paths("Processing", &escape).unwrap_err();
+            assert!(refused.contains(trick), "{refused}");
+            assert!(processing(&escape, "j").is_err());
+        }
+        assert!(refused_paths("Processing", &request()).is_ok());
+        assert_eq!(
+            below_opt_ml("/opt/ml/processing/output/", "x").unwrap(),
+            PathBuf::from("processing/output")
+        );
     }
 }

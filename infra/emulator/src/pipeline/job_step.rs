@@ -76,6 +76,9 @@ impl StepTask {
         job: &str,
         now: f64,
     ) -> StepEnd {
+        if let Err(why) = code_plan::refused_paths(step_type, inputs) {
+            return StepEnd::failed(format!("ClientError: {why}"));
+        }
         let mock = self
             .pipelines
             .mocks()

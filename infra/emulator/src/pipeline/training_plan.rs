@@ -46,6 +46,7 @@ pub fn training(request: &Value, job_name: &str) -> Result<CodeJob, String> {
         let name = channel["ChannelName"]
             .as_str()
             .ok_or("a channel has no ChannelName")?;
+        let name = super::code_plan::channel_name(name)?;
         let source = &channel["DataSource"]["S3DataSource"];
         let uri = source["S3Uri"].as_str().ok_or_else(|| {
             format!("its channel '{name}' is not read from S3 (a file system data source), which the emulator has no data for")

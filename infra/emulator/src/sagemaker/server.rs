@@ -19,6 +19,7 @@ use super::callbacks::{CallbackState, Callbacks, ReportRefusal};
 use super::idempotency::Idempotency;
 use super::tags::Tags;
 use super::{execution_api, job_api, pipeline_api, requests, version_api};
+use crate::auth::{self, Credentials};
 use crate::aws_json::{self, AwsError};
 use crate::faults::Faults;
 use crate::pipeline::Pipelines;
@@ -52,7 +53,8 @@ pub struct SageMakerServer {
 }
 
 impl SageMakerServer {
-    pub async fn start() -> std::io::Result<Self> {
+    /// Starts the endpoint; it answers only requests signed with `credentials`.
+    pub async fn start(credentials: Credentials) -> std::io::Result<Self> {
         let callbacks = Arc::new(Callbacks::default());
         let faults = Arc::new(Faults::default());
         let requests = Arc::new(AtomicUsize::new(0));
@@ -73,6 +75,7 @@ impl SageMakerServer {
             .route("/", post(handle))
             .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
             .with_state(shared);
+        let app = auth::require_signature(app, credentials, auth::Protocol::Json);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let task = tokio::spawn(async move {

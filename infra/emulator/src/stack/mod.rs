@@ -9,6 +9,7 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 use tracing::warn;
 
+use crate::auth::Credentials;
 use crate::emr::{EmrEventStream, EmrServer};
 use crate::event_pattern;
 use crate::lambda::{FunctionSpec, LocalFunction};
@@ -19,22 +20,23 @@ use crate::step_runner::StackStepRunner;
 
 mod code;
 mod deploy;
+pub mod work_folder;
 
 pub use deploy::DeployOptions;
 
 pub const REGION: &str = "us-east-1";
 
-/// An AWS SDK configuration for one of the stack's endpoints, with its fixed test
+/// An AWS SDK configuration for one of the stack's endpoints, with the stack's
 /// credentials: what the CLI, the benchmarks and the tests talk to it with.
-pub fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+pub fn sdk_config(endpoint: &str, credentials: &Credentials) -> aws_config::SdkConfig {
     aws_config::SdkConfig::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(REGION))
         .credentials_provider(
             aws_credential_types::provider::SharedCredentialsProvider::new(
                 aws_credential_types::Credentials::new(
-                    "testing",
-                    "testing",
+                    &credentials.access_key_id,
+                    &credentials.secret_access_key,
                     None,
                     None,
                     "pipelines-emulator",
@@ -83,6 +85,7 @@ pub struct Emulator {
     queue_urls: BTreeMap<String, String>,
     runner: Option<Arc<StackStepRunner>>,
     echo_logs: bool,
+    credentials: Credentials,
     _work_dir: tempfile::TempDir,
 }
 
@@ -95,22 +98,37 @@ impl Drop for Emulator {
 
 impl Emulator {
     pub async fn start() -> Result<Self, String> {
-        let work_dir = tempfile::Builder::new()
-            .prefix("pipelines-emulator-")
-            .tempdir()
-            .map_err(|e| format!("work folder: {e}"))?;
+        let work_dir = work_folder::create().map_err(|e| format!("work folder: {e}"))?;
         std::fs::write(
             work_dir.path().join("sagemaker-config.yaml"),
             sdk_config_file(),
         )
         .map_err(|e| format!("work folder: {e}"))?;
-        let sagemaker = SageMakerServer::start()
+        let credentials = Credentials::generate();
+        let sagemaker = SageMakerServer::start(credentials.clone())
             .await
             .map_err(|e| format!("SageMaker endpoint: {e}"))?;
-        let (emr, emr_events) = EmrServer::start(work_dir.path().join("emr-logs"))
-            .await
-            .map_err(|e| format!("EMR endpoint: {e}"))?;
-        let moto = MotoServer::start().await?;
+        let (emr, emr_events) =
+            EmrServer::start(work_dir.path().join("emr-logs"), credentials.clone())
+                .await
+                .map_err(|e| format!("EMR endpoint: {e}"))?;
+        let moto_home = work_folder::private_dir(work_dir.path(), "moto")
+            .map_err(|e| format!("work folder: {e}"))?;
+        let moto_env = [
+            ("AWS_DEFAULT_REGION", REGION),
+            ("AWS_ACCESS_KEY_ID", &credentials.access_key_id),
+            ("AWS_SECRET_ACCESS_KEY", &credentials.secret_access_key),
+            ("AWS_CONFIG_FILE", "/dev/null"),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+            ("HOME", &moto_home.display().to_string()),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        let moto = MotoServer::start(
+            &work_dir.path().join("moto.sock"),
+            &moto_env,
+            credentials.clone(),
+        )
+        .await?;
         let functions: Functions = Arc::default();
         let emr_event_targets: EventTargets = Arc::default();
         let router = tokio::spawn(route_emr_events(
@@ -118,7 +136,7 @@ impl Emulator {
             functions.clone(),
             emr_event_targets.clone(),
         ));
-        Ok(Self {
+        let stack = Self {
             sagemaker,
             emr,
             moto,
@@ -129,8 +147,11 @@ impl Emulator {
             queue_urls: BTreeMap::new(),
             runner: None,
             echo_logs: false,
+            credentials,
             _work_dir: work_dir,
-        })
+        };
+        stack.emr.engine().set_step_env(stack.client_env());
+        Ok(stack)
     }
 
     /// The stack's own folder (functions' config, jobs' folders); gone when it stops.
@@ -144,14 +165,23 @@ impl Emulator {
         self
     }
 
-    /// The environment that points an AWS SDK (or the AWS CLI) at this stack.
+    /// The keys this start made: every endpoint answers only requests signed with them.
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
+    /// The environment that points an AWS SDK (or the AWS CLI) at this stack: its
+    /// endpoints and its keys (`up` and `env` print it).
     pub fn client_env(&self) -> Vec<(String, String)> {
         let moto = self.moto.endpoint();
         [
             ("AWS_REGION", REGION.to_owned()),
             ("AWS_DEFAULT_REGION", REGION.to_owned()),
-            ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
-            ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+            ("AWS_ACCESS_KEY_ID", self.credentials.access_key_id.clone()),
+            (
+                "AWS_SECRET_ACCESS_KEY",
+                self.credentials.secret_access_key.clone(),
+            ),
             ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
             ("AWS_ENDPOINT_URL_SAGEMAKER", self.sagemaker.endpoint()),
             ("AWS_ENDPOINT_URL_EMR", self.emr.endpoint()),
@@ -183,6 +213,13 @@ impl Emulator {
         .collect()
     }
 
+    /// What a process the stack starts (a function, an EMR step, a job) begins with,
+    /// and nothing of the user's environment: the client environment, no shared AWS
+    /// config or credentials file, and `home` as its HOME (so no `~/.aws` either).
+    pub fn child_env(&self, home: &std::path::Path) -> Vec<(String, String)> {
+        child_env(self.client_env(), home)
+    }
+
     /// Starts a workspace handler binary as function `name`, with its settings on top
     /// of the stack's client environment.
     pub async fn add_function(
@@ -208,7 +245,10 @@ impl Emulator {
         args: Vec<String>,
         settings: Vec<(String, String)>,
     ) -> FunctionSpec {
-        let mut env = self.client_env();
+        // A function's HOME is a folder of its own in the stack's.
+        let home = self.work_dir().join("functions").join(name);
+        let _ = std::fs::create_dir_all(&home);
+        let mut env = self.child_env(&home);
         env.extend(settings);
         FunctionSpec {
             name: name.to_owned(),
@@ -286,7 +326,7 @@ impl Emulator {
     }
 
     fn moto_config(&self) -> aws_config::SdkConfig {
-        sdk_config(&self.moto.endpoint())
+        sdk_config(&self.moto.endpoint(), &self.credentials)
     }
 
     pub fn sqs_client(&self) -> aws_sdk_sqs::Client {
@@ -304,6 +344,22 @@ impl Emulator {
             .build();
         aws_sdk_s3::Client::from_conf(config)
     }
+}
+
+/// `client` with what makes it a child's whole environment (`Emulator::child_env`).
+pub fn child_env(
+    mut client: Vec<(String, String)>,
+    home: &std::path::Path,
+) -> Vec<(String, String)> {
+    client.extend(
+        [
+            ("AWS_CONFIG_FILE", "/dev/null".to_owned()),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".to_owned()),
+            ("HOME", home.display().to_string()),
+        ]
+        .map(|(k, v)| (k.to_owned(), v)),
+    );
+    client
 }
 
 /// Fires a rule's schedule: the event EventBridge sends on `rate(...)`.
