@@ -24,6 +24,10 @@ REGION = "us-east-1"
 _PR_SET_PDEATHSIG = 1
 
 
+# What of the user's own AWS set-up would reach the emulator beside its keys.
+USER_AWS_VARIABLES = ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE")
+
+
 class EmulatorError(RuntimeError):
     """The emulator could not start, or stopped on its own; the message ends with its log."""
 
@@ -160,8 +164,12 @@ class Emulator:
 
     @contextlib.contextmanager
     def environment(self) -> Iterator[dict]:
-        """Puts `env` in os.environ for the block, and restores what was there."""
-        saved = {key: os.environ.get(key) for key in self.env}
+        """Puts `env` in os.environ for the block, hides the user's own session token
+        and profile (a real token would otherwise ride along to the local endpoints,
+        which refuse it), and restores all of it after."""
+        saved = {key: os.environ.get(key) for key in [*self.env, *USER_AWS_VARIABLES]}
+        for key in USER_AWS_VARIABLES:
+            os.environ.pop(key, None)
         os.environ.update(self.env)
         try:
             yield self.env

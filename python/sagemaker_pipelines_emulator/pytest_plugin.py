@@ -57,12 +57,20 @@ def pytest_addoption(parser):
         )
 
 
-def pytest_configure(config):
+@pytest.hookimpl(hookwrapper=True)
+def pytest_collection(session):
     # SDK 3.x makes boto3 clients when a test module imports it, before any fixture
-    # runs; with no region anywhere that import fails. A region of the user's own wins;
-    # the clients a test makes get the emulator's whole environment from the fixture.
-    if not (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")):
+    # runs; with no region anywhere that import fails. So while test modules are
+    # imported, and only then, a region is set when the user has none; the clients a
+    # test makes get the emulator's whole environment from the fixture.
+    missing = not (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
+    if missing:
         os.environ["AWS_DEFAULT_REGION"] = REGION
+    try:
+        yield
+    finally:
+        if missing and os.environ.get("AWS_DEFAULT_REGION") == REGION:
+            del os.environ["AWS_DEFAULT_REGION"]
 
 
 def _option(config, name):

@@ -104,3 +104,25 @@ def test_the_sdk_uploaded_the_script_to_the_emulators_s3(pipelines_emulator):
     s3 = pipelines_emulator.boto3_session().client("s3")
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=pipelines_emulator.default_bucket).get("Contents", [])]
     assert any(key.endswith("test_user_pipeline.py") for key in keys), json.dumps(keys)
+
+
+def test_the_fixture_hides_the_users_token_and_profile_and_puts_them_back(pipelines_emulator):
+    import os
+
+    import boto3
+
+    users_own = {"AWS_SESSION_TOKEN": "the-users-real-token", "AWS_PROFILE": "the-users-profile"}
+    saved = {key: os.environ.get(key) for key in users_own}
+    os.environ.update(users_own)
+    try:
+        with pipelines_emulator.environment():
+            assert not [key for key in users_own if key in os.environ]
+            # Signed with the stack's keys alone: a token beside them would be refused.
+            boto3.client("sagemaker").list_pipelines()
+        assert {key: os.environ.get(key) for key in users_own} == users_own
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

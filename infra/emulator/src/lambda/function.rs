@@ -74,6 +74,11 @@ impl LocalFunction {
         Ok(function)
     }
 
+    /// `host:port` of the function's Runtime API (its `AWS_LAMBDA_RUNTIME_API`).
+    pub fn runtime_api(&self) -> String {
+        self.api.address()
+    }
+
     pub fn name(&self) -> &str {
         &self.spec.name
     }
