@@ -593,3 +593,56 @@ async fn env_refuses_the_endpoints_of_a_stack_that_is_gone() {
     assert!(env.stdout.is_empty(), "no exports of a dead stack");
     assert!(!file.exists(), "the stale file is removed");
 }
+
+/// The stack's work folder, from the SDK config path `up` exports inside it.
+fn work_folder(printed: &[String]) -> PathBuf {
+    let exports = integration_tests::cli::exports(printed);
+    let config = &exports
+        .iter()
+        .find(|(k, _)| k == "SAGEMAKER_USER_CONFIG_OVERRIDE")
+        .unwrap()
+        .1;
+    PathBuf::from(config).parent().unwrap().to_path_buf()
+}
+
+fn signal(child: &tokio::process::Child, name: &str) {
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{name}"), &child.id().unwrap().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn up_stopped_by_sigterm_or_sighup_leaves_nothing_and_a_killed_ones_folder_is_swept() {
+    for stop in ["TERM", "HUP"] {
+        let state = tempfile::tempdir().unwrap();
+        let (mut up, printed) = start_up(&state, &[]).await;
+        let work = work_folder(&printed);
+        assert!(work.is_dir());
+        signal(&up, stop);
+        let status = tokio::time::timeout(DEADLINE, up.wait())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(status.code(), Some(0), "SIG{stop} stops up as Ctrl-C does");
+        assert!(
+            !work.exists(),
+            "SIG{stop} left the work folder {}",
+            work.display()
+        );
+        assert!(!state.path().join("endpoints.json").exists());
+    }
+
+    // Killed outright, no destructor runs: the next start sweeps what it left.
+    let state = tempfile::tempdir().unwrap();
+    let (mut killed, printed) = start_up(&state, &[]).await;
+    let left = work_folder(&printed);
+    signal(&killed, "KILL");
+    let _ = killed.wait().await;
+    assert!(left.is_dir(), "SIGKILL runs no clean-up");
+    let (mut next, _) = start_up(&state, &[]).await;
+    assert!(!left.exists(), "the next start swept {}", left.display());
+    interrupt(&next);
+    let _ = tokio::time::timeout(DEADLINE, next.wait()).await;
+}
