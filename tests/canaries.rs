@@ -127,25 +127,7 @@ async fn no_credential_profile_or_home_of_the_user_reaches_any_child_of_the_stac
 
 /// (pid, environment) of every live process below this one.
 fn descendants_environ() -> Vec<(u32, String)> {
-    let mut members = vec![std::process::id()];
-    let mut next = 0;
-    while next < members.len() {
-        let pid = members[next];
-        next += 1;
-        for task in std::fs::read_dir(format!("/proc/{pid}/task"))
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let children =
-                std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
-            members.extend(
-                children
-                    .split_whitespace()
-                    .filter_map(|c| c.parse::<u32>().ok()),
-            );
-        }
-    }
+    let members = pipelines_emulator::child::family(std::process::id());
     members
         .into_iter()
         .skip(1)

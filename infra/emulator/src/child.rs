@@ -29,6 +29,27 @@ pub fn take_output(child: &mut Child) -> Vec<OutputStream> {
     stdout.into_iter().chain(stderr).collect()
 }
 
+/// `pid` and every process below it, as the kernel lists each thread's children.
+pub fn family(pid: u32) -> Vec<u32> {
+    let mut members = vec![pid];
+    let mut next = 0;
+    while next < members.len() {
+        let member = members[next];
+        next += 1;
+        let tasks = std::fs::read_dir(format!("/proc/{member}/task"));
+        for task in tasks.into_iter().flatten().flatten() {
+            let children =
+                std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            members.extend(
+                children
+                    .split_whitespace()
+                    .filter_map(|c| c.parse::<u32>().ok()),
+            );
+        }
+    }
+    members
+}
+
 /// A child's text as it may reach a terminal or a failure reason: control characters
 /// (an escape sequence that retitles the window, moves the cursor or colours the rest
 /// of the screen; a carriage return that overwrites a line) written out as `\x{1b}`,

@@ -89,7 +89,7 @@ fn held_by(peer: SocketAddr, local: SocketAddr, pid: u32) -> bool {
         return false;
     };
     let link = format!("socket:[{inode}]");
-    family(pid).into_iter().any(|member| {
+    crate::child::family(pid).into_iter().any(|member| {
         std::fs::read_dir(format!("/proc/{member}/fd"))
             .into_iter()
             .flatten()
@@ -120,27 +120,6 @@ fn parse_address(text: &str) -> Option<SocketAddr> {
         Ipv4Addr::from(ip.to_ne_bytes()),
         port,
     )))
-}
-
-/// `pid` and every process below it, as the kernel lists each thread's children.
-fn family(pid: u32) -> Vec<u32> {
-    let mut members = vec![pid];
-    let mut next = 0;
-    while next < members.len() {
-        let member = members[next];
-        next += 1;
-        let tasks = std::fs::read_dir(format!("/proc/{member}/task"));
-        for task in tasks.into_iter().flatten().flatten() {
-            let children =
-                std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
-            members.extend(
-                children
-                    .split_whitespace()
-                    .filter_map(|c| c.parse::<u32>().ok()),
-            );
-        }
-    }
-    members
 }
 
 #[cfg(test)]
