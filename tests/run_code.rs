@@ -10,7 +10,7 @@ use integration_tests::{
 };
 use pipelines_emulator::pipeline::{Mocks, StepRecord};
 use pipelines_emulator::Emulator;
-use serde_json::json;
+use serde_json::{json, Value};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 const BUCKET: &str = "abalone-local";
@@ -545,4 +545,98 @@ async fn a_service_fault_on_the_first_attempt_is_retried_and_the_retry_runs_the_
         .unwrap()
         .starts_with("ran its code: python3 /opt/ml/processing/input/code/preprocessing.py"));
     assert!(evaluated_mse(&stack).await.is_finite());
+}
+
+/// An S3 key that climbs out of its input prefix (`..` segments) is staged nowhere: the
+/// step fails naming it, and nothing is written where the key points.
+#[tokio::test]
+async fn an_input_key_with_dot_dot_fails_its_step_and_writes_nothing_outside() {
+    let target = tempfile::tempdir().unwrap();
+    let outside = target.path().join("pwned");
+    let climb = "../".repeat(24);
+    let key = format!(
+        "abalone/abalone-dataset.csv/{climb}{}",
+        outside.display().to_string().trim_start_matches('/')
+    );
+    let stack = stack().await;
+    put(
+        &stack,
+        "code/preprocessing.py",
+        file("code/preprocessing.py"),
+    )
+    .await;
+    put(&stack, "abalone/abalone-dataset.csv", abalone_rows(10)).await;
+    put(&stack, &key, "written by the pipeline".into()).await;
+    let arn = start(&stack, "abalone").await;
+    let (status, _, steps) = ended(&stack, &arn).await;
+    assert_eq!(status, "Failed");
+    let reason = step(&steps, "AbaloneProcess")
+        .failure_reason
+        .clone()
+        .unwrap();
+    assert!(
+        reason.contains("ClientError") && reason.contains(&key),
+        "{reason}"
+    );
+    assert!(!outside.exists(), "the key was written outside the job");
+}
+
+/// A LocalPath with an empty segment (`/opt/ml//<path>`) would join as the host path
+/// itself: it fails the step as a ClientError naming it, whether the step runs its code
+/// or answers from its mock, and nothing is written there.
+#[tokio::test]
+async fn a_local_path_outside_opt_ml_fails_its_step_run_or_mocked() {
+    let target = tempfile::tempdir().unwrap();
+    let local = format!("/opt/ml/{}", target.path().display());
+    let mut definition: Value =
+        serde_json::from_str(&file("sdk/definitions/v2/abalone.json")).unwrap();
+    for step in definition["Steps"].as_array_mut().unwrap() {
+        if step["Name"] == "AbaloneProcess" {
+            step["Arguments"]["ProcessingInputs"][0]["S3Input"]["LocalPath"] = json!(local);
+        }
+    }
+    for run_code in [true, false] {
+        let stack = if run_code {
+            stack().await
+        } else {
+            deployed_stack(&[], None).await
+        };
+        let s3 = stack.s3_client();
+        let _ = s3.create_bucket().bucket(BUCKET).send().await;
+        put(
+            &stack,
+            "code/preprocessing.py",
+            file("code/preprocessing.py"),
+        )
+        .await;
+        put(&stack, "abalone/abalone-dataset.csv", abalone_rows(10)).await;
+        let client = sagemaker_client(&stack);
+        create_pipeline(&client, "escape", &definition.to_string())
+            .await
+            .unwrap();
+        let arn = client
+            .start_pipeline_execution()
+            .pipeline_name("escape")
+            .send()
+            .await
+            .unwrap()
+            .pipeline_execution_arn
+            .unwrap();
+        let (status, _, steps) = ended(&stack, &arn).await;
+        assert_eq!(status, "Failed", "run_code {run_code}");
+        let reason = step(&steps, "AbaloneProcess")
+            .failure_reason
+            .clone()
+            .unwrap();
+        assert!(
+            reason.starts_with("ClientError: the LocalPath of input 'input-1'")
+                && reason.contains(&local),
+            "run_code {run_code}: {reason}"
+        );
+        assert_eq!(
+            std::fs::read_dir(target.path()).unwrap().count(),
+            0,
+            "nothing written at {local}"
+        );
+    }
 }
