@@ -8,7 +8,7 @@ use integration_tests::{
     wait_until,
 };
 use pipelines_emulator::lambda::InvokeError;
-use pipelines_emulator::sagemaker::CallbackState;
+use pipelines_emulator::pipeline::CallbackState;
 use pipelines_emulator::Emulator;
 use serde_json::{json, Value};
 

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use integration_tests::{batch_item_failures, callback_event, deployed_stack};
-use pipelines_emulator::sagemaker::CallbackState;
+use pipelines_emulator::pipeline::CallbackState;
 use pipelines_emulator::stack::STANDING_CLUSTER_ID;
 use serde_json::{json, Value};
 

@@ -310,7 +310,7 @@ async fn redrive_brings_a_dlq_message_back_and_the_handler_serves_it() {
         "{out}"
     );
     match reported(&stack, token).await {
-        pipelines_emulator::sagemaker::CallbackState::Failed { reason, .. } => {
+        pipelines_emulator::pipeline::CallbackState::Failed { reason, .. } => {
             assert!(reason.contains("no-such-task"), "{reason}")
         }
         other => panic!("the handler reported {other:?}"),

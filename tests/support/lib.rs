@@ -273,7 +273,7 @@ pub async fn create_and_start(
 pub async fn reported(
     stack: &Emulator,
     token: &str,
-) -> pipelines_emulator::sagemaker::CallbackState {
+) -> pipelines_emulator::pipeline::CallbackState {
     stack
         .sagemaker
         .callbacks()

@@ -8,19 +8,20 @@ pub mod child;
 pub mod code_jobs;
 pub mod commands;
 pub mod emr;
-pub mod event_pattern;
 pub mod faults;
 pub mod lambda;
 pub mod live_view;
-pub mod moto;
 pub mod paths;
 pub mod pipeline;
 pub mod rerun;
 pub mod sagemaker;
 pub mod service_model;
-pub mod sqs_source;
 pub mod stack;
-pub mod step_runner;
-pub mod template;
 
 pub use stack::Emulator;
+
+/// The one region the stack answers as: every ARN and endpoint it makes names it.
+pub const REGION: &str = "us-east-1";
+
+/// The one account the stack answers as.
+pub const ACCOUNT: &str = "123456789012";

@@ -2,15 +2,13 @@
 
 pub mod attempts;
 pub mod cache;
-pub mod code_plan;
+pub mod callbacks;
 pub mod conditions;
 pub mod definition;
 pub mod executor;
 pub mod expressions;
 pub mod iso_duration;
-pub mod job_step;
 pub mod jobs;
-pub mod mocks;
 pub mod readiness;
 pub mod references;
 pub mod runner;
@@ -18,11 +16,11 @@ pub mod selective;
 pub mod step_run;
 pub mod step_task;
 pub mod store;
-pub mod training_plan;
 pub mod validate;
 
+pub use callbacks::{CallbackState, Callbacks, ReportRefusal};
 pub use executor::{resolve_parameters, retry_execution, start_execution, StartRequest};
-pub use mocks::Mocks;
+pub use jobs::mocks::Mocks;
 pub use runner::{EmrStepEnd, StepRunner};
 pub use selective::SelectiveConfig;
 pub use store::{CodeSettings, ExecutionRecord, PipelineSpec, Pipelines, StepRecord};

@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use serde_json::Value;
 use tokio::sync::watch;
 
+use super::Callbacks;
 use crate::code_jobs::{CodeJob, CodeJobEnd};
-use crate::sagemaker::Callbacks;
 
 /// How an EMR step ended.
 #[derive(Clone, Debug, PartialEq)]

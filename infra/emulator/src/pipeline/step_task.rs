@@ -11,7 +11,7 @@ use super::definition::{OutputDecl, StepDef, StepKind};
 use super::expressions::{text, typed, Context, EvalError};
 use super::runner::{EmrStepEnd, StepRunner};
 use super::store::{Pipelines, StepRecord};
-use crate::sagemaker::CallbackState;
+use super::CallbackState;
 
 /// A Callback step waits at most this long, as in SageMaker.
 const CALLBACK_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);

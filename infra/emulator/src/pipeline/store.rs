@@ -9,11 +9,10 @@ use tokio::sync::watch;
 
 use super::cache::StepCache;
 use super::definition::{Definition, StepDef};
-use super::mocks::Mocks;
+use super::jobs::mocks::Mocks;
 use super::runner::StepRunner;
 
-pub const ACCOUNT: &str = "123456789012";
-pub const REGION: &str = "us-east-1";
+pub use crate::{ACCOUNT, REGION};
 
 /// What CreatePipeline and UpdatePipeline give.
 #[derive(Clone, Debug, Default)]

@@ -1,7 +1,6 @@
 //! The SageMaker API of the emulator.
 
 mod api;
-mod callbacks;
 mod execution_api;
 mod idempotency;
 mod job_api;
@@ -13,5 +12,4 @@ mod tags;
 mod version_api;
 
 pub use api::Api;
-pub use callbacks::{CallbackState, Callbacks, ReportRefusal};
 pub use server::SageMakerServer;

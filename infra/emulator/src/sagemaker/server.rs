@@ -15,7 +15,6 @@ use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 
 use super::api::Api;
-use super::callbacks::{CallbackState, Callbacks, ReportRefusal};
 use super::idempotency::Idempotency;
 use super::tags::Tags;
 use super::{execution_api, job_api, pipeline_api, requests, version_api};
@@ -23,6 +22,7 @@ use crate::auth::{self, Credentials};
 use crate::aws_json::{self, AwsError};
 use crate::faults::Faults;
 use crate::pipeline::Pipelines;
+use crate::pipeline::{CallbackState, Callbacks, ReportRefusal};
 
 /// The API's limits, enforced as the service does, so that a handler that breaks
 /// them fails here before it fails in AWS.

@@ -9,9 +9,9 @@ use super::{run_schedule, Emulator, LOCAL_PIPELINE_ROLE, REGION};
 use crate::lambda::LocalFunction;
 use crate::paths;
 use crate::pipeline::definition::{Definition, StepKind};
-use crate::sqs_source::SqsSource;
-use crate::step_runner::StackStepRunner;
-use crate::template::{EventSource, Template};
+use crate::stack::sqs_source::SqsSource;
+use crate::stack::step_runner::StackStepRunner;
+use crate::stack::template::{EventSource, Template};
 
 /// How to deploy infra/template.yaml on the stack.
 #[derive(Clone, Debug, Default)]

@@ -11,20 +11,24 @@ use tracing::warn;
 
 use crate::auth::Credentials;
 use crate::emr::{EmrEventStream, EmrServer};
-use crate::event_pattern;
 use crate::lambda::{FunctionSpec, LocalFunction};
-use crate::moto::MotoServer;
 use crate::paths;
 use crate::sagemaker::SageMakerServer;
-use crate::step_runner::StackStepRunner;
+use crate::stack::moto::MotoServer;
+use crate::stack::step_runner::StackStepRunner;
 
 mod code;
 mod deploy;
+pub mod event_pattern;
+pub mod moto;
+pub mod sqs_source;
+pub mod step_runner;
+pub mod template;
 pub mod work_folder;
 
 pub use deploy::DeployOptions;
 
-pub const REGION: &str = "us-east-1";
+pub use crate::REGION;
 
 /// An AWS SDK configuration for one of the stack's endpoints, with the stack's
 /// credentials: what the CLI, the benchmarks and the tests talk to it with.

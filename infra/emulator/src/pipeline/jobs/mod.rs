@@ -3,8 +3,11 @@
 //! writes): they run on mocks, with the properties their Describe* answer would hold.
 
 pub mod describe;
+pub mod mocks;
+pub mod plan;
 pub mod searches;
 pub mod shapes;
+mod step;
 pub mod tuned;
 
 use describe::fnv;

@@ -4,14 +4,14 @@
 
 use serde_json::{json, Map, Value};
 
-use super::definition::PropertyFileDecl;
-use super::jobs::{self, describe};
 use super::mocks::merge;
 use super::mocks::{RunMode, StepMock};
-use super::step_task::{StepEnd, StepTask};
-use super::store::epoch;
-use super::{code_plan, training_plan};
+use super::plan::{self, training};
+use super::{self as jobs, describe};
 use crate::code_jobs::CodeJobEnd;
+use crate::pipeline::definition::PropertyFileDecl;
+use crate::pipeline::step_task::{StepEnd, StepTask};
+use crate::pipeline::store::epoch;
 
 impl StepTask {
     /// Runs a job step, its job answering Describe* from its start: InProgress, then
@@ -76,7 +76,7 @@ impl StepTask {
         job: &str,
         now: f64,
     ) -> StepEnd {
-        if let Err(why) = code_plan::refused_paths(step_type, inputs) {
+        if let Err(why) = plan::refused_paths(step_type, inputs) {
             return StepEnd::failed(format!("ClientError: {why}"));
         }
         let mock = self
@@ -103,7 +103,7 @@ impl StepTask {
                         if step_type == "Training" {
                             let output = std::fs::read_to_string(&log).unwrap_or_default();
                             answer["FinalMetricDataList"] =
-                                Value::Array(training_plan::final_metrics(inputs, &output, now));
+                                Value::Array(training::final_metrics(inputs, &output, now));
                         }
                         if step_type == "Processing" {
                             answer["ExitMessage"] = json!(exit_message(&root));
@@ -190,8 +190,8 @@ impl StepTask {
             ));
         };
         let plan = match step_type {
-            "Processing" => code_plan::processing(request, job),
-            "Training" => training_plan::training(request, job),
+            "Processing" => plan::processing(request, job),
+            "Training" => training::training(request, job),
             other => Err(format!(
                 "the emulator does not run the code of {other} steps yet"
             )),

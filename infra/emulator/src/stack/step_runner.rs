@@ -13,9 +13,9 @@ use tokio::sync::watch;
 use crate::aws_json::AwsError;
 use crate::emr::{Cancel, EmrEngine, EngineError};
 use crate::lambda::{InvokeError, LocalFunction};
+use crate::pipeline::Callbacks;
 use crate::pipeline::{EmrStepEnd, StepRunner};
-use crate::sagemaker::Callbacks;
-use crate::template::Template;
+use crate::stack::template::Template;
 
 pub struct StackStepRunner {
     pub callbacks: Arc<Callbacks>,

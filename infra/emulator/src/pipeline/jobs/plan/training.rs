@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
-use super::code_plan::{environment, max_runtime, one_instance, runnable_program, strings};
+use super::{environment, max_runtime, one_instance, runnable_program, strings};
 use crate::code_jobs::{CodeJob, Download, Upload};
 
 /// The one host of a local training job, as SageMaker names the first.
@@ -46,7 +46,7 @@ pub fn training(request: &Value, job_name: &str) -> Result<CodeJob, String> {
         let name = channel["ChannelName"]
             .as_str()
             .ok_or("a channel has no ChannelName")?;
-        let name = super::code_plan::channel_name(name)?;
+        let name = super::channel_name(name)?;
         let source = &channel["DataSource"]["S3DataSource"];
         let uri = source["S3Uri"].as_str().ok_or_else(|| {
             format!("its channel '{name}' is not read from S3 (a file system data source), which the emulator has no data for")
@@ -91,7 +91,7 @@ pub fn training(request: &Value, job_name: &str) -> Result<CodeJob, String> {
         ("TRAINING_JOB_NAME".to_owned(), job_name.to_owned()),
         (
             "TRAINING_JOB_ARN".to_owned(),
-            super::jobs::describe::arn("training-job", job_name),
+            crate::pipeline::jobs::describe::arn("training-job", job_name),
         ),
     ];
     env.extend(environment(&request["Environment"]));

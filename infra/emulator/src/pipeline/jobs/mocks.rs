@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::definition::{Definition, StepKind};
+use crate::pipeline::definition::{Definition, StepKind};
 
 /// How one job step behaves.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]

@@ -9,8 +9,8 @@ use serde_norway::value::TaggedValue;
 use serde_norway::Value as Yaml;
 
 pub const STACK_NAME: &str = "local";
-pub const ACCOUNT: &str = "123456789012";
-pub const REGION: &str = "us-east-1";
+pub use crate::ACCOUNT;
+pub use crate::REGION;
 
 /// What names resolve to.
 pub struct Scope<'a> {
