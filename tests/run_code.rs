@@ -152,7 +152,7 @@ async fn the_processing_script_runs_on_local_s3_data_and_its_outputs_feed_the_pi
     // What cannot run says so; what the mock file keeps on its mock, too.
     assert_eq!(
         step(&steps, "AbaloneTrain").code_run.as_deref(),
-        Some("mocked: its image 683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1 is an algorithm with no script the emulator can run (no ContainerEntrypoint, no sagemaker_program)")
+        Some("mocked: its image is built-in XGBoost 1.7-1, and the job's interpreter (--python) has no xgboost: install it there (pip install xgboost==1.7.4)")
     );
     assert_eq!(
         step(&steps, "AbaloneEval").code_run.as_deref(),
@@ -638,5 +638,153 @@ async fn a_local_path_outside_opt_ml_fails_its_step_run_or_mocked() {
             0,
             "nothing written at {local}"
         );
+    }
+}
+
+/// The abalone pipeline as the guide writes it (abalone.json, SDK-written), every job its
+/// own code: the preprocessing script, built-in XGBoost 1.7-1 in algorithm mode on the
+/// interpreter's xgboost, and an evaluation script that loads the trained model. The
+/// Condition reads the MSE the evaluation computed from the model that really trained.
+#[tokio::test]
+async fn builtin_xgboost_trains_for_real_and_the_evaluation_scores_the_model_it_made() {
+    for (threshold, branch) in [
+        ("0.0001", "AbaloneMSEFail"),
+        ("1000", "AbaloneRegister-RegisterModel"),
+    ] {
+        let stack = deployed_stack(&[], None).await;
+        let python = pipelines_emulator::paths::workspace_root().join(".venv-code/bin/python");
+        stack
+            .enable_code(python.to_str().unwrap(), true)
+            .await
+            .expect("scripts/setup made .venv-code");
+        stack
+            .s3_client()
+            .create_bucket()
+            .bucket(BUCKET)
+            .send()
+            .await
+            .unwrap();
+        put(
+            &stack,
+            "code/preprocessing.py",
+            file("code/xgboost/preprocessing.py"),
+        )
+        .await;
+        put(
+            &stack,
+            "code/evaluation.py",
+            file("code/xgboost/evaluation.py"),
+        )
+        .await;
+        put(&stack, "abalone/abalone-dataset.csv", abalone_rows(300)).await;
+        let client = sagemaker_client(&stack);
+        let arn = create_and_start(
+            &client,
+            "abalone",
+            &file("sdk/definitions/v2/abalone.json"),
+            &[("MseThreshold", threshold)],
+        )
+        .await;
+        // The else branch fails the execution; the if branch runs on to its Callback,
+        // which waits: the run is judged once the branch's first step ended.
+        let branch_ended = || {
+            stack
+                .sagemaker
+                .pipelines()
+                .execution(&arn)
+                .is_some_and(|e| {
+                    e.is_done()
+                        || e.steps
+                            .iter()
+                            .any(|s| s.name == branch && s.status != "Executing")
+                })
+        };
+        let deadline = std::time::Instant::now() + 2 * DEADLINE;
+        while !branch_ended() {
+            let execution = stack.sagemaker.pipelines().execution(&arn).unwrap();
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{branch} did not end: {:#?}",
+                execution
+                    .steps
+                    .iter()
+                    .map(|s| (&s.name, &s.status, &s.failure_reason, &s.code_run))
+                    .collect::<Vec<_>>()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let steps = stack.sagemaker.pipelines().execution(&arn).unwrap().steps;
+        let train = step(&steps, "AbaloneTrain");
+        assert_eq!(train.status, "Succeeded", "{:?}", train.failure_reason);
+        let note = train.code_run.as_deref().unwrap();
+        assert!(
+            note.starts_with("ran its code: python /opt/ml/code/pipelines_emulator_xgboost.py")
+                && note.contains("xgboost 3.0.5 of --python in place of the image's 1.7.4"),
+            "{note}"
+        );
+        let metrics = train.metadata["TrainingJob"]["Arn"].as_str().map(|_| ());
+        assert!(metrics.is_some());
+        let job = client
+            .describe_training_job()
+            .training_job_name(integration_tests::name_in_arn(
+                train.metadata["TrainingJob"]["Arn"].as_str().unwrap(),
+            ))
+            .send()
+            .await
+            .unwrap();
+        let names: Vec<&str> = job
+            .final_metric_data_list()
+            .iter()
+            .filter_map(|m| m.metric_name())
+            .collect();
+        assert_eq!(
+            names,
+            ["train:rmse", "validation:rmse"],
+            "SageMaker's metrics for the algorithm"
+        );
+        let artifact = job.model_artifacts().unwrap().s3_model_artifacts().unwrap();
+        let key = artifact.strip_prefix(&format!("s3://{BUCKET}/")).unwrap();
+        let packed = stack
+            .s3_client()
+            .get_object()
+            .bucket(BUCKET)
+            .key(key)
+            .send()
+            .await
+            .expect("the trained model.tar.gz is in local S3")
+            .body
+            .collect()
+            .await
+            .unwrap()
+            .into_bytes();
+        assert!(packed.len() > 1000, "a real model: {} bytes", packed.len());
+        let eval = step(&steps, "AbaloneEval");
+        assert_eq!(eval.status, "Succeeded", "{:?}", eval.failure_reason);
+        let report: Value = serde_json::from_str(
+            &get(&stack, "AbaloneEval/evaluation/evaluation.json")
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        let mse = report["regression_metrics"]["mse"]["value"]
+            .as_f64()
+            .unwrap();
+        assert!(mse.is_finite() && mse > 0.0, "{report}");
+        let outcome = &step(&steps, "AbaloneMSECond").metadata["Condition"]["Outcome"];
+        assert_eq!(
+            outcome,
+            if mse <= threshold.parse::<f64>().unwrap() {
+                "True"
+            } else {
+                "False"
+            },
+            "mse {mse} against {threshold}"
+        );
+        let expected = if branch == "AbaloneMSEFail" {
+            "Failed"
+        } else {
+            "Succeeded"
+        };
+        assert_eq!(step(&steps, branch).status, expected, "{branch}");
     }
 }

@@ -59,6 +59,9 @@ pub struct CodeJob {
     /// (a training job's `model` as `model.tar.gz`).
     pub archives: Vec<Upload>,
     pub max_runtime: Duration,
+    /// What the step's description says of the run beyond its command (the interpreter's
+    /// package in place of the image's, ...).
+    pub note: Option<String>,
 }
 
 /// How a job ended.

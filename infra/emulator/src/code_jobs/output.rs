@@ -52,7 +52,15 @@ pub(super) fn failure(job: &CodeJob, root: &Path, log: &Path, how: &str) -> Stri
             tail(log),
         )
     } else {
-        ("AlgorithmError: ".to_owned(), written.trim().to_owned())
+        // A driver that tells the user's fault from its own says which it is.
+        let written = written.trim();
+        let head =
+            if written.starts_with("ClientError: ") || written.starts_with("AlgorithmError: ") {
+                ""
+            } else {
+                "AlgorithmError: "
+            };
+        (head.to_owned(), written.to_owned())
     };
     let room = MAX_REASON.saturating_sub(head.len() + 3);
     if detail.len() <= room {

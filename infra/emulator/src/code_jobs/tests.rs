@@ -36,6 +36,7 @@ fn job(script: &str, max_runtime: Duration) -> CodeJob {
         )],
         archives: Vec::new(),
         max_runtime,
+        note: None,
     }
 }
 

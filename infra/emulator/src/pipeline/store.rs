@@ -317,6 +317,8 @@ pub struct CodeSettings {
     /// Every job step whose code can run runs it (`--run-code`); otherwise only those
     /// the mock file names.
     pub every_step: bool,
+    /// The interpreter's xgboost version, if it has one: built-in XGBoost runs on it.
+    pub xgboost: Option<String>,
 }
 
 impl Default for Pipelines {

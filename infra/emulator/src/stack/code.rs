@@ -14,8 +14,9 @@ impl Emulator {
     /// cannot have its own `/opt/ml` here.
     pub async fn enable_code(&self, python: &str, every_step: bool) -> Result<(), String> {
         let python = interpreter(python)?;
+        // Its version, and xgboost's if it has one (built-in XGBoost runs on it).
         let version = tokio::process::Command::new(&python)
-            .args(["-c", "import sys; print(sys.version.split()[0])"])
+            .args(["-c", PROBE])
             .output()
             .await
             .map_err(|e| format!("--python {}: {e}", python.display()))?;
@@ -30,12 +31,23 @@ impl Emulator {
         if let Some(why) = sandbox::check(self.work_dir()).await {
             return Err(format!("--run-code: {why}"));
         }
-        self.sagemaker
-            .pipelines()
-            .set_code(CodeSettings { python, every_step });
+        let xgboost = String::from_utf8_lossy(&version.stdout)
+            .lines()
+            .nth(1)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned);
+        self.sagemaker.pipelines().set_code(CodeSettings {
+            python,
+            every_step,
+            xgboost,
+        });
         Ok(())
     }
 }
+
+/// Prints the interpreter's version, then xgboost's (an empty line when it has none).
+const PROBE: &str = "import sys\nprint(sys.version.split()[0])\ntry:\n    import xgboost\n    print(xgboost.__version__)\nexcept Exception:\n    print()\n";
 
 /// The interpreter as an absolute path, not resolved through symlinks: a venv's python
 /// is a symlink, and finds its venv by the path it is started from.

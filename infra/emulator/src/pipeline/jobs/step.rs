@@ -191,7 +191,7 @@ impl StepTask {
         };
         let plan = match step_type {
             "Processing" => plan::processing(request, job),
-            "Training" => training::training(request, job),
+            "Training" => training::training(request, job, settings.xgboost.as_deref()),
             other => Err(format!(
                 "the emulator does not run the code of {other} steps yet"
             )),
@@ -200,6 +200,9 @@ impl StepTask {
             Ok(plan) => {
                 let unused = mock.unused_by_a_run();
                 let mut note = format!("ran its code: {}", plan.command.join(" "));
+                if let Some(about) = &plan.note {
+                    note += &format!(" ({about})");
+                }
                 if !unused.is_empty() {
                     note += &format!("; not used from its mock: {}", unused.join(", "));
                 }

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 mod processing;
 pub mod training;
+pub mod xgboost;
 
 pub use processing::processing;
 

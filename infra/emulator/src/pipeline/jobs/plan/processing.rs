@@ -98,6 +98,7 @@ pub fn processing(request: &Value, job_name: &str) -> Result<CodeJob, String> {
         files: Vec::new(),
         archives: Vec::new(),
         max_runtime: max_runtime(request),
+        note: None,
     })
 }
 

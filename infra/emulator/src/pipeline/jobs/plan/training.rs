@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
-use super::{environment, max_runtime, one_instance, runnable_program, strings};
+use super::{environment, max_runtime, one_instance, runnable_program, strings, xgboost};
 use crate::code_jobs::{CodeJob, Download, Upload};
 
 /// The one host of a local training job, as SageMaker names the first.
@@ -32,9 +32,12 @@ fn decoded(value: &Value) -> String {
     }
 }
 
-/// The job a training step's evaluated Arguments describe, or why it cannot run.
-pub fn training(request: &Value, job_name: &str) -> Result<CodeJob, String> {
+/// The job a training step's evaluated Arguments describe, or why it cannot run;
+/// `xgboost` is the version the job's interpreter has, if any (built-in XGBoost runs on it).
+pub fn training(request: &Value, job_name: &str, xgboost: Option<&str>) -> Result<CodeJob, String> {
     let spec = &request["AlgorithmSpecification"];
+    let mut files = Vec::new();
+    let mut note = None;
     let hyperparameters: BTreeMap<String, String> = request["HyperParameters"]
         .as_object()
         .map(|hps| hps.iter().map(|(k, v)| (k.clone(), decoded(v))).collect())
@@ -75,7 +78,8 @@ pub fn training(request: &Value, job_name: &str) -> Result<CodeJob, String> {
         });
         input_config.insert(
             name.to_owned(),
-            json!({"TrainingInputMode": mode, "S3DistributionType": source["S3DataDistributionType"],
+            json!({"ContentType": channel["ContentType"], "TrainingInputMode": mode,
+                   "S3DistributionType": source["S3DataDistributionType"],
                    "RecordWrapperType": channel["RecordWrapperType"].as_str().unwrap_or("None")}),
         );
         channels.push(name.to_owned());
@@ -133,6 +137,15 @@ pub fn training(request: &Value, job_name: &str) -> Result<CodeJob, String> {
         let mut command = vec!["python".to_owned(), program.clone()];
         command.extend(args);
         command
+    } else if let Some(version) = spec["TrainingImage"]
+        .as_str()
+        .and_then(xgboost::image_version)
+    {
+        let run = xgboost::algorithm_mode(&version, xgboost)?;
+        env.extend(run.env);
+        files.push(run.file);
+        note = run.note;
+        run.command
     } else {
         return Err(format!(
             "its image {} is an algorithm with no script the emulator can run (no ContainerEntrypoint, no sagemaker_program)",
@@ -148,8 +161,22 @@ pub fn training(request: &Value, job_name: &str) -> Result<CodeJob, String> {
         .as_str()
         .ok_or("it has no OutputDataConfig.S3OutputPath")?
         .trim_end_matches('/');
+    files.extend([
+        (
+            PathBuf::from("input/config/hyperparameters.json"),
+            json!(hyperparameters).to_string(),
+        ),
+        (
+            PathBuf::from("input/config/inputdataconfig.json"),
+            Value::Object(input_config).to_string(),
+        ),
+    ]);
     let resource = json!({"current_host": HOST, "hosts": [HOST], "current_instance_type":
         request["ResourceConfig"]["InstanceType"], "network_interface_name": "eth0"});
+    files.push((
+        PathBuf::from("input/config/resourceconfig.json"),
+        resource.to_string(),
+    ));
     Ok(CodeJob {
         name: job_name.to_owned(),
         command,
@@ -160,25 +187,13 @@ pub fn training(request: &Value, job_name: &str) -> Result<CodeJob, String> {
         folders: ["code", "model", "output/data", "input/config"]
             .map(PathBuf::from)
             .to_vec(),
-        files: vec![
-            (
-                PathBuf::from("input/config/hyperparameters.json"),
-                json!(hyperparameters).to_string(),
-            ),
-            (
-                PathBuf::from("input/config/inputdataconfig.json"),
-                Value::Object(input_config).to_string(),
-            ),
-            (
-                PathBuf::from("input/config/resourceconfig.json"),
-                resource.to_string(),
-            ),
-        ],
+        files,
         archives: vec![Upload {
             local: PathBuf::from("model"),
             s3_uri: format!("{output}/{job_name}/output/model.tar.gz"),
         }],
         max_runtime: max_runtime(request),
+        note,
     })
 }
 
@@ -233,7 +248,28 @@ fn toolkit_env(
 /// FinalMetricDataList from the job's output: for each MetricDefinition, the last value
 /// its regex's first group caught, as SageMaker scrapes the job's logs.
 pub fn final_metrics(request: &Value, output: &str, timestamp: f64) -> Vec<Value> {
-    request["AlgorithmSpecification"]["MetricDefinitions"]
+    let spec = &request["AlgorithmSpecification"];
+    let algorithm = spec["TrainingImage"]
+        .as_str()
+        .and_then(xgboost::image_version)
+        .is_some()
+        && request["HyperParameters"]
+            .get("sagemaker_program")
+            .is_none();
+    if algorithm
+        && spec["MetricDefinitions"]
+            .as_array()
+            .is_none_or(Vec::is_empty)
+    {
+        // The algorithm's own definitions, which SageMaker applies to its logs.
+        return xgboost::metrics(output)
+            .into_iter()
+            .map(
+                |(name, value)| json!({"MetricName": name, "Value": value, "Timestamp": timestamp}),
+            )
+            .collect();
+    }
+    spec["MetricDefinitions"]
         .as_array()
         .into_iter()
         .flatten()
@@ -270,7 +306,7 @@ mod tests {
 
     #[test]
     fn script_mode_runs_the_entry_point_as_the_toolkit_does() {
-        let job = training(&script_mode(), "job-1").unwrap();
+        let job = training(&script_mode(), "job-1", None).unwrap();
         assert_eq!(
             job.command,
             ["python", "train.py", "--alpha", "0.1", "--max_depth", "5"]
@@ -301,7 +337,7 @@ mod tests {
         ]);
         request["AlgorithmSpecification"]["ContainerArguments"] =
             json!(["--s3_base_uri", "s3://b/fn"]);
-        let job = training(&request, "job-1").unwrap();
+        let job = training(&request, "job-1", None).unwrap();
         assert_eq!(job.command[2..], ["--s3_base_uri", "s3://b/fn"]);
         assert!(!job.env.iter().any(|(k, _)| k == "SM_USER_ENTRY_POINT"));
     }
@@ -310,10 +346,12 @@ mod tests {
     fn what_one_local_job_cannot_be_stays_on_its_mock() {
         let mut many = script_mode();
         many["ResourceConfig"]["InstanceCount"] = json!(4);
-        assert!(training(&many, "j").unwrap_err().contains("4 instances"));
+        assert!(training(&many, "j", None)
+            .unwrap_err()
+            .contains("4 instances"));
         let mut uncompressed = script_mode();
         uncompressed["OutputDataConfig"]["CompressionType"] = json!("NONE");
-        assert!(training(&uncompressed, "j")
+        assert!(training(&uncompressed, "j", None)
             .unwrap_err()
             .contains("CompressionType is NONE"));
     }
@@ -322,7 +360,7 @@ mod tests {
     fn a_built_in_algorithm_stays_on_its_mock() {
         let request = json!({"AlgorithmSpecification": {"TrainingImage": "xgboost:1.7-1"},
             "HyperParameters": {"max_depth": "5"}, "OutputDataConfig": {"S3OutputPath": "s3://b/m"}});
-        assert!(training(&request, "j")
+        assert!(training(&request, "j", None)
             .unwrap_err()
             .contains("xgboost:1.7-1 is an algorithm with no script"));
     }
