@@ -788,3 +788,57 @@ async fn builtin_xgboost_trains_for_real_and_the_evaluation_scores_the_model_it_
         assert_eq!(step(&steps, branch).status, expected, "{branch}");
     }
 }
+
+/// The mock file keeps the training on its mock, which writes no model: the evaluation
+/// that reads it fails naming the training step, why it was mocked and the ways out, not
+/// only the missing object.
+#[tokio::test]
+async fn a_missing_input_names_the_mocked_step_that_was_to_write_it() {
+    let stack = deployed_stack(&[], None).await;
+    let python = pipelines_emulator::paths::workspace_root().join(".venv-code/bin/python");
+    stack
+        .enable_code(python.to_str().unwrap(), true)
+        .await
+        .expect("scripts/setup made .venv-code");
+    let mocks = json!({"Steps": {"AbaloneTrain": {"Run": "mock"}}});
+    stack
+        .sagemaker
+        .pipelines()
+        .set_mocks(Mocks::parse(&mocks.to_string()).unwrap());
+    stack
+        .s3_client()
+        .create_bucket()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .unwrap();
+    put(
+        &stack,
+        "code/preprocessing.py",
+        file("code/xgboost/preprocessing.py"),
+    )
+    .await;
+    put(
+        &stack,
+        "code/evaluation.py",
+        file("code/xgboost/evaluation.py"),
+    )
+    .await;
+    put(&stack, "abalone/abalone-dataset.csv", abalone_rows(100)).await;
+    let arn = start(&stack, "abalone").await;
+    let (status, _, steps) = ended(&stack, &arn).await;
+    assert_eq!(status, "Failed");
+    assert_eq!(
+        step(&steps, "AbaloneTrain").status,
+        "Succeeded",
+        "on its mock"
+    );
+    let reason = step(&steps, "AbaloneEval").failure_reason.clone().unwrap();
+    for part in [
+        "no object in local S3 under s3://abalone-local/AbaloneTrain/",
+        "step AbaloneTrain was to write it, and stayed on its mock (the mock file keeps it on its mock)",
+        "\"Run\": \"code\"",
+    ] {
+        assert!(reason.contains(part), "{part:?} in {reason}");
+    }
+}

@@ -117,7 +117,9 @@ impl StepTask {
                             outcome: None,
                         }
                     }
-                    CodeJobEnd::Failed(reason) => StepEnd::failed(reason),
+                    CodeJobEnd::Failed(reason) => {
+                        StepEnd::failed(self.with_missing_input_cause(reason))
+                    }
                     CodeJobEnd::Stopped => StepEnd::Stopped(format!(
                         "{step_type} job {job} stopped: pipeline execution stopped"
                     )),
@@ -220,6 +222,41 @@ impl StepTask {
         }
     }
 
+    /// A job whose input object is missing names the step of this execution that was to
+    /// write it, and why that step did not: it stayed on its mock (its reason, and the
+    /// ways out), or it ran and wrote nothing there.
+    fn with_missing_input_cause(&self, reason: String) -> String {
+        const MISSING: &str = "no object in local S3 under ";
+        let Some(uri) = reason
+            .split_once(MISSING)
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+        else {
+            return reason;
+        };
+        let Some(execution) = self.pipelines.execution(&self.arn) else {
+            return reason;
+        };
+        let writer = execution.steps.iter().find(|s| {
+            s.name != self.step.name && s.properties.as_ref().is_some_and(|p| names_uri(p, uri))
+        });
+        let Some(writer) = writer else {
+            return reason;
+        };
+        match writer.code_run.as_deref() {
+            Some(ran) if ran.starts_with("ran its code") => format!(
+                "{reason}: step {} was to write it, and its code ran and wrote nothing there",
+                writer.name
+            ),
+            mocked => format!(
+                "{reason}: step {} was to write it, and stayed on its mock ({}); run its code (with --run-code, what it needs installed in --python, or \"Run\": \"code\" for it in the mock file), or put the object in local S3 before the run",
+                writer.name,
+                mocked
+                    .and_then(|m| m.strip_prefix("mocked: "))
+                    .unwrap_or("no job step runs its code without --run-code")
+            ),
+        }
+    }
+
     /// Records how the step ran in its record (the live view shows it), and returns it.
     fn note_code_run(&self, note: String) -> String {
         let recorded = note.clone();
@@ -317,5 +354,21 @@ fn property_file(
             "the step has no ProcessingOutput '{}' with an S3Uri to read '{}' from, and no mock gives the file",
             file.output_name, file.path
         ) }),
+    }
+}
+
+/// Whether a step's properties name the S3 location `uri` is under (or `uri` itself).
+fn names_uri(properties: &Value, uri: &str) -> bool {
+    match properties {
+        Value::String(s) if s.starts_with("s3://") => {
+            let s = s.trim_end_matches('/');
+            uri == s
+                || uri
+                    .strip_prefix(s)
+                    .is_some_and(|rest| rest.starts_with('/'))
+        }
+        Value::Array(items) => items.iter().any(|v| names_uri(v, uri)),
+        Value::Object(members) => members.values().any(|v| names_uri(v, uri)),
+        _ => false,
     }
 }
