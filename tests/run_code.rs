@@ -677,6 +677,7 @@ async fn builtin_xgboost_trains_for_real_and_the_evaluation_scores_the_model_it_
         )
         .await;
         put(&stack, "abalone/abalone-dataset.csv", abalone_rows(300)).await;
+        put(&stack, "abalone/abalone-batch.csv", abalone_batch(40)).await;
         let client = sagemaker_client(&stack);
         let arn = create_and_start(
             &client,
@@ -786,6 +787,87 @@ async fn builtin_xgboost_trains_for_real_and_the_evaluation_scores_the_model_it_
             "Succeeded"
         };
         assert_eq!(step(&steps, branch).status, expected, "{branch}");
+        if branch != "AbaloneMSEFail" {
+            transform_serves_the_trained_model(&stack, &arn, &packed).await;
+        }
+    }
+}
+
+/// The batch the abalone pipeline's Transform reads: features as the preprocessing
+/// makes them (the sex one-hot, seven measures), no label.
+fn abalone_batch(rows: usize) -> String {
+    abalone_rows(rows)
+        .lines()
+        .map(|line| {
+            let fields: Vec<&str> = line.split(',').collect();
+            let sex = ["M", "F", "I"].map(|s| if fields[0] == s { "1" } else { "0" });
+            format!(
+                "{},{}\n",
+                sex.join(","),
+                fields[1..fields.len() - 1].join(",")
+            )
+        })
+        .collect()
+}
+
+/// The Transform of the if branch served the model the training made: one prediction
+/// per batch row in `<S3OutputPath>/abalone-batch.csv.out`, equal to what the model
+/// predicts when loaded by xgboost directly.
+async fn transform_serves_the_trained_model(stack: &Emulator, arn: &str, model: &[u8]) {
+    let deadline = std::time::Instant::now() + 2 * DEADLINE;
+    let transform = loop {
+        let steps = stack.sagemaker.pipelines().execution(arn).unwrap().steps;
+        let ended = steps
+            .iter()
+            .find(|s| s.name == "AbaloneTransform" && s.status != "Executing");
+        if let Some(t) = ended {
+            break t.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the Transform did not end"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        transform.status, "Succeeded",
+        "{:?}",
+        transform.failure_reason
+    );
+    let note = transform.code_run.as_deref().unwrap();
+    assert!(note.starts_with("ran its code"), "{note}");
+    let served = get(stack, "AbaloneTransform/abalone-batch.csv.out")
+        .await
+        .unwrap();
+    let served: Vec<f64> = served.lines().map(|l| l.parse().unwrap()).collect();
+    assert_eq!(served.len(), 40);
+
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("model.tar.gz"), model).unwrap();
+    std::fs::write(work.path().join("batch.csv"), abalone_batch(40)).unwrap();
+    let python = pipelines_emulator::paths::workspace_root().join(".venv-code/bin/python");
+    let script = "import tarfile, numpy, xgboost\n\
+tarfile.open('model.tar.gz').extractall('.', filter='data')\n\
+b = xgboost.Booster()\n\
+b.load_model('xgboost-model')\n\
+for p in b.predict(xgboost.DMatrix(numpy.loadtxt('batch.csv', delimiter=',', ndmin=2))):\n    print(p)\n";
+    let predicted = std::process::Command::new(python)
+        .current_dir(work.path())
+        .args(["-c", script])
+        .output()
+        .unwrap();
+    assert!(
+        predicted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&predicted.stderr)
+    );
+    let predicted: Vec<f64> = String::from_utf8_lossy(&predicted.stdout)
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    assert_eq!(predicted.len(), served.len());
+    for (s, p) in served.iter().zip(&predicted) {
+        assert!((s - p).abs() < 1e-4, "served {s}, the model predicts {p}");
     }
 }
 

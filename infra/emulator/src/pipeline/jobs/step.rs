@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 
 use super::mocks::merge;
 use super::mocks::{RunMode, StepMock};
-use super::plan::{self, training};
+use super::plan::{self, training, transform};
 use super::{self as jobs, describe};
 use crate::code_jobs::CodeJobEnd;
 use crate::pipeline::definition::PropertyFileDecl;
@@ -76,7 +76,7 @@ impl StepTask {
         job: &str,
         now: f64,
     ) -> StepEnd {
-        if let Err(why) = plan::refused_paths(step_type, inputs) {
+        if let Err(why) = plan::refused(step_type, inputs) {
             return StepEnd::failed(format!("ClientError: {why}"));
         }
         let mock = self
@@ -194,6 +194,12 @@ impl StepTask {
         let plan = match step_type {
             "Processing" => plan::processing(request, job),
             "Training" => training::training(request, job, settings.xgboost.as_deref()),
+            "Transform" => {
+                let model = request["ModelName"]
+                    .as_str()
+                    .and_then(|name| self.pipelines.find_job("ModelName", name));
+                transform::transform(request, job, model.as_ref(), settings.xgboost.as_deref())
+            }
             other => Err(format!(
                 "the emulator does not run the code of {other} steps yet"
             )),

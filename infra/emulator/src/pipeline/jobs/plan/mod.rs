@@ -10,6 +10,7 @@ use serde_json::Value;
 
 mod processing;
 pub mod training;
+pub mod transform;
 pub mod xgboost;
 
 pub use processing::processing;
@@ -61,10 +62,11 @@ pub(super) fn channel_name(name: &str) -> Result<&str, String> {
     Ok(name)
 }
 
-/// What SageMaker refuses in a job request's paths, whether the step runs its code or
-/// answers from its mock: a LocalPath outside `/opt/ml`, a ChannelName outside the
-/// model's pattern. The step fails with it as a ClientError.
-pub fn refused_paths(step_type: &str, request: &Value) -> Result<(), String> {
+/// What SageMaker refuses in a job request, whether the step runs its code or answers
+/// from its mock: a LocalPath outside `/opt/ml`, a ChannelName outside the model's
+/// pattern, a transform's payload over its limits. The step fails with it as a
+/// ClientError.
+pub fn refused(step_type: &str, request: &Value) -> Result<(), String> {
     match step_type {
         "Processing" => {
             let inputs = request["ProcessingInputs"].as_array().into_iter().flatten();
@@ -89,6 +91,7 @@ pub fn refused_paths(step_type: &str, request: &Value) -> Result<(), String> {
                 }
             }
         }
+        "Transform" => transform::refused(request)?,
         _ => {}
     }
     Ok(())

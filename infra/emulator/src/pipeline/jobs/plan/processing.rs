@@ -104,7 +104,7 @@ pub fn processing(request: &Value, job_name: &str) -> Result<CodeJob, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::refused_paths;
+    use super::super::refused;
     use super::*;
     use serde_json::json;
     use std::time::Duration;
@@ -125,10 +125,10 @@ mod tests {
     fn channel_names_outside_the_models_pattern_are_refused() {
         for bad in ["..", ".", "../../etc", "a/b", "", &"c".repeat(65)] {
             let request = json!({"InputDataConfig": [{"ChannelName": bad}]});
-            assert!(refused_paths("Training", &request).is_err(), "{bad}");
+            assert!(refused("Training", &request).is_err(), "{bad}");
         }
         let good = json!({"InputDataConfig": [{"ChannelName": "train-1.v_2"}]});
-        assert!(refused_paths("Training", &good).is_ok());
+        assert!(refused("Training", &good).is_ok());
     }
 
     #[test]
@@ -176,7 +176,7 @@ mod tests {
         assert!(processing(&outside, "j")
             .unwrap_err()
             .contains("not a folder below /opt/ml"));
-        assert!(refused_paths("Processing", &outside).is_err());
+        assert!(refused("Processing", &outside).is_err());
         for trick in [
             "/opt/ml/../../etc",
             "/opt/ml//etc",
@@ -186,11 +186,11 @@ mod tests {
         ] {
             let mut escape = request();
             escape["ProcessingInputs"][0]["S3Input"]["LocalPath"] = json!(trick);
-            let refused = refused_paths("Processing", &escape).unwrap_err();
+            let refused = refused("Processing", &escape).unwrap_err();
             assert!(refused.contains(trick), "{refused}");
             assert!(processing(&escape, "j").is_err());
         }
-        assert!(refused_paths("Processing", &request()).is_ok());
+        assert!(refused("Processing", &request()).is_ok());
         assert_eq!(
             below_opt_ml("/opt/ml/processing/output/", "x").unwrap(),
             PathBuf::from("processing/output")
