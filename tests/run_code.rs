@@ -924,3 +924,149 @@ async fn a_missing_input_names_the_mocked_step_that_was_to_write_it() {
         assert!(reason.contains(part), "{part:?} in {reason}");
     }
 }
+
+/// The tuning pipeline the SDK wrote (tuning-top-models.json: built-in XGBoost 1.0-1,
+/// Bayesian, 3 jobs at once, Minimize validation:rmse) runs its training jobs for real:
+/// each drew its own hyperparameters from the ranges, the summaries list them best
+/// first with the objective each reached, and the models the SDK's
+/// get_top_model_s3_uri points at are the real model.tar.gz of those jobs.
+#[tokio::test]
+async fn a_tuning_step_runs_its_training_jobs_and_ranks_them_by_the_objective_they_reached() {
+    let stack = deployed_stack(&[], None).await;
+    let python = pipelines_emulator::paths::workspace_root().join(".venv-code/bin/python");
+    stack
+        .enable_code(python.to_str().unwrap(), true)
+        .await
+        .expect("scripts/setup made .venv-code");
+    // The Baseline estimator has no num_round, which SageMaker would refuse: kept aside.
+    let mocks = json!({"Steps": {"Baseline": {"Run": "mock"}}});
+    stack
+        .sagemaker
+        .pipelines()
+        .set_mocks(Mocks::parse(&mocks.to_string()).unwrap());
+    let s3 = stack.s3_client();
+    s3.create_bucket()
+        .bucket("ported-local")
+        .send()
+        .await
+        .unwrap();
+    let labelled = |rows: usize| -> String {
+        abalone_rows(rows)
+            .lines()
+            .zip(abalone_batch(rows).lines())
+            .map(|(row, features)| format!("{},{features}\n", row.rsplit(',').next().unwrap()))
+            .collect()
+    };
+    for (key, rows) in [("train/train.csv", 200), ("validation/validation.csv", 60)] {
+        s3.put_object()
+            .bucket("ported-local")
+            .key(key)
+            .body(labelled(rows).into_bytes().into())
+            .send()
+            .await
+            .unwrap();
+    }
+    let client = sagemaker_client(&stack);
+    let arn = create_and_start(
+        &client,
+        "tuning",
+        &file("sdk/definitions/v2/tuning-top-models.json"),
+        &[],
+    )
+    .await;
+    let (status, reason, steps) = ended(&stack, &arn).await;
+    assert_eq!(status, "Succeeded", "{reason:?}");
+    let tuning = step(&steps, "HPTuning");
+    let note = tuning.code_run.as_deref().unwrap();
+    assert!(
+        note.starts_with("ran its code: ran 3 training jobs, 3 at a time; best ")
+            && note.ends_with("its Bayesian strategy runs as Random on the emulator"),
+        "{note}"
+    );
+    // The step's properties, which the pipeline's references read (the SDK's
+    // get_top_model_s3_uri takes TrainingJobSummaries[k]).
+    let properties = tuning.properties.clone().unwrap();
+    let summaries = properties["TrainingJobSummaries"].as_array().unwrap();
+    assert_eq!(summaries.len(), 3);
+    let objectives: Vec<f64> = summaries
+        .iter()
+        .map(|s| {
+            s["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
+                .as_f64()
+                .unwrap()
+        })
+        .collect();
+    assert!(
+        objectives.windows(2).all(|w| w[0] <= w[1]),
+        "best (least rmse) first: {objectives:?}"
+    );
+    let tuned: Vec<&Value> = summaries
+        .iter()
+        .map(|s| &s["TunedHyperParameters"])
+        .collect();
+    assert!(
+        tuned[0] != tuned[1] || tuned[1] != tuned[2],
+        "the jobs drew their own values: {tuned:?}"
+    );
+    for values in &tuned {
+        let depth: i64 = values["max_depth"].as_str().unwrap().parse().unwrap();
+        let alpha: f64 = values["alpha"].as_str().unwrap().parse().unwrap();
+        assert!(
+            (2..=10).contains(&depth) && (0.01..=10.0).contains(&alpha),
+            "{values}"
+        );
+    }
+    assert_eq!(
+        properties["BestTrainingJob"]["TrainingJobName"],
+        summaries[0]["TrainingJobName"]
+    );
+    let names: Vec<&str> = summaries
+        .iter()
+        .map(|s| s["TrainingJobName"].as_str().unwrap())
+        .collect();
+    // Each job is described with the objective it reached, and left its own model.
+    for (rank, name) in names.iter().enumerate() {
+        let job = client
+            .describe_training_job()
+            .training_job_name(*name)
+            .send()
+            .await
+            .unwrap();
+        let reached = job.final_metric_data_list()[0].value().unwrap();
+        assert!(
+            (f64::from(reached) - objectives[rank]).abs() < 1e-3,
+            "{reached} {}",
+            objectives[rank]
+        );
+        assert_eq!(
+            job.hyper_parameters().unwrap()["max_depth"],
+            tuned[rank]["max_depth"].as_str().unwrap()
+        );
+    }
+    for (model_step, rank) in [
+        ("BestModel-CreateModel", 0),
+        ("SecondBestModel-CreateModel", 1),
+    ] {
+        let key = format!("AbaloneTrain/{}/output/model.tar.gz", names[rank]);
+        let model = client
+            .describe_model()
+            .model_name(integration_tests::name_in_arn(
+                step(&steps, model_step).metadata["Model"]["Arn"]
+                    .as_str()
+                    .unwrap(),
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            model.primary_container().unwrap().model_data_url(),
+            Some(format!("s3://ported-local/{key}").as_str())
+        );
+        s3.head_object()
+            .bucket("ported-local")
+            .key(&key)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{key}: the job's real model: {e:?}"));
+    }
+}

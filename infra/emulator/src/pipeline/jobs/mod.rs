@@ -9,6 +9,7 @@ pub mod searches;
 pub mod shapes;
 mod step;
 pub mod tuned;
+mod tuning_run;
 
 use describe::fnv;
 

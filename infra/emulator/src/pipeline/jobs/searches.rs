@@ -69,7 +69,7 @@ impl<'a> TuningSearch<'a> {
         search
     }
 
-    fn ranges(&self, definition: &Value) -> Value {
+    pub(super) fn ranges(&self, definition: &Value) -> Value {
         match &definition["HyperParameterRanges"] {
             Value::Null => self.config["ParameterRanges"].clone(),
             ranges => ranges.clone(),

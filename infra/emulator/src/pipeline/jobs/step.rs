@@ -7,6 +7,7 @@ use serde_json::{json, Map, Value};
 use super::mocks::merge;
 use super::mocks::{RunMode, StepMock};
 use super::plan::{self, training, transform};
+use super::tuning_run::TuningRun;
 use super::{self as jobs, describe};
 use crate::code_jobs::CodeJobEnd;
 use crate::pipeline::definition::PropertyFileDecl;
@@ -97,6 +98,15 @@ impl StepTask {
         };
         let mocked_because = match code {
             CodeRun::Mocked(why) => why,
+            CodeRun::Tuned(members) => {
+                for (key, value) in members {
+                    answer[key.as_str()] = value;
+                }
+                return StepEnd::Succeeded {
+                    properties: with_property_files(answer, property_files, &Default::default()),
+                    outcome: None,
+                };
+            }
             CodeRun::Ran(end) => {
                 return match end {
                     CodeJobEnd::Completed { root, log } => {
@@ -162,6 +172,8 @@ impl StepTask {
 enum CodeRun {
     /// It ran (or was to run and could not, which fails the step).
     Ran(CodeJobEnd),
+    /// A tuning job ran its training jobs: the members of its answer they decided.
+    Tuned(Map<String, Value>),
     /// The step stays on its mock; under `--run-code`, why (its record says it too).
     Mocked(Option<String>),
 }
@@ -191,6 +203,23 @@ impl StepTask {
                 "the mock file has this step run its code, and the emulator was not given an interpreter (--python)".to_owned(),
             ));
         };
+        if step_type == "Tuning" {
+            return match self.run_tuning(request, job, &settings).await {
+                TuningRun::Done(members, note) => {
+                    self.note_code_run(format!("ran its code: {note}"));
+                    CodeRun::Tuned(members)
+                }
+                TuningRun::Ended(end) => CodeRun::Ran(end),
+                TuningRun::Unrunnable(why) if mock.run == Some(RunMode::Code) => {
+                    CodeRun::Ran(CodeJobEnd::Failed(format!(
+                        "the mock file has this step run its code, and it cannot: {why}"
+                    )))
+                }
+                TuningRun::Unrunnable(why) => {
+                    CodeRun::Mocked(Some(self.note_code_run(format!("mocked: {why}"))))
+                }
+            };
+        }
         let plan = match step_type {
             "Processing" => plan::processing(request, job),
             "Training" => training::training(request, job, settings.xgboost.as_deref()),

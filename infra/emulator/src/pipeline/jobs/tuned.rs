@@ -38,7 +38,24 @@ pub fn training_job(tuning: &Value, name: &str) -> Option<Value> {
         return None;
     }
     let now = tuning["CreationTime"].as_f64().unwrap_or_default();
-    let summary = search.summary(rank, |n| arn("training-job", n), now);
+    // A tuning job that ran its training jobs lists what each really did; a mocked one's
+    // summaries are the search's.
+    let listed = tuning["TrainingJobSummaries"]
+        .as_array()
+        .and_then(|summaries| {
+            summaries.iter().find(|s| {
+                s["TrainingJobName"]
+                    .as_str()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(name))
+            })
+        });
+    let summary = listed
+        .cloned()
+        .unwrap_or_else(|| search.summary(rank, |n| arn("training-job", n), now));
+    let status = summary["TrainingJobStatus"]
+        .as_str()
+        .unwrap_or("Completed")
+        .to_owned();
     let definition = search.definition(rank);
     let mut answer = Map::new();
     copy_given(definition, &REPEATED, &mut answer);
@@ -71,8 +88,8 @@ pub fn training_job(tuning: &Value, name: &str) -> Option<Value> {
         tuning["HyperParameterTuningJobArn"].clone(),
     );
     for (member, value) in [
-        ("TrainingJobStatus", json!("Completed")),
-        ("SecondaryStatus", json!("Completed")),
+        ("TrainingJobStatus", json!(status)),
+        ("SecondaryStatus", json!(status)),
         ("CreationTime", json!(now)),
         ("TrainingStartTime", json!(now)),
         ("TrainingEndTime", json!(now)),

@@ -11,6 +11,7 @@ use serde_json::Value;
 mod processing;
 pub mod training;
 pub mod transform;
+pub mod tuning;
 pub mod xgboost;
 
 pub use processing::processing;
