@@ -185,7 +185,7 @@ async fn the_processing_script_runs_on_local_s3_data_and_its_outputs_feed_the_pi
         .status_message()
         .unwrap();
     assert!(
-        said.starts_with("pipelines-emulator: mocked: its image 683313688378"),
+        said.starts_with("pipelines-emulator: mocked: its image is built-in XGBoost 1.7-1"),
         "{said}"
     );
     let described = client
@@ -221,7 +221,7 @@ async fn the_processing_script_runs_on_local_s3_data_and_its_outputs_feed_the_pi
     );
     assert!(description("AbaloneTrain")
         .unwrap()
-        .starts_with("pipelines-emulator: mocked: its image 683313688378"));
+        .starts_with("pipelines-emulator: mocked: its image is built-in XGBoost 1.7-1"));
 }
 
 #[tokio::test]

@@ -357,12 +357,26 @@ mod tests {
     }
 
     #[test]
-    fn a_built_in_algorithm_stays_on_its_mock() {
-        let request = json!({"AlgorithmSpecification": {"TrainingImage": "xgboost:1.7-1"},
+    fn a_built_in_algorithm_other_than_xgboost_stays_on_its_mock_and_xgboost_runs_the_driver() {
+        let request = json!({"AlgorithmSpecification": {"TrainingImage": "x/linear-learner:1"},
             "HyperParameters": {"max_depth": "5"}, "OutputDataConfig": {"S3OutputPath": "s3://b/m"}});
-        assert!(training(&request, "j", None)
+        assert!(training(&request, "j", Some("3.0.5"))
             .unwrap_err()
-            .contains("xgboost:1.7-1 is an algorithm with no script"));
+            .contains("x/linear-learner:1 is an algorithm with no script"));
+        let mut xgboost = request.clone();
+        xgboost["AlgorithmSpecification"]["TrainingImage"] = json!("x/sagemaker-xgboost:1.7-1");
+        assert!(training(&xgboost, "j", None)
+            .unwrap_err()
+            .contains("has no xgboost"));
+        let job = training(&xgboost, "j", Some("3.0.5")).unwrap();
+        assert_eq!(
+            job.command,
+            ["python", "/opt/ml/code/pipelines_emulator_xgboost.py"]
+        );
+        assert!(job
+            .files
+            .iter()
+            .any(|(path, _)| path.ends_with("pipelines_emulator_xgboost.py")));
     }
 
     #[test]
