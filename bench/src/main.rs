@@ -5,6 +5,7 @@ mod callback;
 mod code;
 mod consumers;
 mod memory;
+mod model;
 mod pipeline;
 mod probes;
 mod stats;
@@ -42,6 +43,8 @@ enum Figure {
     Metrics,
     // Job steps running their own code (--run-code).
     Code,
+    // The model runs: built-in XGBoost, Tuning and batch transform for real.
+    Model,
 }
 
 #[tokio::main]
@@ -102,6 +105,27 @@ async fn main() {
             "  abalone-script.json (scikit-learn, 3 jobs): {} with its scripts, {} on mocks",
             ms(real),
             ms(mocked)
+        );
+    }
+
+    if wanted(Figure::Model) {
+        let (real, mocked) = model::abalone_builtin().await;
+        println!(
+            "  abalone.json to its Transform (built-in XGBoost 1.7-1, evaluation, batch transform): {} for real, {} on mocks",
+            ms(real),
+            ms(mocked)
+        );
+        let (tuning, slowest, rounds) = model::tuning().await;
+        println!(
+            "  a Tuning step of 3 XGBoost jobs, 3 at a time: {}, its slowest job {} x {rounds} round(s)",
+            ms(tuning),
+            ms(slowest)
+        );
+        let records = 20_000;
+        let (multi, single, python_loop, per_request) = model::transform_throughput(records).await;
+        println!(
+            "  batch transform of {records} CSV rows: {multi:.0} records/s MultiRecord, {single:.0} records/s SingleRecord, {python_loop:.0} records/s calling the model per row in Python; {} per request",
+            format!("{} µs", per_request.as_micros())
         );
     }
 

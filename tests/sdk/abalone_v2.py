@@ -35,7 +35,7 @@ LAMBDA_ARN = "arn:aws:lambda:us-east-1:123456789012:function:LambdaStepFunction"
 QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/CallbackQueue"
 
 
-def pipeline():
+def pipeline(xgboost_version="1.7-1", name="abalone"):
     session = PipelineSession(default_bucket=BUCKET)
     instance_count = ParameterInteger(name="ProcessingInstanceCount", default_value=1)
     input_data = ParameterString(name="InputData", default_value=f"s3://{BUCKET}/abalone/abalone-dataset.csv")
@@ -64,7 +64,9 @@ def pipeline():
         ),
     )
 
-    image_uri = image_uris.retrieve(framework="xgboost", region=REGION, version="1.7-1", py_version="py3", instance_type="ml.m5.xlarge")
+    image_uri = image_uris.retrieve(
+        framework="xgboost", region=REGION, version=xgboost_version, py_version="py3", instance_type="ml.m5.xlarge"
+    )
     xgb = Estimator(
         image_uri=image_uri,
         instance_type="ml.m5.xlarge",
@@ -192,8 +194,14 @@ def pipeline():
         else_steps=[step_fail],
     )
     return Pipeline(
-        name="abalone",
+        name=name,
         parameters=[instance_count, input_data, batch_data, approval, mse_threshold],
         steps=[step_process, step_train, step_eval, step_cond],
         sagemaker_session=session,
     )
+
+
+def guide_pipeline():
+    """The same pipeline on the image the guide names, XGBoost 1.0-1, whose model is a
+    pickled Booster that the evaluation script unpickles."""
+    return pipeline(xgboost_version="1.0-1", name="abalone-xgboost-1.0")
