@@ -641,15 +641,23 @@ async fn a_local_path_outside_opt_ml_fails_its_step_run_or_mocked() {
     }
 }
 
-/// The abalone pipeline as the guide writes it (abalone.json, SDK-written), every job its
-/// own code: the preprocessing script, built-in XGBoost 1.7-1 in algorithm mode on the
-/// interpreter's xgboost, and an evaluation script that loads the trained model. The
-/// Condition reads the MSE the evaluation computed from the model that really trained.
+/// The abalone pipeline as the guide writes it (SDK-written: abalone-guide.json on
+/// the guide's XGBoost 1.0-1, whose model is a pickled Booster, and abalone.json on
+/// 1.7-1), every job its own code: the preprocessing script, built-in XGBoost in
+/// algorithm mode on the interpreter's xgboost, an evaluation script that loads the
+/// trained model, the Transform serving it. The Condition reads the MSE the evaluation
+/// computed from the model that really trained, both ways.
 #[tokio::test]
 async fn builtin_xgboost_trains_for_real_and_the_evaluation_scores_the_model_it_made() {
-    for (threshold, branch) in [
-        ("0.0001", "AbaloneMSEFail"),
-        ("1000", "AbaloneRegister-RegisterModel"),
+    for (pipeline, release, threshold, branch) in [
+        ("abalone-guide", "1.0", "0.0001", "AbaloneMSEFail"),
+        (
+            "abalone-guide",
+            "1.0",
+            "1000",
+            "AbaloneRegister-RegisterModel",
+        ),
+        ("abalone", "1.7.4", "1000", "AbaloneRegister-RegisterModel"),
     ] {
         let stack = deployed_stack(&[], None).await;
         let python = pipelines_emulator::paths::workspace_root().join(".venv-code/bin/python");
@@ -681,8 +689,8 @@ async fn builtin_xgboost_trains_for_real_and_the_evaluation_scores_the_model_it_
         let client = sagemaker_client(&stack);
         let arn = create_and_start(
             &client,
-            "abalone",
-            &file("sdk/definitions/v2/abalone.json"),
+            pipeline,
+            &file(&format!("sdk/definitions/v2/{pipeline}.json")),
             &[("MseThreshold", threshold)],
         )
         .await;
@@ -720,7 +728,9 @@ async fn builtin_xgboost_trains_for_real_and_the_evaluation_scores_the_model_it_
         let note = train.code_run.as_deref().unwrap();
         assert!(
             note.starts_with("ran its code: python /opt/ml/code/pipelines_emulator_xgboost.py")
-                && note.contains("xgboost 3.0.5 of --python in place of the image's 1.7.4"),
+                && note.contains(&format!(
+                    "xgboost 3.0.5 of --python in place of the image's {release}"
+                )),
             "{note}"
         );
         let metrics = train.metadata["TrainingJob"]["Arn"].as_str().map(|_| ());
@@ -848,8 +858,9 @@ async fn transform_serves_the_trained_model(stack: &Emulator, arn: &str, model: 
     let python = pipelines_emulator::paths::workspace_root().join(".venv-code/bin/python");
     let script = "import tarfile, numpy, xgboost\n\
 tarfile.open('model.tar.gz').extractall('.', filter='data')\n\
-b = xgboost.Booster()\n\
-b.load_model('xgboost-model')\n\
+import pickle\n\
+try:\n    b = pickle.load(open('xgboost-model', 'rb'))\n\
+except Exception:\n    b = xgboost.Booster()\n    b.load_model('xgboost-model')\n\
 for p in b.predict(xgboost.DMatrix(numpy.loadtxt('batch.csv', delimiter=',', ndmin=2))):\n    print(p)\n";
     let predicted = std::process::Command::new(python)
         .current_dir(work.path())

@@ -204,4 +204,4 @@ def pipeline(xgboost_version="1.7-1", name="abalone"):
 def guide_pipeline():
     """The same pipeline on the image the guide names, XGBoost 1.0-1, whose model is a
     pickled Booster that the evaluation script unpickles."""
-    return pipeline(xgboost_version="1.0-1", name="abalone-xgboost-1.0")
+    return pipeline(xgboost_version="1.0-1", name="abalone-guide")
