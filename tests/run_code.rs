@@ -308,6 +308,35 @@ async fn two_jobs_at_once_each_have_their_own_opt_ml() {
     assert!(a.started < b.ended.unwrap() && b.started < a.ended.unwrap());
 }
 
+/// A stack whose job steps run their code in `.venv-code` (scikit-learn, xgboost), with
+/// `mocks` and `bucket`; the xgboost abalone scripts in place when `bucket` is BUCKET.
+async fn venv_code_stack(bucket: &str, mocks: Value) -> Emulator {
+    let stack = deployed_stack(&[], None).await;
+    let python = pipelines_emulator::paths::workspace_root().join(".venv-code/bin/python");
+    stack
+        .enable_code(python.to_str().unwrap(), true)
+        .await
+        .expect("scripts/setup made .venv-code");
+    stack
+        .sagemaker
+        .pipelines()
+        .set_mocks(Mocks::parse(&mocks.to_string()).unwrap());
+    stack
+        .s3_client()
+        .create_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    if bucket == BUCKET {
+        for script in ["preprocessing", "evaluation"] {
+            let text = file(&format!("code/xgboost/{script}.py"));
+            put(&stack, &format!("code/{script}.py"), text).await;
+        }
+    }
+    stack
+}
+
 /// The script-mode abalone pipeline's scripts (tests/code/abalone) where its
 /// definition names them, and a data set whose rings follow the shell's length.
 async fn script_mode_stack() -> Emulator {
@@ -659,31 +688,7 @@ async fn builtin_xgboost_trains_for_real_and_the_evaluation_scores_the_model_it_
         ),
         ("abalone", "1.7.4", "1000", "AbaloneRegister-RegisterModel"),
     ] {
-        let stack = deployed_stack(&[], None).await;
-        let python = pipelines_emulator::paths::workspace_root().join(".venv-code/bin/python");
-        stack
-            .enable_code(python.to_str().unwrap(), true)
-            .await
-            .expect("scripts/setup made .venv-code");
-        stack
-            .s3_client()
-            .create_bucket()
-            .bucket(BUCKET)
-            .send()
-            .await
-            .unwrap();
-        put(
-            &stack,
-            "code/preprocessing.py",
-            file("code/xgboost/preprocessing.py"),
-        )
-        .await;
-        put(
-            &stack,
-            "code/evaluation.py",
-            file("code/xgboost/evaluation.py"),
-        )
-        .await;
+        let stack = venv_code_stack(BUCKET, json!({})).await;
         put(&stack, "abalone/abalone-dataset.csv", abalone_rows(300)).await;
         put(&stack, "abalone/abalone-batch.csv", abalone_batch(40)).await;
         let client = sagemaker_client(&stack);
@@ -887,36 +892,8 @@ for p in b.predict(xgboost.DMatrix(numpy.loadtxt('batch.csv', delimiter=',', ndm
 /// only the missing object.
 #[tokio::test]
 async fn a_missing_input_names_the_mocked_step_that_was_to_write_it() {
-    let stack = deployed_stack(&[], None).await;
-    let python = pipelines_emulator::paths::workspace_root().join(".venv-code/bin/python");
-    stack
-        .enable_code(python.to_str().unwrap(), true)
-        .await
-        .expect("scripts/setup made .venv-code");
     let mocks = json!({"Steps": {"AbaloneTrain": {"Run": "mock"}}});
-    stack
-        .sagemaker
-        .pipelines()
-        .set_mocks(Mocks::parse(&mocks.to_string()).unwrap());
-    stack
-        .s3_client()
-        .create_bucket()
-        .bucket(BUCKET)
-        .send()
-        .await
-        .unwrap();
-    put(
-        &stack,
-        "code/preprocessing.py",
-        file("code/xgboost/preprocessing.py"),
-    )
-    .await;
-    put(
-        &stack,
-        "code/evaluation.py",
-        file("code/xgboost/evaluation.py"),
-    )
-    .await;
+    let stack = venv_code_stack(BUCKET, mocks).await;
     put(&stack, "abalone/abalone-dataset.csv", abalone_rows(100)).await;
     let arn = start(&stack, "abalone").await;
     let (status, _, steps) = ended(&stack, &arn).await;
@@ -943,24 +920,10 @@ async fn a_missing_input_names_the_mocked_step_that_was_to_write_it() {
 /// get_top_model_s3_uri points at are the real model.tar.gz of those jobs.
 #[tokio::test]
 async fn a_tuning_step_runs_its_training_jobs_and_ranks_them_by_the_objective_they_reached() {
-    let stack = deployed_stack(&[], None).await;
-    let python = pipelines_emulator::paths::workspace_root().join(".venv-code/bin/python");
-    stack
-        .enable_code(python.to_str().unwrap(), true)
-        .await
-        .expect("scripts/setup made .venv-code");
     // The Baseline estimator has no num_round, which SageMaker would refuse: kept aside.
     let mocks = json!({"Steps": {"Baseline": {"Run": "mock"}}});
-    stack
-        .sagemaker
-        .pipelines()
-        .set_mocks(Mocks::parse(&mocks.to_string()).unwrap());
+    let stack = venv_code_stack("ported-local", mocks).await;
     let s3 = stack.s3_client();
-    s3.create_bucket()
-        .bucket("ported-local")
-        .send()
-        .await
-        .unwrap();
     let labelled = |rows: usize| -> String {
         abalone_rows(rows)
             .lines()

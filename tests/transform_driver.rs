@@ -50,13 +50,7 @@ async fn run(
         ));
     }
     let work = tempfile::tempdir().unwrap();
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::Config::builder()
-            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-            .region(aws_sdk_s3::config::Region::new("us-east-1"))
-            .endpoint_url("http://127.0.0.1:9")
-            .build(),
-    );
+    let s3 = pipelines_emulator::code_jobs::offline_s3();
     let jobs = CodeJobs::new(Vec::new(), s3, work.path().to_path_buf());
     let python = pipelines_emulator::paths::workspace_root().join(".venv-code/bin/python");
     let (_stop, stopped) = tokio::sync::watch::channel(false);

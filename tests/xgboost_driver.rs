@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use pipelines_emulator::code_jobs::{CodeJob, CodeJobEnd, CodeJobs};
+use pipelines_emulator::code_jobs::{offline_s3, CodeJob, CodeJobEnd, CodeJobs};
 use pipelines_emulator::pipeline::jobs::plan::xgboost;
 use serde_json::json;
 
@@ -21,8 +21,7 @@ async fn train(
     content_types: serde_json::Value,
 ) -> (CodeJobEnd, tempfile::TempDir) {
     let work = tempfile::tempdir().unwrap();
-    let s3 = aws_sdk_s3_client();
-    let jobs = CodeJobs::new(Vec::new(), s3, work.path().to_path_buf());
+    let jobs = CodeJobs::new(Vec::new(), offline_s3(), work.path().to_path_buf());
     let run = xgboost::algorithm_mode(version, Some("3.0.5")).unwrap();
     let mut files = vec![
         run.file,
@@ -57,17 +56,6 @@ async fn train(
     let (_stop, stopped) = tokio::sync::watch::channel(false);
     let end = jobs.run(&job, &python(), stopped).await;
     (end, work)
-}
-
-/// S3 is never called: the channels are files of the job.
-fn aws_sdk_s3_client() -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::Config::builder()
-            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-            .region(aws_sdk_s3::config::Region::new("us-east-1"))
-            .endpoint_url("http://127.0.0.1:9")
-            .build(),
-    )
 }
 
 const CSV: &str = "3,1,0\n5,2,1\n7,3,0\n9,4,1\n11,5,0\n13,6,1\n";

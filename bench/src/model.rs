@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use pipelines_emulator::code_jobs::{CodeJob, CodeJobEnd, CodeJobs};
+use pipelines_emulator::code_jobs::{offline_s3, CodeJob, CodeJobEnd, CodeJobs};
 use pipelines_emulator::paths::workspace_root;
 use pipelines_emulator::pipeline::jobs::plan::{transform, xgboost};
 use pipelines_emulator::pipeline::{start_execution, Mocks, PipelineSpec, StartRequest};
@@ -259,16 +259,6 @@ pub async fn transform_throughput(records: usize) -> (f64, f64, f64, Duration) {
         records as f64 / rates[1].as_secs_f64(),
         records as f64 / loop_seconds,
         per_request,
-    )
-}
-
-fn offline_s3() -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::Config::builder()
-            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-            .region(aws_sdk_s3::config::Region::new("us-east-1"))
-            .endpoint_url("http://127.0.0.1:9")
-            .build(),
     )
 }
 

@@ -87,6 +87,19 @@ const OUTPUT_GRACE: Duration = Duration::from_secs(2);
 /// Where the lines of jobs' output are echoed.
 pub type Echo = Arc<dyn Fn(String) + Send + Sync>;
 
+/// An S3 client that reaches nothing (a closed port on loopback): for jobs whose inputs
+/// are files of their own, as tests and benchmarks write them; a job that did call it
+/// would fail at once, never reach elsewhere.
+pub fn offline_s3() -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .endpoint_url("http://127.0.0.1:9")
+            .build(),
+    )
+}
+
 /// Runs jobs' code with the stack's environment and local S3.
 pub struct CodeJobs {
     /// The environment that points AWS SDKs at the stack (`env`'s exports).

@@ -253,13 +253,7 @@ mod tests {
             .unwrap();
         assert!(!text.contains("the user's credentials"));
         // Refused before any call: this client reaches nothing.
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::Config::builder()
-                .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-                .region(aws_sdk_s3::config::Region::new("us-east-1"))
-                .endpoint_url("http://127.0.0.1:9")
-                .build(),
-        );
+        let s3 = crate::code_jobs::offline_s3();
         let refused = upload(&s3, &folder, "s3://b/out").await.unwrap_err();
         assert!(refused.contains("leak is a symbolic link"), "{refused}");
     }

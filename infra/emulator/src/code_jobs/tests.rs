@@ -10,13 +10,9 @@ use super::{CodeJob, CodeJobEnd, CodeJobs};
 
 /// Jobs with no inputs or outputs: S3 is never called, so the client points nowhere.
 fn jobs(work: &Path) -> CodeJobs {
-    let config = aws_sdk_s3::Config::builder()
-        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-        .region(aws_sdk_s3::config::Region::new("us-east-1"))
-        .build();
     CodeJobs::new(
         vec![("AWS_ENDPOINT_URL".into(), "http://127.0.0.1:9".into())],
-        aws_sdk_s3::Client::from_conf(config),
+        super::offline_s3(),
         work.to_path_buf(),
     )
 }
