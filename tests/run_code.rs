@@ -1044,3 +1044,86 @@ async fn a_tuning_step_runs_its_training_jobs_and_ranks_them_by_the_objective_th
             .unwrap_or_else(|e| panic!("{key}: the job's real model: {e:?}"));
     }
 }
+
+/// sklearn-serving.json (SDK-written): an SKLearn estimator trains in script mode, a
+/// ModelStep makes an SKLearnModel whose inference.py is a source_dir archive in S3,
+/// and a Transform serves it through the inference toolkit's handlers: each batch row
+/// with its id dropped by the InputFilter, its prediction joined to the row. A
+/// predict_fn that raises fails the Transform with its error, naming the object.
+#[tokio::test]
+async fn a_framework_models_inference_script_serves_the_transform_with_join_source() {
+    for (code, works) in [("serving", true), ("serving-broken", false)] {
+        let stack = venv_code_stack(BUCKET, json!({})).await;
+        let work = tempfile::tempdir().unwrap();
+        for (folder, key) in [("abalone", "code/abalone"), (code, "code/serving")] {
+            let archive = work.path().join(format!("{folder}.tar.gz"));
+            let source = pipelines_emulator::paths::workspace_root()
+                .join("tests/code")
+                .join(folder);
+            pipelines_emulator::code_jobs::staging::pack(&source, &archive).unwrap();
+            stack
+                .s3_client()
+                .put_object()
+                .bucket(BUCKET)
+                .key(format!("{key}/sourcedir.tar.gz"))
+                .body(std::fs::read(&archive).unwrap().into())
+                .send()
+                .await
+                .unwrap();
+        }
+        let labelled: String = abalone_rows(120)
+            .lines()
+            .zip(abalone_batch(120).lines())
+            .map(|(row, features)| format!("{},{features}\n", row.rsplit(',').next().unwrap()))
+            .collect();
+        put(&stack, "serving/train/train.csv", labelled).await;
+        let batch: String = abalone_batch(10)
+            .lines()
+            .enumerate()
+            .map(|(id, features)| format!("{id},{features}\n"))
+            .collect();
+        put(&stack, "serving/batch/batch.csv", batch.clone()).await;
+        let client = sagemaker_client(&stack);
+        let arn = create_and_start(
+            &client,
+            "sklearn-serving",
+            &file("sdk/definitions/v2/sklearn-serving.json"),
+            &[],
+        )
+        .await;
+        let (status, reason, steps) = ended(&stack, &arn).await;
+        let score = step(&steps, "Score");
+        assert!(
+            score
+                .code_run
+                .as_deref()
+                .unwrap()
+                .starts_with("ran its code"),
+            "{:?}",
+            score.code_run
+        );
+        if works {
+            assert_eq!(status, "Succeeded", "{reason:?}");
+            let scored = get(&stack, "serving/scored/batch.csv.out").await.unwrap();
+            let rows: Vec<&str> = scored.lines().collect();
+            assert_eq!(rows.len(), 10);
+            for (row, input) in rows.iter().zip(batch.lines()) {
+                let (joined, prediction) = row.rsplit_once(',').unwrap();
+                assert_eq!(
+                    joined, input,
+                    "the input row, id included, then the prediction"
+                );
+                let rings: f64 = prediction.parse().unwrap();
+                assert!((5.0..=19.0).contains(&rings), "{row}");
+            }
+        } else {
+            assert_eq!(status, "Failed");
+            let failed = score.failure_reason.as_deref().unwrap();
+            assert_eq!(
+                failed,
+                "ClientError: batch.csv: the model failed: RuntimeError: refusing 1 rows: the scaler was not fitted"
+            );
+            assert!(get(&stack, "serving/scored/batch.csv.out").await.is_none());
+        }
+    }
+}

@@ -233,9 +233,13 @@ impl CodeJobs {
             let local = root.join(&download.local);
             made(&local)?;
             if download.unpack {
+                // Outside the job's /opt/ml, and gone once unpacked (a job may unpack
+                // several: a model and its inference code).
                 let archive = folder.join("download.tar.gz");
                 staging::download_file(&self.s3, &download.s3_uri, &archive).await?;
-                staging::unpack(&archive, &local)?;
+                let unpacked = staging::unpack(&archive, &local);
+                let _ = std::fs::remove_file(&archive);
+                unpacked?;
             } else {
                 staging::download(&self.s3, &download.s3_uri, &local).await?;
             }

@@ -224,17 +224,9 @@ def as_json(record, content_type):
     text = record.decode("utf-8")
     if kind == "application/json" or kind == "application/jsonlines":
         return json.loads(text), "json"
-    row = next(csv.reader(io.StringIO(text)), [])
-    return [number(v) for v in row], "csv"
-
-
-def number(value):
-    for kind in (int, float):
-        try:
-            return kind(value)
-        except ValueError:
-            pass
-    return value
+    # A CSV record's fields stay the text they are: a join or a filter writes them back
+    # as they came ("0.200" stays "0.200").
+    return next(csv.reader(io.StringIO(text)), []), "csv"
 
 
 def select(value, path):
