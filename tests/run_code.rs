@@ -1127,3 +1127,48 @@ async fn a_framework_models_inference_script_serves_the_transform_with_join_sour
         }
     }
 }
+
+/// A ManifestFile input stages each object the manifest lists, by its key past the
+/// manifest's prefix; a listed key that climbs out of the folder is refused by name.
+#[tokio::test]
+async fn a_manifest_stages_the_objects_it_lists() {
+    let stack = deployed_stack(&[], None).await;
+    stack
+        .s3_client()
+        .create_bucket()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .unwrap();
+    for (key, text) in [
+        ("batch/a.csv", "1,2\n"),
+        ("batch/day/b.csv", "3,4\n"),
+        ("batch/unlisted.csv", "5,6\n"),
+    ] {
+        put(&stack, key, text.into()).await;
+    }
+    let manifest = json!([{"prefix": format!("s3://{BUCKET}/batch/")}, "a.csv", "day/b.csv"]);
+    put(&stack, "manifests/good.json", manifest.to_string()).await;
+    let local = tempfile::tempdir().unwrap();
+    let s3 = stack.s3_client();
+    let uri = format!("s3://{BUCKET}/manifests/good.json");
+    let staged = pipelines_emulator::code_jobs::staging::download_manifest(&s3, &uri, local.path())
+        .await
+        .unwrap();
+    assert_eq!(staged, 2);
+    assert_eq!(
+        std::fs::read_to_string(local.path().join("day/b.csv")).unwrap(),
+        "3,4\n"
+    );
+    assert!(!local.path().join("unlisted.csv").exists());
+    let climbing = json!([{"prefix": format!("s3://{BUCKET}/batch")}, "../../../etc/x"]);
+    put(&stack, "manifests/bad.json", climbing.to_string()).await;
+    let refused = pipelines_emulator::code_jobs::staging::download_manifest(
+        &s3,
+        &format!("s3://{BUCKET}/manifests/bad.json"),
+        local.path(),
+    )
+    .await
+    .unwrap_err();
+    assert!(refused.contains("../../../etc/x"), "{refused}");
+}

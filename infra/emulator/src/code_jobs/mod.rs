@@ -27,8 +27,20 @@ pub struct Download {
     pub s3_uri: String,
     /// Below `/opt/ml` (`processing/input/code`).
     pub local: PathBuf,
-    /// The object is a `.tar.gz` (a training job's sourcedir) unpacked into `local`.
-    pub unpack: bool,
+    /// How the URI is staged.
+    pub kind: Staging,
+}
+
+/// What a download's S3 URI names, and so how it lands in the job's folder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Staging {
+    /// Every object under the prefix, by its key past the prefix.
+    Prefix,
+    /// One `.tar.gz` (a sourcedir, a model) unpacked into the folder.
+    Archive,
+    /// A manifest file (`[{"prefix": "s3://b/p/"}, "key", ...]`): each object it lists,
+    /// by its key past the manifest's prefix.
+    Manifest,
 }
 
 /// One folder below the job's `/opt/ml` copied to local S3 when it ends well.
@@ -232,16 +244,22 @@ impl CodeJobs {
         for download in &job.downloads {
             let local = root.join(&download.local);
             made(&local)?;
-            if download.unpack {
-                // Outside the job's /opt/ml, and gone once unpacked (a job may unpack
-                // several: a model and its inference code).
-                let archive = folder.join("download.tar.gz");
-                staging::download_file(&self.s3, &download.s3_uri, &archive).await?;
-                let unpacked = staging::unpack(&archive, &local);
-                let _ = std::fs::remove_file(&archive);
-                unpacked?;
-            } else {
-                staging::download(&self.s3, &download.s3_uri, &local).await?;
+            match download.kind {
+                Staging::Archive => {
+                    // Outside the job's /opt/ml, and gone once unpacked (a job may
+                    // unpack several: a model and its inference code).
+                    let archive = folder.join("download.tar.gz");
+                    staging::download_file(&self.s3, &download.s3_uri, &archive).await?;
+                    let unpacked = staging::unpack(&archive, &local);
+                    let _ = std::fs::remove_file(&archive);
+                    unpacked?;
+                }
+                Staging::Prefix => {
+                    staging::download(&self.s3, &download.s3_uri, &local).await?;
+                }
+                Staging::Manifest => {
+                    staging::download_manifest(&self.s3, &download.s3_uri, &local).await?;
+                }
             }
         }
         for (path, text) in &job.files {

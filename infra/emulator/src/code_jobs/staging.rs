@@ -69,6 +69,63 @@ pub async fn download(s3: &aws_sdk_s3::Client, uri: &str, local: &Path) -> Resul
     Ok(count)
 }
 
+/// The largest manifest file read.
+const MAX_MANIFEST: usize = 16 * 1024 * 1024;
+
+/// Every object a manifest file lists (`[{"prefix": "s3://bucket/prefix/"}, "key", ...]`,
+/// as SageMaker's ManifestFile inputs are), into `local` by its key past the prefix.
+pub async fn download_manifest(
+    s3: &aws_sdk_s3::Client,
+    uri: &str,
+    local: &Path,
+) -> Result<usize, String> {
+    let (bucket, key) = split_uri(uri)?;
+    let body = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| format!("reading the manifest {uri}: {}", DisplayErrorContext(&e)))?
+        .body
+        .collect()
+        .await
+        .map_err(|e| format!("reading the manifest {uri}: {e}"))?
+        .into_bytes();
+    if body.len() > MAX_MANIFEST {
+        return Err(format!("the manifest {uri} is over {MAX_MANIFEST} bytes"));
+    }
+    let entries: Vec<serde_json::Value> = serde_json::from_slice(&body)
+        .map_err(|e| format!("the manifest {uri} is not a JSON array: {e}"))?;
+    let prefix = entries
+        .first()
+        .and_then(|first| first["prefix"].as_str())
+        .ok_or_else(|| {
+            format!("the manifest {uri} does not start with {{\"prefix\": \"s3://...\"}}")
+        })?;
+    let prefix = if prefix.ends_with('/') {
+        prefix.to_owned()
+    } else {
+        format!("{prefix}/")
+    };
+    let mut count = 0;
+    for entry in &entries[1..] {
+        let relative = entry
+            .as_str()
+            .ok_or_else(|| format!("the manifest {uri} lists {entry}, which is not a key"))?;
+        let target = local.join(relative_path("", relative)?);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        }
+        download_file(s3, &format!("{prefix}{relative}"), &target).await?;
+        count += 1;
+    }
+    if count == 0 {
+        return Err(format!("the manifest {uri} lists no object"));
+    }
+    Ok(count)
+}
+
 /// Every file below `local`, to the S3 prefix `uri` (its path below `local` as the rest of
 /// the key). Counts the objects. Symbolic links are never followed: the job made them,
 /// and one may point at any file of the user's (a link is refused by name).

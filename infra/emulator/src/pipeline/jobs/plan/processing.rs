@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use super::{below_opt_ml, environment, max_runtime, one_instance, runnable_program, strings};
-use crate::code_jobs::{CodeJob, Download, Upload};
+use crate::code_jobs::{CodeJob, Download, Staging, Upload};
 
 /// A CreateProcessingJob request (a Processing step's evaluated Arguments) as the job to
 /// run: its entrypoint in the user's interpreter, its S3 inputs at their LocalPaths, its
@@ -58,7 +58,7 @@ pub fn processing(request: &Value, job_name: &str) -> Result<CodeJob, String> {
         downloads.push(Download {
             s3_uri: uri.to_owned(),
             local: below_opt_ml(local, &format!("the LocalPath of input '{name}'"))?,
-            unpack: false,
+            kind: Staging::Prefix,
         });
     }
 

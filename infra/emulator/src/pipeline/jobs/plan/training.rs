@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use serde_json::{json, Value};
 
 use super::{environment, max_runtime, one_instance, runnable_program, strings, xgboost};
-use crate::code_jobs::{CodeJob, Download, Upload};
+use crate::code_jobs::{CodeJob, Download, Staging, Upload};
 
 /// The one host of a local training job, as SageMaker names the first.
 const HOST: &str = "algo-1";
@@ -74,7 +74,7 @@ pub fn training(request: &Value, job_name: &str, xgboost: Option<&str>) -> Resul
         downloads.push(Download {
             s3_uri: uri.to_owned(),
             local: PathBuf::from(format!("input/data/{name}")),
-            unpack: false,
+            kind: Staging::Prefix,
         });
         input_config.insert(
             name.to_owned(),
@@ -116,7 +116,7 @@ pub fn training(request: &Value, job_name: &str, xgboost: Option<&str>) -> Resul
             downloads.push(Download {
                 s3_uri: source.clone(),
                 local: PathBuf::from("code"),
-                unpack: true,
+                kind: Staging::Archive,
             });
         } else {
             return Err(format!(
@@ -320,7 +320,7 @@ mod tests {
         assert!(job
             .downloads
             .iter()
-            .any(|d| d.unpack && d.local == std::path::Path::new("code")));
+            .any(|d| d.kind == Staging::Archive && d.local == std::path::Path::new("code")));
         assert_eq!(
             job.archives[0].s3_uri,
             "s3://b/models/job-1/output/model.tar.gz"

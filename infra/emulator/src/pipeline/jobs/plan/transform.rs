@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use serde_json::{json, Value};
 
 use super::{environment, max_runtime, xgboost};
-use crate::code_jobs::{CodeJob, Download, Upload};
+use crate::code_jobs::{CodeJob, Download, Staging, Upload};
 
 const DRIVER: &str = include_str!("batch_transform.py");
 const DRIVER_FILE: &str = "code/pipelines_emulator_transform.py";
@@ -52,11 +52,15 @@ pub fn transform(
     })?;
     let input = &request["TransformInput"];
     let source = &input["DataSource"]["S3DataSource"];
-    if let Some(kind) = source["S3DataType"].as_str().filter(|k| *k != "S3Prefix") {
-        return Err(format!(
-            "its input has S3DataType {kind}; the emulator stages S3Prefix only"
-        ));
-    }
+    let staging = match source["S3DataType"].as_str().unwrap_or("S3Prefix") {
+        "S3Prefix" => Staging::Prefix,
+        "ManifestFile" => Staging::Manifest,
+        other => {
+            return Err(format!(
+                "its input has S3DataType {other}; the emulator stages S3Prefix and ManifestFile"
+            ))
+        }
+    };
     let uri = source["S3Uri"]
         .as_str()
         .ok_or("its input has no S3Uri")?
@@ -78,7 +82,7 @@ pub fn transform(
     let mut downloads = vec![Download {
         s3_uri: uri,
         local: PathBuf::from("transform/input"),
-        unpack: false,
+        kind: staging,
     }];
     let mut notes = Vec::new();
     let containers: Vec<&Value> = match model["Containers"].as_array() {
@@ -97,7 +101,7 @@ pub fn transform(
             downloads.push(Download {
                 s3_uri: data.to_owned(),
                 local: PathBuf::from(&model_dir),
-                unpack: true,
+                kind: Staging::Archive,
             });
         }
         let env: Vec<(String, String)> = environment(&container["Environment"]);
@@ -109,7 +113,7 @@ pub fn transform(
                     downloads.push(Download {
                         s3_uri: dir,
                         local: PathBuf::from(&local),
-                        unpack: true,
+                        kind: Staging::Archive,
                     });
                     format!("/opt/ml/{local}")
                 }
