@@ -803,6 +803,16 @@ async fn builtin_xgboost_trains_for_real_and_the_evaluation_scores_the_model_it_
         };
         assert_eq!(step(&steps, branch).status, expected, "{branch}");
         if branch != "AbaloneMSEFail" {
+            // The registered package and the model carry the artifact that trained.
+            let register = step(&steps, branch);
+            let package = client
+                .describe_model_package()
+                .model_package_name(register.metadata["RegisterModel"]["Arn"].as_str().unwrap())
+                .send()
+                .await
+                .unwrap();
+            let containers = package.inference_specification().unwrap().containers();
+            assert_eq!(containers[0].model_data_url(), Some(artifact));
             transform_serves_the_trained_model(&stack, &arn, &packed).await;
         }
     }
