@@ -3,19 +3,19 @@
 //! EventBridge, and a Lambda Runtime API for each function.
 
 pub mod auth;
-pub mod aws_json;
+mod aws_json;
 pub mod child;
 pub mod code_jobs;
 pub mod commands;
 pub mod emr;
 pub mod faults;
 pub mod lambda;
-pub mod live_view;
+mod live_view;
 pub mod paths;
 pub mod pipeline;
-pub mod rerun;
+mod rerun;
 pub mod sagemaker;
-pub mod service_model;
+mod service_model;
 pub mod stack;
 
 pub use stack::Emulator;
