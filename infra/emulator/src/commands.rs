@@ -66,15 +66,18 @@ async fn start_stack(options: &StackOptions) -> Result<Emulator, String> {
     Ok(stack)
 }
 
-/// Writes the state file as the user's alone: its folder 0700, the file 0600, written
-/// whole under another name and renamed, so no reader sees it half written or open to
-/// others for a moment.
+/// Writes the state file as the user's alone: the file 0600 (its folder, when made here,
+/// 0700; a folder the user named is left as it is), written whole under another name and
+/// renamed, so no reader sees it half written or open to others for a moment, and a link
+/// planted at its name is replaced, not followed.
 fn write_private(file: &std::path::Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     let dir = file.parent().unwrap_or(std::path::Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
     let partial = dir.join(format!(".endpoints.{}", std::process::id()));
     let _ = std::fs::remove_file(&partial);
     let mut out = std::fs::OpenOptions::new()

@@ -3,7 +3,7 @@
 //! is removed when that stack ends; one left by a stack that was killed outright (no
 //! destructor ran) is swept by the next start.
 
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 const PREFIX: &str = "pipelines-emulator-";
@@ -37,12 +37,19 @@ pub fn sweep(temp: &Path) {
     let Ok(entries) = std::fs::read_dir(temp) else {
         return;
     };
+    // SAFETY: getuid cannot fail and touches no memory.
+    let uid = unsafe { libc::getuid() };
     for entry in entries.flatten() {
         let name = entry.file_name();
         if !name.to_string_lossy().starts_with(PREFIX) {
             continue;
         }
         let path = entry.path();
+        // Another user's folder is never touched, whatever its owner file says.
+        let ours = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir() && m.uid() == uid);
+        if !ours {
+            continue;
+        }
         let Some(pid) = std::fs::read_to_string(path.join(OWNER_FILE))
             .ok()
             .and_then(|text| text.trim().parse::<u32>().ok())
