@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::code_jobs::Staging;
+
 mod processing;
 pub mod training;
 pub mod transform;
@@ -96,6 +98,18 @@ pub fn refused(step_type: &str, request: &Value) -> Result<(), String> {
         _ => {}
     }
     Ok(())
+}
+
+/// How an S3DataSource's `S3DataType` is staged: a prefix, or a manifest file listing the
+/// objects; any other (an augmented manifest) is said by `what`.
+pub(super) fn staging_of(data_type: Option<&str>, what: &str) -> Result<Staging, String> {
+    match data_type.unwrap_or("S3Prefix") {
+        "S3Prefix" => Ok(Staging::Prefix),
+        "ManifestFile" => Ok(Staging::Manifest),
+        other => Err(format!(
+            "{what} has S3DataType {other}; the emulator stages S3Prefix and ManifestFile"
+        )),
+    }
 }
 
 /// Interpreters a job's entrypoint may start: the user's Python, or a shell that does.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use super::{below_opt_ml, environment, max_runtime, one_instance, runnable_program, strings};
-use crate::code_jobs::{CodeJob, Download, Staging, Upload};
+use crate::code_jobs::{CodeJob, Download, Upload};
 
 /// A CreateProcessingJob request (a Processing step's evaluated Arguments) as the job to
 /// run: its entrypoint in the user's interpreter, its S3 inputs at their LocalPaths, its
@@ -38,11 +38,8 @@ pub fn processing(request: &Value, job_name: &str) -> Result<CodeJob, String> {
                 "its input '{name}' is a DatasetDefinition (Athena or Redshift), which the emulator has no data for"
             ));
         }
-        for (member, allowed) in [
-            ("S3DataType", "S3Prefix"),
-            ("S3InputMode", "File"),
-            ("S3CompressionType", "None"),
-        ] {
+        let staging = super::staging_of(s3["S3DataType"].as_str(), &format!("its input '{name}'"))?;
+        for (member, allowed) in [("S3InputMode", "File"), ("S3CompressionType", "None")] {
             if let Some(value) = s3[member].as_str().filter(|v| *v != allowed) {
                 return Err(format!(
                     "its input '{name}' has {member} {value}; the emulator stages {member} {allowed} only"
@@ -58,7 +55,7 @@ pub fn processing(request: &Value, job_name: &str) -> Result<CodeJob, String> {
         downloads.push(Download {
             s3_uri: uri.to_owned(),
             local: below_opt_ml(local, &format!("the LocalPath of input '{name}'"))?,
-            kind: Staging::Prefix,
+            kind: staging,
         });
     }
 
@@ -195,5 +192,17 @@ mod tests {
             below_opt_ml("/opt/ml/processing/output/", "x").unwrap(),
             PathBuf::from("processing/output")
         );
+    }
+
+    #[test]
+    fn a_manifest_input_stages_what_it_lists_and_an_augmented_one_is_said() {
+        let mut manifest = request();
+        manifest["ProcessingInputs"][0]["S3Input"]["S3DataType"] = json!("ManifestFile");
+        let job = processing(&manifest, "j").unwrap();
+        assert_eq!(job.downloads[0].kind, crate::code_jobs::Staging::Manifest);
+        manifest["ProcessingInputs"][0]["S3Input"]["S3DataType"] = json!("AugmentedManifestFile");
+        assert!(processing(&manifest, "j")
+            .unwrap_err()
+            .contains("its input 'code' has S3DataType AugmentedManifestFile"));
     }
 }

@@ -54,11 +54,10 @@ pub fn training(request: &Value, job_name: &str, xgboost: Option<&str>) -> Resul
         let uri = source["S3Uri"].as_str().ok_or_else(|| {
             format!("its channel '{name}' is not read from S3 (a file system data source), which the emulator has no data for")
         })?;
-        if let Some(kind) = source["S3DataType"].as_str().filter(|t| *t != "S3Prefix") {
-            return Err(format!(
-                "its channel '{name}' has S3DataType {kind}; the emulator stages S3Prefix only"
-            ));
-        }
+        let staging = super::staging_of(
+            source["S3DataType"].as_str(),
+            &format!("its channel '{name}'"),
+        )?;
         if let Some(compression) = channel["CompressionType"].as_str().filter(|c| *c != "None") {
             return Err(format!("its channel '{name}' has CompressionType {compression}; the emulator stages None only"));
         }
@@ -74,7 +73,7 @@ pub fn training(request: &Value, job_name: &str, xgboost: Option<&str>) -> Resul
         downloads.push(Download {
             s3_uri: uri.to_owned(),
             local: PathBuf::from(format!("input/data/{name}")),
-            kind: Staging::Prefix,
+            kind: staging,
         });
         input_config.insert(
             name.to_owned(),

@@ -52,15 +52,7 @@ pub fn transform(
     })?;
     let input = &request["TransformInput"];
     let source = &input["DataSource"]["S3DataSource"];
-    let staging = match source["S3DataType"].as_str().unwrap_or("S3Prefix") {
-        "S3Prefix" => Staging::Prefix,
-        "ManifestFile" => Staging::Manifest,
-        other => {
-            return Err(format!(
-                "its input has S3DataType {other}; the emulator stages S3Prefix and ManifestFile"
-            ))
-        }
-    };
+    let staging = super::staging_of(source["S3DataType"].as_str(), "its input")?;
     let uri = source["S3Uri"]
         .as_str()
         .ok_or("its input has no S3Uri")?
