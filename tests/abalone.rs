@@ -62,7 +62,7 @@ async fn ended(stack: &Emulator, arn: &str) -> (String, Option<String>) {
         .wait_until_done(arn, DEADLINE)
         .await
         .unwrap_or_else(|| panic!("{arn} did not end"));
-    (e.status, e.failure_reason)
+    integration_tests::ending(&e)
 }
 
 /// Completes the Callback step once it waits, with aws-sdk-sagemaker.

@@ -126,10 +126,12 @@ async fn waiting_lists_the_tokens_and_succeed_and_fail_finish_the_steps() {
         .wait_until_done(&arn, DEADLINE)
         .await
         .unwrap();
-    assert_eq!(execution.status, "Failed");
     assert_eq!(
-        execution.failure_reason.as_deref(),
-        Some("Step 'Build' failed: cancelled by on-call: bad input")
+        integration_tests::ending(&execution),
+        (
+            "Failed".to_owned(),
+            Some("Step 'Build' failed: cancelled by on-call: bad input".to_owned())
+        )
     );
 
     let (code, _, err) = pipeline_steps(&stack, &["succeed", "short"]).await;

@@ -101,7 +101,7 @@ async fn the_demo_fails_fast_with_a_joined_message_when_the_cluster_is_not_ready
     .await;
     let execution = finished(&stack, &arn).await;
     assert_eq!(execution.status, "Failed");
-    let reason = execution.failure_reason.unwrap();
+    let reason = integration_tests::ending(&execution).1.unwrap();
     assert!(reason.starts_with("EMR cluster j-NOSUCHCLUSTER cannot take the step: cluster j-NOSUCHCLUSTER cannot be used"), "{reason}");
     assert_eq!(
         step_status(&stack, &arn, "BuildFeatures"),
@@ -284,7 +284,7 @@ async fn an_emr_step_that_exits_1_fails_the_pipeline_with_emr_details() {
     let arn = create_and_start(&client, "broken", &definition(json!([]), steps), &[]).await;
     let execution = finished(&stack, &arn).await;
     assert_eq!(execution.status, "Failed");
-    let reason = execution.failure_reason.unwrap();
+    let reason = integration_tests::ending(&execution).1.unwrap();
     assert!(
         reason.contains("FAILED: Unknown Error.: Command exited with status 1"),
         "{reason}"
@@ -301,9 +301,9 @@ async fn a_cluster_terminated_under_the_step_fails_the_pipeline_with_its_reason(
     wait_for_newest_step(&stack, STANDING_CLUSTER_ID, "RUNNING").await;
     engine.terminate(STANDING_CLUSTER_ID).unwrap();
     let execution = finished(&stack, &arn).await;
-    assert_eq!(execution.status, "Failed");
-    assert!(execution
-        .failure_reason
+    let (status, reason) = integration_tests::ending(&execution);
+    assert_eq!(status, "Failed");
+    assert!(reason
         .unwrap()
         .contains("USER_REQUEST: Terminated by user request"));
 }

@@ -104,7 +104,8 @@ async fn ended(stack: &Emulator, arn: &str) -> (String, Option<String>, Vec<Step
         .wait_until_done(arn, DEADLINE)
         .await
         .unwrap_or_else(|| panic!("{arn} did not end"));
-    (e.status, e.failure_reason, e.steps)
+    let (status, reason) = integration_tests::ending(&e);
+    (status, reason, e.steps)
 }
 
 /// A stack running abalone.json with `script` as its preprocessing, on `data`.

@@ -66,14 +66,38 @@ async fn ended(
         .send()
         .await
         .unwrap();
-    (
-        described
-            .pipeline_execution_status()
+    let status = described.pipeline_execution_status().unwrap().as_str();
+    if status == "Failed" {
+        // SageMaker's words for the execution; the step's own are the step's.
+        assert_eq!(
+            described.failure_reason(),
+            Some(pipelines_emulator::pipeline::executor::STEP_FAILURE)
+        );
+        let pipeline = described
+            .pipeline_arn()
             .unwrap()
-            .as_str()
-            .to_owned(),
-        described.failure_reason().unwrap_or_default().to_owned(),
-    )
+            .rsplit('/')
+            .next()
+            .unwrap();
+        let listed = client
+            .list_pipeline_executions()
+            .pipeline_name(pipeline)
+            .send()
+            .await
+            .unwrap();
+        let summary = listed
+            .pipeline_execution_summaries()
+            .iter()
+            .find(|e| e.pipeline_execution_arn() == Some(arn))
+            .unwrap();
+        // What SageMaker's own tests assert of the listing.
+        assert!(summary
+            .pipeline_execution_failure_reason()
+            .unwrap()
+            .contains("Step failure: One or multiple steps failed"));
+    }
+    let execution = stack.sagemaker.pipelines().execution(arn).unwrap();
+    (status.to_owned(), execution.failed_step.unwrap_or_default())
 }
 
 /// A Lambda step's outputs, by name.

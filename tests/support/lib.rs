@@ -349,3 +349,20 @@ pub async fn execution_steps(
         .pipeline_execution_steps
         .unwrap_or_default()
 }
+
+/// How an execution ended: its status and what its first failed step said (a Fail
+/// step's message, or `Step 'X' failed: ...`, as the live view ends with it). A failed
+/// execution's own FailureReason is checked to be SageMaker's words, whatever the step
+/// said.
+pub fn ending(
+    execution: &pipelines_emulator::pipeline::ExecutionRecord,
+) -> (String, Option<String>) {
+    if execution.status == "Failed" {
+        assert_eq!(
+            execution.failure_reason.as_deref(),
+            Some(pipelines_emulator::pipeline::executor::STEP_FAILURE),
+            "a failed execution's FailureReason"
+        );
+    }
+    (execution.status.clone(), execution.failed_step.clone())
+}

@@ -132,8 +132,9 @@ pub async fn follow(
                 "execution {}{}",
                 execution.status,
                 execution
-                    .failure_reason
+                    .failed_step
                     .as_ref()
+                    .or(execution.failure_reason.as_ref())
                     .map(|r| format!(": {}", crate::child::printable(r)))
                     .unwrap_or_default()
             );

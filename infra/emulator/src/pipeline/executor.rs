@@ -20,6 +20,10 @@ use super::step_run::run_step;
 use super::step_task::{StepEnd, StepTask};
 use super::store::{ExecutionRecord, NewExecution, PipelineRecord, Pipelines, StepRecord};
 
+/// An execution's FailureReason when a step failed, in SageMaker's words (a Fail step
+/// included): the step's own reason is the step's.
+pub const STEP_FAILURE: &str = "Step failure: One or multiple steps failed.";
+
 /// SageMaker's default cap on the steps of one execution that run at once.
 const DEFAULT_MAX_PARALLEL: usize = 50;
 
@@ -408,9 +412,10 @@ async fn run(
     }
     let stopped = *stop.borrow();
     pipelines.update_execution(&arn, |e| {
+        e.failed_step = first_failure.clone();
         (e.status, e.failure_reason) = match (&first_failure, stopped) {
             (_, true) => ("Stopped".to_owned(), None),
-            (Some(reason), false) => ("Failed".to_owned(), Some(reason.clone())),
+            (Some(_), false) => ("Failed".to_owned(), Some(STEP_FAILURE.to_owned())),
             (None, false) => ("Succeeded".to_owned(), None),
         };
     });

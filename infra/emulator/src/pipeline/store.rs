@@ -156,7 +156,12 @@ pub struct ExecutionRecord {
     pub experiment_config: Option<Value>,
     /// Executing, Stopping, Stopped, Failed or Succeeded.
     pub status: String,
+    /// SageMaker's own words for a failed execution (`Step failure: One or multiple
+    /// steps failed.`), whatever the step said.
     pub failure_reason: Option<String>,
+    /// What the first step to fail said (a Fail step's message, or `Step 'X' failed:
+    /// ...`): the live view ends with it. Not an answer of the API.
+    pub failed_step: Option<String>,
     pub created: SystemTime,
     pub modified: SystemTime,
     /// The steps that started, in the order they started.
@@ -200,6 +205,7 @@ impl ExecutionRecord {
             experiment_config: None,
             status: status.to_owned(),
             failure_reason: None,
+            failed_step: None,
             created: now,
             modified: now,
             steps: Vec::new(),
@@ -499,6 +505,7 @@ impl Pipelines {
                 experiment_config: None,
                 status: "Executing".to_owned(),
                 failure_reason: None,
+                failed_step: None,
                 created: now,
                 modified: now,
                 steps: Vec::new(),
@@ -551,6 +558,7 @@ impl Pipelines {
         self.update_execution(arn, |e| {
             e.status = "Executing".to_owned();
             e.failure_reason = None;
+            e.failed_step = None;
             e.max_parallel = max_parallel;
             let steps = std::mem::take(&mut e.steps);
             e.step_index.clear();
