@@ -137,8 +137,9 @@ fn check_depends_on(definition: &Definition, step: &StepDef) -> Result<(), Strin
             ));
         };
         if matches!(target.kind, StepKind::Fail) {
+            // SageMaker's own words first (the SDK's integration tests assert them).
             return Err(format!(
-                "step '{}' depends on Fail step '{dependency}'; a Fail step cannot be depended upon",
+                "{} can not depends on {dependency}: a Fail step cannot be depended upon",
                 step.name
             ));
         }

@@ -132,7 +132,7 @@ fn every_bad_definition_is_named() {
         ),
         (
             json!([{"Name": "f", "Type": "Fail", "Arguments": {}}, lambda("a", json!({"DependsOn": ["f"]}))]),
-            "depends on Fail step 'f'; a Fail step cannot be depended upon",
+            "a can not depends on f: a Fail step cannot be depended upon",
         ),
         (
             json!([lambda("a", json!({})), lambda("a", json!({}))]),
