@@ -211,7 +211,6 @@ async fn env_prints_what_up_exported_and_pipeline_steps_runs_on_it_after_eval() 
     let mode =
         |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&state.path().join("endpoints.json")), 0o600);
-    assert_eq!(mode(state.path()), 0o700);
     let env = pipelines_emulator(&state)
         .arg("env")
         .output()

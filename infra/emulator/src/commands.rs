@@ -399,6 +399,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_state_file_is_the_users_alone_and_a_folder_made_for_it_too() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let temp = tempfile::tempdir().unwrap();
+        let file = temp.path().join("state/pipelines-emulator/endpoints.json");
+        write_private(&file, "{}").unwrap();
+        assert_eq!(mode(&file), 0o600);
+        assert_eq!(mode(file.parent().unwrap()), 0o700);
+        assert_eq!(mode(&temp.path().join("state")), 0o700);
+        // Written again over a link planted at its name: the link is replaced.
+        std::fs::remove_file(&file).unwrap();
+        let elsewhere = temp.path().join("elsewhere");
+        std::fs::write(&elsewhere, "theirs").unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &file).unwrap();
+        write_private(&file, "{\"mine\": 1}").unwrap();
+        assert_eq!(std::fs::read_to_string(&elsewhere).unwrap(), "theirs");
+        assert!(!std::fs::symlink_metadata(&file)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+    }
+
+    #[test]
     fn env_lines_stay_text_under_eval() {
         let env = vec![
             ("AWS_REGION".to_owned(), "us-east-1".to_owned()),
