@@ -230,7 +230,17 @@ for major in ("v2", "v3"):
             sagemaker.describe_pipeline_execution(PipelineExecutionArn=off)
         ),
     )
-    check(ended.get("FailureReason") == "a condition failed for mode off", f"{major} Not: {ended}")
+    # The execution answers in SageMaker's words; the Fail step carries its own message.
+    check(ended.get("FailureReason") == "Step failure: One or multiple steps failed.", f"{major} Not: {ended}")
+    failed = [
+        s
+        for s in sagemaker.list_pipeline_execution_steps(PipelineExecutionArn=off)["PipelineExecutionSteps"]
+        if s["StepStatus"] == "Failed"
+    ]
+    check(
+        [s.get("FailureReason") for s in failed] == ["a condition failed for mode off"],
+        f"{major} Not, the Fail step: {failed}",
+    )
     sagemaker.create_pipeline(PipelineName=f"enum-{major}", PipelineDefinition=sdk_definition("enum-parameter"), RoleArn=ROLE)
     code, message = error_of(
         sagemaker.start_pipeline_execution,

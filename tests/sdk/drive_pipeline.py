@@ -115,9 +115,12 @@ try:
 except Exception:  # the SDK's waiter raises on a Failed execution
     pass
 described = failed.describe()
+fail_steps = [s for s in failed.list_steps() if s["StepStatus"] == "Failed"]
 check(
-    described["PipelineExecutionStatus"] == "Failed" and described["FailureReason"] == "mode is halt",
-    f"the Fail step's message: {described.get('FailureReason')}",
+    described["PipelineExecutionStatus"] == "Failed"
+    and described["FailureReason"] == "Step failure: One or multiple steps failed."
+    and [s.get("FailureReason") for s in fail_steps] == ["mode is halt"],
+    f"SageMaker's words for the execution, the Fail step's message on the step: {described.get('FailureReason')}, {fail_steps}",
 )
 
 # Selective execution as the SDK does it: the latest execution (the failed one) is the

@@ -83,4 +83,7 @@ def test_the_scripts_run_and_the_condition_reads_the_scraped_metric(pipelines_em
         strict.wait(delay=1, max_attempts=300)
     except Exception:  # the SDK's waiter raises on a Failed execution
         pass
-    assert strict.describe()["FailureReason"] == "the training error is over the threshold"
+    # The execution answers in SageMaker's words; the Fail step carries the message.
+    assert strict.describe()["FailureReason"] == "Step failure: One or multiple steps failed."
+    failed = [s for s in strict.list_steps() if s["StepStatus"] == "Failed"]
+    assert [s.get("FailureReason") for s in failed] == ["the training error is over the threshold"], failed

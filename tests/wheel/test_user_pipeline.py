@@ -97,7 +97,10 @@ def test_the_pipeline_runs_both_ways(pipelines_emulator):
         pass
     described = halted.describe()
     assert described["PipelineExecutionStatus"] == "Failed"
-    assert described["FailureReason"] == "mode is stop"
+    # The execution answers in SageMaker's words; the Fail step carries the message.
+    assert described["FailureReason"] == "Step failure: One or multiple steps failed."
+    failed = [s for s in halted.list_steps() if s["StepStatus"] == "Failed"]
+    assert [s.get("FailureReason") for s in failed] == ["mode is stop"], failed
 
 
 def test_the_sdk_uploaded_the_script_to_the_emulators_s3(pipelines_emulator):
