@@ -79,22 +79,16 @@ pub async fn download_manifest(
     uri: &str,
     local: &Path,
 ) -> Result<usize, String> {
-    let (bucket, key) = split_uri(uri)?;
-    let body = s3
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .map_err(|e| format!("reading the manifest {uri}: {}", DisplayErrorContext(&e)))?
-        .body
+    let (body, length) = object(s3, uri, "the manifest ").await?;
+    // Its size is checked before it is read: a manifest is read whole.
+    if length.unwrap_or_default() > MAX_MANIFEST as i64 {
+        return Err(format!("the manifest {uri} is over {MAX_MANIFEST} bytes"));
+    }
+    let body = body
         .collect()
         .await
         .map_err(|e| format!("reading the manifest {uri}: {e}"))?
         .into_bytes();
-    if body.len() > MAX_MANIFEST {
-        return Err(format!("the manifest {uri} is over {MAX_MANIFEST} bytes"));
-    }
     let entries: Vec<serde_json::Value> = serde_json::from_slice(&body)
         .map_err(|e| format!("the manifest {uri} is not a JSON array: {e}"))?;
     let prefix = entries
@@ -188,18 +182,28 @@ fn refused_link(path: &Path, local: &Path) -> String {
     )
 }
 
-/// One object of local S3 to a file, streamed: memory stays flat whatever its size. The
-/// file is made new, never through a link.
-pub async fn download_file(s3: &aws_sdk_s3::Client, uri: &str, file: &Path) -> Result<(), String> {
+/// One object of local S3, not yet read, and its length; `what` names it in an error
+/// (`reading <what><uri>: ...`).
+async fn object(
+    s3: &aws_sdk_s3::Client,
+    uri: &str,
+    what: &str,
+) -> Result<(ByteStream, Option<i64>), String> {
     let (bucket, key) = split_uri(uri)?;
-    let body = s3
+    let object = s3
         .get_object()
         .bucket(bucket)
         .key(key)
         .send()
         .await
-        .map_err(|e| format!("reading {uri}: {}", DisplayErrorContext(&e)))?
-        .body;
+        .map_err(|e| format!("reading {what}{uri}: {}", DisplayErrorContext(&e)))?;
+    Ok((object.body, object.content_length))
+}
+
+/// One object of local S3 to a file, streamed: memory stays flat whatever its size. The
+/// file is made new, never through a link.
+pub async fn download_file(s3: &aws_sdk_s3::Client, uri: &str, file: &Path) -> Result<(), String> {
+    let (body, _) = object(s3, uri, "").await?;
     let mut out = tokio::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
