@@ -9,8 +9,8 @@ use aws_sdk_sagemaker::types::PipelineExecutionStep;
 use integration_tests::{
     create_pipeline, deployed_stack, execution_steps, sagemaker_client, wait_until,
 };
-use pipelines_emulator::pipeline::Mocks;
 use pipelines_emulator::Emulator;
+use pipelines_emulator::Mocks;
 use serde_json::{json, Value};
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -98,7 +98,11 @@ async fn approve(stack: &Emulator, arn: &str) {
 #[tokio::test]
 async fn under_the_threshold_it_registers_creates_transforms_and_waits_for_approval() {
     let stack = deployed_stack(&[], None).await;
-    stack.sagemaker.pipelines().set_mocks(mocks(mse(4.2)));
+    stack
+        .sagemaker
+        .pipelines()
+        .jobs()
+        .set_mocks(mocks(mse(4.2)));
     let arn = start(&stack, "abalone", &abalone()).await;
     approve(&stack, &arn).await;
     assert_eq!(ended(&stack, &arn).await, ("Succeeded".into(), None));
@@ -153,7 +157,11 @@ async fn under_the_threshold_it_registers_creates_transforms_and_waits_for_appro
 #[tokio::test]
 async fn over_the_threshold_it_ends_with_the_fail_steps_message() {
     let stack = deployed_stack(&[], None).await;
-    stack.sagemaker.pipelines().set_mocks(mocks(mse(7.5)));
+    stack
+        .sagemaker
+        .pipelines()
+        .jobs()
+        .set_mocks(mocks(mse(7.5)));
     let arn = start(&stack, "abalone", &abalone()).await;
     assert_eq!(
         ended(&stack, &arn).await,
@@ -181,7 +189,7 @@ async fn a_failing_mock_fails_its_step_with_the_reason() {
     let mut value = mse(4.2);
     value["AbaloneRegister-RegisterModel"] =
         json!({"Fail": "ValidationException: model package group abalone not found"});
-    stack.sagemaker.pipelines().set_mocks(mocks(value));
+    stack.sagemaker.pipelines().jobs().set_mocks(mocks(value));
     let arn = start(&stack, "abalone", &abalone()).await;
     let (status, reason) = ended(&stack, &arn).await;
     assert_eq!(status, "Failed");
@@ -259,7 +267,7 @@ async fn a_property_the_mocked_answer_lacks_fails_the_reading_step_naming_the_mo
         "{reason}"
     );
 
-    stack.sagemaker.pipelines().set_mocks(mocks(
+    stack.sagemaker.pipelines().jobs().set_mocks(mocks(
         json!({"AbaloneTrain": {"Properties": {"FinalMetricDataList": [{"MetricName": "rmse", "Value": 1.9}]}}}),
     ));
     let arn = sagemaker_client(&stack)
@@ -287,7 +295,7 @@ async fn stop_during_a_mocked_job_stops_it() {
     let stack = deployed_stack(&[], None).await;
     let mut value = mse(4.2);
     value["AbaloneTrain"] = json!({"Seconds": 600});
-    stack.sagemaker.pipelines().set_mocks(mocks(value));
+    stack.sagemaker.pipelines().jobs().set_mocks(mocks(value));
     let arn = start(&stack, "abalone", &abalone()).await;
     let pipelines = stack.sagemaker.pipelines().clone();
     wait_until("the training step runs", DEADLINE, || {

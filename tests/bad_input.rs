@@ -86,7 +86,7 @@ async fn the_models_limits_on_names_and_definitions_are_enforced() {
 #[tokio::test]
 async fn emr_refuses_args_that_are_not_a_list() {
     let stack = deployed_stack(&[], None).await;
-    let request = json!({"JobFlowId": pipelines_emulator::stack::STANDING_CLUSTER_ID, "Steps": [{
+    let request = json!({"JobFlowId": pipelines_emulator::STANDING_CLUSTER_ID, "Steps": [{
         "Name": "s", "ActionOnFailure": "CONTINUE",
         "HadoopJarStep": {"Jar": "command-runner.jar", "Args": "echo hello"}}]});
     let (status, body) = post(

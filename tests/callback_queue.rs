@@ -6,7 +6,7 @@ use std::time::Duration;
 use integration_tests::{
     batch_item_failures, fixture, reported, tokens_in, wait_until, BusCapture,
 };
-use pipelines_emulator::pipeline::CallbackState;
+use pipelines_emulator::CallbackState;
 use pipelines_emulator::Emulator;
 use sagemaker_custom_steps::task::{EVENT_SOURCE, STOPPING_DETAIL_TYPE, WAITING_DETAIL_TYPE};
 use serde_json::Value;

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use integration_tests::deployed_stack;
-use pipelines_emulator::stack::STANDING_CLUSTER_ID;
+use pipelines_emulator::STANDING_CLUSTER_ID;
 use serde_json::json;
 
 const CANARY: &str = "canary7f3a";
@@ -38,7 +38,7 @@ async fn no_credential_profile_or_home_of_the_user_reaches_any_child_of_the_stac
         .await;
 
     // An EMR step prints its environment, and holds on while the processes are read.
-    let emr = aws_sdk_emr::Client::new(&pipelines_emulator::stack::sdk_config(
+    let emr = aws_sdk_emr::Client::new(&pipelines_emulator::sdk_config(
         &stack.emr.endpoint(),
         stack.credentials(),
     ));
@@ -127,7 +127,7 @@ async fn no_credential_profile_or_home_of_the_user_reaches_any_child_of_the_stac
 
 /// (pid, environment) of every live process below this one.
 fn descendants_environ() -> Vec<(u32, String)> {
-    let members = pipelines_emulator::child::family(std::process::id());
+    let members = pipelines_emulator::family(std::process::id());
     members
         .into_iter()
         .skip(1)

@@ -10,7 +10,7 @@ use integration_tests::cli::{
 };
 use integration_tests::readme::command_starting_with;
 use integration_tests::{create_and_start, definition, emr_callback_step, wait_until};
-use pipelines_emulator::paths::{binary_dir, workspace_root};
+use pipelines_emulator::{binary_dir, workspace_root};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;

@@ -7,9 +7,9 @@ use integration_tests::{
     batch_item_failures, callback_event, fixture, moto_config, reported, wait_for_newest_step,
     wait_until,
 };
-use pipelines_emulator::lambda::InvokeError;
-use pipelines_emulator::pipeline::CallbackState;
+use pipelines_emulator::CallbackState;
 use pipelines_emulator::Emulator;
+use pipelines_emulator::InvokeError;
 use serde_json::{json, Value};
 
 const DEADLINE: Duration = Duration::from_secs(30);

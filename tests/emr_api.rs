@@ -10,15 +10,15 @@ use aws_sdk_emr::types::{
     ScriptBootstrapActionConfig, StepCancellationOption, StepConfig, StepState,
 };
 use integration_tests::wait_until;
-use pipelines_emulator::emr::EmrServer;
+use pipelines_emulator::EmrServer;
 
 async fn emr() -> (EmrServer, aws_sdk_emr::Client, tempfile::TempDir) {
     let logs = tempfile::tempdir().unwrap();
-    let credentials = pipelines_emulator::auth::Credentials::generate();
+    let credentials = pipelines_emulator::Credentials::generate();
     let (server, _events) = EmrServer::start(logs.path().to_path_buf(), credentials.clone())
         .await
         .unwrap();
-    let client = aws_sdk_emr::Client::new(&pipelines_emulator::stack::sdk_config(
+    let client = aws_sdk_emr::Client::new(&pipelines_emulator::sdk_config(
         &server.endpoint(),
         &credentials,
     ));

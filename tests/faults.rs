@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use integration_tests::{batch_item_failures, callback_event, deployed_stack};
-use pipelines_emulator::pipeline::CallbackState;
-use pipelines_emulator::stack::STANDING_CLUSTER_ID;
+use pipelines_emulator::CallbackState;
+use pipelines_emulator::STANDING_CLUSTER_ID;
 use serde_json::{json, Value};
 
 const DEADLINE: Duration = Duration::from_secs(60);

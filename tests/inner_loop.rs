@@ -10,8 +10,8 @@ use std::time::Duration;
 use aws_sdk_sagemaker::types::{SelectedStep, SelectiveExecutionConfig};
 use aws_sdk_sagemaker::Client;
 use integration_tests::{create_pipeline, deployed_stack, execution_steps, sagemaker_client};
-use pipelines_emulator::pipeline::{ExecutionRecord, Mocks};
 use pipelines_emulator::Emulator;
+use pipelines_emulator::{ExecutionRecord, Mocks};
 use serde_json::json;
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -28,6 +28,7 @@ fn mocks(stack: &Emulator, steps: serde_json::Value) {
     stack
         .sagemaker
         .pipelines()
+        .jobs()
         .set_mocks(Mocks::parse(&json!({ "Steps": steps }).to_string()).unwrap());
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use integration_tests::deployed_stack;
 use integration_tests::raw::{exchange, post_json, signature};
-use pipelines_emulator::lambda::InvokeError;
+use pipelines_emulator::InvokeError;
 use serde_json::json;
 
 const INTRUDER: (&str, &str) = ("AKIAINTRUDERINTRUDER", "a-secret-of-its-own");

@@ -1,8 +1,8 @@
 //! lambda-step under the emulator's Lambda Runtime API, fed the events/ files.
 
 use integration_tests::fixture;
-use pipelines_emulator::lambda::InvokeError;
 use pipelines_emulator::Emulator;
+use pipelines_emulator::InvokeError;
 use serde_json::json;
 
 async fn stack() -> Emulator {

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use pipelines_emulator::code_jobs::staging;
+use pipelines_emulator::staging;
 use pipelines_emulator::Emulator;
 
 const SIZE: u64 = 128 * 1024 * 1024;

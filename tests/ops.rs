@@ -7,9 +7,9 @@ use integration_tests::{
     callback_event, create_and_start, definition, deployed_stack, emr_callback_step, reported,
     sagemaker_client, step_status, wait_until, LAMBDA_ARN, QUEUE_URL,
 };
-use pipelines_emulator::paths::binary_dir;
-use pipelines_emulator::stack::LOCAL_PIPELINE_ROLE;
+use pipelines_emulator::binary_dir;
 use pipelines_emulator::Emulator;
+use pipelines_emulator::LOCAL_PIPELINE_ROLE;
 use serde_json::{json, Value};
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -312,7 +312,7 @@ async fn redrive_brings_a_dlq_message_back_and_the_handler_serves_it() {
         "{out}"
     );
     match reported(&stack, token).await {
-        pipelines_emulator::pipeline::CallbackState::Failed { reason, .. } => {
+        pipelines_emulator::CallbackState::Failed { reason, .. } => {
             assert!(reason.contains("no-such-task"), "{reason}")
         }
         other => panic!("the handler reported {other:?}"),

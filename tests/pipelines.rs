@@ -8,13 +8,13 @@ use integration_tests::{
     create_and_start, definition, deployed_stack, emr_callback_step, fixture, pipeline_file,
     sagemaker_client, step_status, wait_for_newest_step, wait_until, LAMBDA_ARN, QUEUE_URL,
 };
-use pipelines_emulator::stack::STANDING_CLUSTER_ID;
 use pipelines_emulator::Emulator;
+use pipelines_emulator::STANDING_CLUSTER_ID;
 use serde_json::{json, Value};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
-async fn finished(stack: &Emulator, arn: &str) -> pipelines_emulator::pipeline::ExecutionRecord {
+async fn finished(stack: &Emulator, arn: &str) -> pipelines_emulator::ExecutionRecord {
     stack
         .sagemaker
         .pipelines()
@@ -393,8 +393,8 @@ async fn bad_definitions_are_refused_with_what_is_wrong() {
 #[tokio::test]
 async fn boto3_drives_the_sagemaker_endpoint() {
     let stack = deployed_stack(&[], None).await;
-    let python = pipelines_emulator::paths::workspace_root().join(".venv/bin/python");
-    let script = pipelines_emulator::paths::workspace_root().join("tests/boto3_client.py");
+    let python = pipelines_emulator::workspace_root().join(".venv/bin/python");
+    let script = pipelines_emulator::workspace_root().join("tests/boto3_client.py");
     let output = tokio::process::Command::new(python)
         .arg(script)
         .envs(stack.client_env())

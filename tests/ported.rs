@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use integration_tests::{create_pipeline, deployed_stack, sagemaker_client};
-use pipelines_emulator::pipeline::{ExecutionRecord, Mocks, StepRecord};
 use pipelines_emulator::Emulator;
+use pipelines_emulator::{ExecutionRecord, Mocks, StepRecord};
 use serde_json::{json, Value};
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -144,7 +144,7 @@ async fn the_best_automl_candidate_becomes_a_model_and_a_package() {
 async fn a_check_waits_for_the_model_it_names_beside_its_arguments() {
     let stack = deployed_stack(&[], None).await;
     // The model step takes a while: a check that did not wait for it would start first.
-    stack.sagemaker.pipelines().set_mocks(
+    stack.sagemaker.pipelines().jobs().set_mocks(
         Mocks::parse(
             &json!({"Steps": {"AbaloneCreateModel-CreateModel": {"Seconds": 0.3}}}).to_string(),
         )
@@ -399,7 +399,7 @@ async fn a_tuning_jobs_training_jobs_and_each_registered_version_are_described()
         .await
         .expect("MetadataOnly of a package with no model card");
     assert_eq!(metadata_only.model_package_version(), Some(1));
-    stack.sagemaker.pipelines().set_mocks(
+    stack.sagemaker.pipelines().jobs().set_mocks(
         Mocks::parse(
             &json!({"Steps": {"RegisterBestModel-RegisterModel": {"Properties": {
                 "ModelCard": {"ModelCardContent": "{}", "ModelCardStatus": "Draft"}}}}})

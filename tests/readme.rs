@@ -17,7 +17,7 @@ use integration_tests::readme::ShellCommand;
 use integration_tests::readme::{
     blocks_of, command_starting_with, documents, inline_commands, readme, shell_commands,
 };
-use pipelines_emulator::paths::{binary_dir, workspace_root};
+use pipelines_emulator::{binary_dir, workspace_root};
 use sagemaker_custom_steps::functions::flatten_json;
 use sagemaker_custom_steps::lambda_step::StepFunctions;
 use serde_json::Value;

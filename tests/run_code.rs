@@ -8,8 +8,8 @@ use std::time::Duration;
 use integration_tests::{
     create_and_start, create_pipeline, deployed_stack, sagemaker_client, wait_until,
 };
-use pipelines_emulator::pipeline::{Mocks, StepRecord};
 use pipelines_emulator::Emulator;
+use pipelines_emulator::{Mocks, StepRecord};
 use serde_json::{json, Value};
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -32,6 +32,7 @@ async fn stack() -> Emulator {
     stack
         .sagemaker
         .pipelines()
+        .jobs()
         .set_mocks(Mocks::parse(&mocks.to_string()).unwrap());
     let s3 = stack.s3_client();
     s3.create_bucket().bucket(BUCKET).send().await.unwrap();
@@ -313,7 +314,7 @@ async fn two_jobs_at_once_each_have_their_own_opt_ml() {
 /// `mocks` and `bucket`; the xgboost abalone scripts in place when `bucket` is BUCKET.
 async fn venv_code_stack(bucket: &str, mocks: Value) -> Emulator {
     let stack = deployed_stack(&[], None).await;
-    let python = pipelines_emulator::paths::workspace_root().join(".venv-code/bin/python");
+    let python = pipelines_emulator::workspace_root().join(".venv-code/bin/python");
     stack
         .enable_code(python.to_str().unwrap(), true)
         .await
@@ -321,6 +322,7 @@ async fn venv_code_stack(bucket: &str, mocks: Value) -> Emulator {
     stack
         .sagemaker
         .pipelines()
+        .jobs()
         .set_mocks(Mocks::parse(&mocks.to_string()).unwrap());
     stack
         .s3_client()
@@ -342,7 +344,7 @@ async fn venv_code_stack(bucket: &str, mocks: Value) -> Emulator {
 /// definition names them, and a data set whose rings follow the shell's length.
 async fn script_mode_stack() -> Emulator {
     let stack = deployed_stack(&[], None).await;
-    let python = pipelines_emulator::paths::workspace_root().join(".venv-code/bin/python");
+    let python = pipelines_emulator::workspace_root().join(".venv-code/bin/python");
     stack
         .enable_code(python.to_str().unwrap(), true)
         .await
@@ -365,7 +367,7 @@ async fn script_mode_stack() -> Emulator {
     // The estimator's source_dir, packed as the SDK packs one.
     let archive = stack.work_dir().join("sourcedir.tar.gz");
     let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("code/abalone");
-    pipelines_emulator::code_jobs::staging::pack(&source, &archive).unwrap();
+    pipelines_emulator::staging::pack(&source, &archive).unwrap();
     stack
         .s3_client()
         .put_object()
@@ -560,6 +562,7 @@ async fn a_service_fault_on_the_first_attempt_is_retried_and_the_retry_runs_the_
     stack
         .sagemaker
         .pipelines()
+        .jobs()
         .set_mocks(Mocks::parse(&mocks.to_string()).unwrap());
     let arn = start_script_mode(&stack, "1000").await;
     let (status, reason, steps) = ended(&stack, &arn).await;
@@ -871,7 +874,7 @@ async fn transform_serves_the_trained_model(stack: &Emulator, arn: &str, model: 
     let work = tempfile::tempdir().unwrap();
     std::fs::write(work.path().join("model.tar.gz"), model).unwrap();
     std::fs::write(work.path().join("batch.csv"), abalone_batch(40)).unwrap();
-    let python = pipelines_emulator::paths::workspace_root().join(".venv-code/bin/python");
+    let python = pipelines_emulator::workspace_root().join(".venv-code/bin/python");
     let script = "import tarfile, numpy, xgboost\n\
 tarfile.open('model.tar.gz').extractall('.', filter='data')\n\
 import pickle\n\
@@ -1068,10 +1071,10 @@ async fn a_framework_models_inference_script_serves_the_transform_with_join_sour
         let work = tempfile::tempdir().unwrap();
         for (folder, key) in [("abalone", "code/abalone"), (code, "code/serving")] {
             let archive = work.path().join(format!("{folder}.tar.gz"));
-            let source = pipelines_emulator::paths::workspace_root()
+            let source = pipelines_emulator::workspace_root()
                 .join("tests/code")
                 .join(folder);
-            pipelines_emulator::code_jobs::staging::pack(&source, &archive).unwrap();
+            pipelines_emulator::staging::pack(&source, &archive).unwrap();
             stack
                 .s3_client()
                 .put_object()
@@ -1163,7 +1166,7 @@ async fn a_manifest_stages_the_objects_it_lists() {
     let local = tempfile::tempdir().unwrap();
     let s3 = stack.s3_client();
     let uri = format!("s3://{BUCKET}/manifests/good.json");
-    let staged = pipelines_emulator::code_jobs::staging::download_manifest(&s3, &uri, local.path())
+    let staged = pipelines_emulator::staging::download_manifest(&s3, &uri, local.path())
         .await
         .unwrap();
     assert_eq!(staged, 2);
@@ -1174,7 +1177,7 @@ async fn a_manifest_stages_the_objects_it_lists() {
     assert!(!local.path().join("unlisted.csv").exists());
     let climbing = json!([{"prefix": format!("s3://{BUCKET}/batch")}, "../../../etc/x"]);
     put(&stack, "manifests/bad.json", climbing.to_string()).await;
-    let refused = pipelines_emulator::code_jobs::staging::download_manifest(
+    let refused = pipelines_emulator::staging::download_manifest(
         &s3,
         &format!("s3://{BUCKET}/manifests/bad.json"),
         local.path(),

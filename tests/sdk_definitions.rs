@@ -71,7 +71,7 @@ async fn ended(
         // SageMaker's words for the execution; the step's own are the step's.
         assert_eq!(
             described.failure_reason(),
-            Some(pipelines_emulator::pipeline::executor::STEP_FAILURE)
+            Some(pipelines_emulator::STEP_FAILURE)
         );
         let pipeline = described
             .pipeline_arn()

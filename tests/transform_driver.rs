@@ -4,8 +4,8 @@
 
 use std::path::PathBuf;
 
-use pipelines_emulator::code_jobs::{CodeJob, CodeJobEnd, CodeJobs};
-use pipelines_emulator::pipeline::jobs::plan::transform;
+use pipelines_emulator::transform;
+use pipelines_emulator::{CodeJob, CodeJobEnd, CodeJobs};
 use serde_json::{json, Value};
 
 /// An inference script: the model is a weight read from the model folder; predict sums
@@ -50,9 +50,9 @@ async fn run(
         ));
     }
     let work = tempfile::tempdir().unwrap();
-    let s3 = pipelines_emulator::code_jobs::offline_s3();
+    let s3 = pipelines_emulator::offline_s3();
     let jobs = CodeJobs::new(Vec::new(), s3, work.path().to_path_buf());
-    let python = pipelines_emulator::paths::workspace_root().join(".venv-code/bin/python");
+    let python = pipelines_emulator::workspace_root().join(".venv-code/bin/python");
     let (_stop, stopped) = tokio::sync::watch::channel(false);
     let end = jobs.run(&job, &python, stopped).await;
     let mut outputs = Vec::new();

@@ -4,12 +4,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use pipelines_emulator::code_jobs::{offline_s3, CodeJob, CodeJobEnd, CodeJobs};
-use pipelines_emulator::pipeline::jobs::plan::xgboost;
+use pipelines_emulator::xgboost;
+use pipelines_emulator::{offline_s3, CodeJob, CodeJobEnd, CodeJobs};
 use serde_json::json;
 
 fn python() -> PathBuf {
-    pipelines_emulator::paths::workspace_root().join(".venv-code/bin/python")
+    pipelines_emulator::workspace_root().join(".venv-code/bin/python")
 }
 
 /// A job of container `version` with these hyperparameters, channel files and

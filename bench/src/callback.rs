@@ -64,7 +64,7 @@ pub async fn cold_start(
 /// The median time of a batch of `size` against a warm function.
 pub async fn batch_time(
     stack: &Emulator,
-    function: &pipelines_emulator::lambda::LocalFunction,
+    function: &pipelines_emulator::LocalFunction,
     size: usize,
     tokens: &mut Tokens,
 ) -> Duration {

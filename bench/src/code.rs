@@ -4,10 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use pipelines_emulator::paths::workspace_root;
-use pipelines_emulator::pipeline::{start_execution, Mocks, PipelineSpec, StartRequest};
-use pipelines_emulator::stack::DeployOptions;
+use pipelines_emulator::workspace_root;
+use pipelines_emulator::DeployOptions;
 use pipelines_emulator::Emulator;
+use pipelines_emulator::{start_execution, Mocks, PipelineSpec, StartRequest};
 use serde_json::json;
 
 use crate::stats::median;
@@ -49,7 +49,7 @@ fn definition(name: &str) -> String {
 }
 
 /// Runs `pipeline` to its end; its record.
-async fn run(stack: &Emulator, pipeline: &str) -> pipelines_emulator::pipeline::ExecutionRecord {
+async fn run(stack: &Emulator, pipeline: &str) -> pipelines_emulator::ExecutionRecord {
     let pipelines = stack.sagemaker.pipelines();
     let arn = start_execution(pipelines, pipeline, &StartRequest::default()).expect("started");
     pipelines
@@ -87,6 +87,7 @@ pub async fn overhead_per_job() -> (Duration, Duration, Duration) {
     stack
         .sagemaker
         .pipelines()
+        .jobs()
         .set_mocks(Mocks::parse(&mocks.to_string()).expect("mocks"));
     put(&stack, "code/preprocessing.py", b"pass\n".to_vec()).await;
     put(&stack, "abalone/abalone-dataset.csv", b"M,0.5,9\n".to_vec()).await;
@@ -141,7 +142,7 @@ pub async fn abalone_script() -> (Duration, Duration) {
         .await;
     }
     let archive = real.work_dir().join("sourcedir.tar.gz");
-    pipelines_emulator::code_jobs::staging::pack(&code, &archive).expect("pack");
+    pipelines_emulator::staging::pack(&code, &archive).expect("pack");
     put(
         &real,
         "code/abalone/sourcedir.tar.gz",
@@ -167,6 +168,7 @@ pub async fn abalone_script() -> (Duration, Duration) {
     mocked
         .sagemaker
         .pipelines()
+        .jobs()
         .set_mocks(Mocks::parse(&mocks.to_string()).expect("mocks"));
     (real_wall, succeeded_in(&mocked).await)
 }

@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use pipelines_emulator::lambda::{FunctionSpec, LocalFunction};
-use pipelines_emulator::paths::workspace_root;
+use pipelines_emulator::workspace_root;
 use pipelines_emulator::Emulator;
+use pipelines_emulator::{FunctionSpec, LocalFunction};
 use serde_json::{json, Value};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -13,8 +13,8 @@ mod stats;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use pipelines_emulator::paths::workspace_root;
-use pipelines_emulator::stack::DeployOptions;
+use pipelines_emulator::workspace_root;
+use pipelines_emulator::DeployOptions;
 use pipelines_emulator::Emulator;
 
 use consumers::{release_bin_dir, Tokens};

@@ -3,8 +3,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use pipelines_emulator::lambda::LocalFunction;
 use pipelines_emulator::Emulator;
+use pipelines_emulator::LocalFunction;
 use serde_json::json;
 
 use crate::consumers::{peak_rss_mb, Consumer, Tokens};
@@ -32,7 +32,7 @@ pub async fn emr_events(stack: &Emulator, bin_dir: &Path) -> f64 {
         .map(|i| {
             let token = format!("Emr{i:07}");
             stack.sagemaker.callbacks().register(&token);
-            pipelines_emulator::emr::NewStep {
+            pipelines_emulator::NewStep {
                 name: format!("bench [sm-callback:{token}]"),
                 jar: "command-runner.jar".into(),
                 args: vec!["true".into()],

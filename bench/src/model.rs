@@ -6,12 +6,12 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use pipelines_emulator::code_jobs::{offline_s3, CodeJob, CodeJobEnd, CodeJobs};
-use pipelines_emulator::paths::workspace_root;
-use pipelines_emulator::pipeline::jobs::plan::{transform, xgboost};
-use pipelines_emulator::pipeline::{start_execution, Mocks, PipelineSpec, StartRequest};
-use pipelines_emulator::stack::DeployOptions;
+use pipelines_emulator::workspace_root;
+use pipelines_emulator::DeployOptions;
 use pipelines_emulator::Emulator;
+use pipelines_emulator::{offline_s3, CodeJob, CodeJobEnd, CodeJobs};
+use pipelines_emulator::{start_execution, Mocks, PipelineSpec, StartRequest};
+use pipelines_emulator::{transform, xgboost};
 use serde_json::json;
 
 const BUCKET: &str = "abalone-local";
@@ -166,6 +166,7 @@ pub async fn abalone_builtin() -> (Duration, Duration) {
     mocked
         .sagemaker
         .pipelines()
+        .jobs()
         .set_mocks(Mocks::parse(&mocks.to_string()).expect("mocks"));
     create(&mocked, "abalone", definition("abalone"));
     (
@@ -182,6 +183,7 @@ pub async fn tuning() -> (Duration, Duration, usize) {
     stack
         .sagemaker
         .pipelines()
+        .jobs()
         .set_mocks(Mocks::parse(&mocks.to_string()).expect("mocks"));
     put(&stack, "ported-local", "train/train.csv", rows(2000, true)).await;
     put(

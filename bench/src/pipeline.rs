@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use pipelines_emulator::pipeline::{start_execution, PipelineSpec, StartRequest};
 use pipelines_emulator::Emulator;
+use pipelines_emulator::{start_execution, PipelineSpec, StartRequest};
 use serde_json::json;
 
 pub const STEPS: usize = 50;
@@ -148,9 +148,9 @@ pub async fn large(stack: &Emulator, shape: Shape) -> Duration {
 /// Starts an execution of `pipeline` and waits for it to succeed; answers it and the
 /// wall time from start to end.
 async fn run_to_success(
-    pipelines: &std::sync::Arc<pipelines_emulator::pipeline::Pipelines>,
+    pipelines: &std::sync::Arc<pipelines_emulator::Pipelines>,
     pipeline: &str,
-) -> (pipelines_emulator::pipeline::ExecutionRecord, Duration) {
+) -> (pipelines_emulator::ExecutionRecord, Duration) {
     let started = Instant::now();
     let arn = start_execution(pipelines, pipeline, &StartRequest::default()).expect("started");
     let execution = pipelines
@@ -194,7 +194,7 @@ pub async fn list_pipelines(stack: &Emulator) -> (Duration, Duration) {
             )
             .expect("a valid definition");
     }
-    let client = aws_sdk_sagemaker::Client::new(&pipelines_emulator::stack::sdk_config(
+    let client = aws_sdk_sagemaker::Client::new(&pipelines_emulator::sdk_config(
         &stack.sagemaker.endpoint(),
         stack.credentials(),
     ));

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use pipelines_emulator::paths::workspace_root;
+use pipelines_emulator::workspace_root;
 use pipelines_emulator::Emulator;
 
 use crate::callback::{batch_time, cold_start};

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use pipelines_emulator::paths::binary_dir;
-use pipelines_emulator::stack::{sdk_config, DeployOptions};
+use pipelines_emulator::binary_dir;
 use pipelines_emulator::Emulator;
+use pipelines_emulator::{sdk_config, DeployOptions};
 use serde_json::{json, Value};
 
 const DEADLINE: Duration = Duration::from_secs(60);

@@ -4,7 +4,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use pipelines_emulator::paths::{binary_dir, workspace_root};
+use pipelines_emulator::{binary_dir, workspace_root};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -118,11 +118,11 @@ pub fn sagemaker_client(printed: &[String]) -> aws_sdk_sagemaker::Client {
             .1
             .clone()
     };
-    let credentials = pipelines_emulator::auth::Credentials {
+    let credentials = pipelines_emulator::Credentials {
         access_key_id: get("AWS_ACCESS_KEY_ID"),
         secret_access_key: get("AWS_SECRET_ACCESS_KEY"),
     };
-    aws_sdk_sagemaker::Client::new(&pipelines_emulator::stack::sdk_config(
+    aws_sdk_sagemaker::Client::new(&pipelines_emulator::sdk_config(
         &get("AWS_ENDPOINT_URL_SAGEMAKER"),
         &credentials,
     ))

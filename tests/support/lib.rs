@@ -13,7 +13,7 @@ pub mod readme;
 
 /// A file of events/, parsed.
 pub fn fixture(name: &str) -> Value {
-    let path = pipelines_emulator::paths::workspace_root()
+    let path = pipelines_emulator::workspace_root()
         .join("events")
         .join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -43,7 +43,7 @@ pub fn batch_item_failures(response: &Value) -> Vec<String> {
 
 /// An SDK configuration for moto server.
 pub fn moto_config(stack: &Emulator) -> SdkConfig {
-    pipelines_emulator::stack::sdk_config(&stack.moto.endpoint(), stack.credentials())
+    pipelines_emulator::sdk_config(&stack.moto.endpoint(), stack.credentials())
 }
 
 /// Every event on the default bus with a given source, delivered by an EventBridge
@@ -177,7 +177,7 @@ pub async fn deployed_stack(
     visibility_timeout: Option<Duration>,
 ) -> Emulator {
     let mut stack = Emulator::start().await.expect("emulator");
-    let options = pipelines_emulator::stack::DeployOptions {
+    let options = pipelines_emulator::DeployOptions {
         parameters: parameters
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -198,7 +198,7 @@ pub fn name_in_arn(arn: &str) -> &str {
 
 /// aws-sdk-sagemaker pointed at the stack's SageMaker endpoint.
 pub fn sagemaker_client(stack: &Emulator) -> aws_sdk_sagemaker::Client {
-    aws_sdk_sagemaker::Client::new(&pipelines_emulator::stack::sdk_config(
+    aws_sdk_sagemaker::Client::new(&pipelines_emulator::sdk_config(
         &stack.sagemaker.endpoint(),
         stack.credentials(),
     ))
@@ -206,7 +206,7 @@ pub fn sagemaker_client(stack: &Emulator) -> aws_sdk_sagemaker::Client {
 
 /// A definition file of infra/pipelines/, as text.
 pub fn pipeline_file(name: &str) -> String {
-    let path = pipelines_emulator::paths::workspace_root()
+    let path = pipelines_emulator::workspace_root()
         .join("infra/pipelines")
         .join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -224,7 +224,7 @@ pub const LAMBDA_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:Lam
 /// A Callback step of task `emr` on the standing cluster running `command`.
 pub fn emr_callback_step(name: &str, command: &[&str]) -> Value {
     json!({"Name": name, "Type": "Callback",
-           "Arguments": {"task": "emr", "cluster_id": pipelines_emulator::stack::STANDING_CLUSTER_ID,
+           "Arguments": {"task": "emr", "cluster_id": pipelines_emulator::STANDING_CLUSTER_ID,
                          "args": serde_json::to_string(command).unwrap(), "step_name": name},
            "SqsQueueUrl": QUEUE_URL,
            "OutputParameters": [{"OutputName": "StepId", "OutputType": "String"},
@@ -270,10 +270,7 @@ pub async fn create_and_start(
 }
 
 /// Waits for the report on a callback step's token, or panics at the deadline.
-pub async fn reported(
-    stack: &Emulator,
-    token: &str,
-) -> pipelines_emulator::pipeline::CallbackState {
+pub async fn reported(stack: &Emulator, token: &str) -> pipelines_emulator::CallbackState {
     stack
         .sagemaker
         .callbacks()
@@ -354,13 +351,11 @@ pub async fn execution_steps(
 /// step's message, or `Step 'X' failed: ...`, as the live view ends with it). A failed
 /// execution's own FailureReason is checked to be SageMaker's words, whatever the step
 /// said.
-pub fn ending(
-    execution: &pipelines_emulator::pipeline::ExecutionRecord,
-) -> (String, Option<String>) {
+pub fn ending(execution: &pipelines_emulator::ExecutionRecord) -> (String, Option<String>) {
     if execution.status == "Failed" {
         assert_eq!(
             execution.failure_reason.as_deref(),
-            Some(pipelines_emulator::pipeline::executor::STEP_FAILURE),
+            Some(pipelines_emulator::STEP_FAILURE),
             "a failed execution's FailureReason"
         );
     }

@@ -166,7 +166,7 @@ pub async fn up(options: StackOptions) -> Result<(), String> {
     let mocks = read_mocks(options.mocks.as_ref())?;
     let stack = start_stack(&options).await?;
     enable_code(&stack, &options, &mocks).await?;
-    stack.sagemaker.pipelines().set_mocks(mocks);
+    stack.sagemaker.pipelines().jobs().set_mocks(mocks);
     println!("emulator is up (Ctrl-C stops it)");
     println!("  SageMaker  {}", stack.sagemaker.endpoint());
     println!("  EMR        {}", stack.emr.endpoint());
@@ -202,7 +202,7 @@ pub async fn run(
         .map_err(|e| format!("{}: {e}", definition.display()))?;
     enable_code(&stack, &options, &mocks).await?;
     let pipelines = stack.sagemaker.pipelines().clone();
-    pipelines.set_mocks(mocks);
+    pipelines.jobs().set_mocks(mocks);
     let name = definition
         .file_stem()
         .and_then(|s| s.to_str())

@@ -46,6 +46,7 @@ impl ServiceModel {
     }
 
     /// The operations the model holds.
+    #[cfg(test)]
     pub fn operations(&self) -> Vec<&str> {
         self.shapes()
             .as_object()
@@ -54,6 +55,7 @@ impl ServiceModel {
     }
 
     /// The top-level input members of an operation, as the model defines them.
+    #[cfg(test)]
     pub fn members(&self, operation: &str) -> Vec<&str> {
         self.shapes()[operation]["members"]
             .as_object()
@@ -62,6 +64,7 @@ impl ServiceModel {
     }
 
     /// Whether a dotted member path exists in an operation's shape (lists walked through).
+    #[cfg(test)]
     pub fn defines(&self, operation: &str, path: &str) -> bool {
         let mut shape = &self.shapes()[operation];
         for name in path.split('.') {
@@ -111,6 +114,7 @@ impl ServiceModel {
     /// Holds the lists to the model: every operation is listed, every top-level member
     /// is honoured or refused (not both), every listed member exists. The unit tests of
     /// each service call it.
+    #[cfg(test)]
     pub fn assert_complete(&self) {
         assert_eq!(
             self.operations().len(),

@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
-use pipelines_emulator::paths::{binary_dir, workspace_root};
+use pipelines_emulator::{binary_dir, workspace_root};
 use serde_json::Value;
 
 use super::ShellCommand;

@@ -46,7 +46,7 @@ impl ShellCommand {
 /// The README and the guides of `docs/`, each with its path from the workspace root:
 /// the documentation a newcomer reads, every command of it checked.
 pub fn documents() -> Vec<(String, String)> {
-    let root = pipelines_emulator::paths::workspace_root();
+    let root = pipelines_emulator::workspace_root();
     let mut paths: Vec<PathBuf> = std::fs::read_dir(root.join("docs"))
         .map(|entries| {
             entries

@@ -10,7 +10,6 @@ mod layer;
 mod sigv4;
 
 pub use layer::{require_signature, Protocol};
-pub use sigv4::{verify, Refusal, Scope};
 
 /// The stack's credentials: an access key id and its secret, new at every start.
 #[derive(Clone, PartialEq, Eq)]

@@ -61,7 +61,9 @@ pub struct CodeJob {
     pub env: Vec<(String, String)>,
     /// Where the process starts, inside its namespace (`/opt/ml/...`).
     pub cwd: PathBuf,
+    /// S3 objects copied below `/opt/ml` before the process starts (its inputs).
     pub downloads: Vec<Download>,
+    /// Folders below `/opt/ml` copied to S3 when it ends well (its outputs).
     pub uploads: Vec<Upload>,
     /// Folders below `/opt/ml` that exist before the job starts (its outputs').
     pub folders: Vec<PathBuf>,
@@ -70,6 +72,7 @@ pub struct CodeJob {
     /// Folders below `/opt/ml` packed into a `.tar.gz` at their S3 URI when it ends well
     /// (a training job's `model` as `model.tar.gz`).
     pub archives: Vec<Upload>,
+    /// How long it may run before it is stopped and fails (`StoppingCondition`).
     pub max_runtime: Duration,
     /// What the step's description says of the run beyond its command (the interpreter's
     /// package in place of the image's, ...).
@@ -82,11 +85,14 @@ pub enum CodeJobEnd {
     /// Its process exited 0 and its outputs are in local S3. `root` is its `/opt/ml`,
     /// `log` its output.
     Completed {
+        /// The job's `/opt/ml`.
         root: PathBuf,
+        /// The file holding its output.
         log: PathBuf,
     },
     /// The failure reason: what went wrong and the last lines of the job's output.
     Failed(String),
+    /// It was stopped (StopProcessingJob, StopTrainingJob, a stopped execution).
     Stopped,
 }
 
@@ -116,6 +122,7 @@ pub fn offline_s3() -> aws_sdk_s3::Client {
 pub struct CodeJobs {
     /// The environment that points AWS SDKs at the stack (`env`'s exports).
     pub stack_env: Vec<(String, String)>,
+    /// Local S3, where inputs are read and outputs written.
     pub s3: aws_sdk_s3::Client,
     /// The stack's folder; each job gets one below it.
     pub work: PathBuf,
@@ -126,6 +133,7 @@ pub struct CodeJobs {
 }
 
 impl CodeJobs {
+    /// Jobs run below `work` with `stack_env` and local S3 `s3`, echoing nowhere.
     pub fn new(stack_env: Vec<(String, String)>, s3: aws_sdk_s3::Client, work: PathBuf) -> Self {
         Self {
             stack_env,

@@ -16,9 +16,13 @@ use super::model::{ClusterRecord, StepRecord};
 /// A step to add, as AddJobFlowSteps or RunJobFlow give it.
 #[derive(Clone, Debug)]
 pub struct NewStep {
+    /// The step's `Name`.
     pub name: String,
+    /// `HadoopJarStep.Jar` (`command-runner.jar` runs `args` as a command).
     pub jar: String,
+    /// `HadoopJarStep.Args`.
     pub args: Vec<String>,
+    /// `ActionOnFailure`: CONTINUE, CANCEL_AND_WAIT or TERMINATE_CLUSTER.
     pub action_on_failure: String,
 }
 

@@ -9,6 +9,5 @@ pub mod requests;
 mod server;
 
 pub use engine::{Cancel, EmrEngine, EngineError, NewStep};
-pub use events::{EmrEventStream, EventFaults};
-pub use model::{ClusterRecord, StepRecord};
+pub use events::EmrEventStream;
 pub use server::EmrServer;

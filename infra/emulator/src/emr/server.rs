@@ -47,10 +47,12 @@ impl EmrServer {
         Ok((Self { addr, engine, task }, events))
     }
 
+    /// The URL the EMR API answers at (`http://127.0.0.1:<port>`).
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
     }
 
+    /// The clusters and steps the API serves.
     pub fn engine(&self) -> &EmrEngine {
         &self.engine
     }

@@ -17,14 +17,18 @@ use super::InvokeError;
 /// How to run one function.
 #[derive(Clone, Debug)]
 pub struct FunctionSpec {
+    /// The function's name, as the template's resource names it.
     pub name: String,
+    /// The executable that runs the function (a bootstrap).
     pub binary: PathBuf,
     /// Arguments of the binary (an interpreter's script and handler, say).
     pub args: Vec<String>,
     /// The function's environment; nothing else of this process's environment is
     /// passed on but PATH, so no real credentials reach a local function.
     pub env: Vec<(String, String)>,
+    /// How long an invocation may take (`Timeout`).
     pub timeout: Duration,
+    /// `MemorySize`, given to the function as `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`.
     pub memory_mb: u32,
     /// Echo the function's log lines on stderr, prefixed with its name.
     pub echo_logs: bool,
@@ -58,6 +62,7 @@ impl Drop for Process {
 }
 
 impl LocalFunction {
+    /// Starts the function's Runtime API and its process.
     pub async fn start(spec: FunctionSpec) -> std::io::Result<Self> {
         let api = Arc::new(RuntimeApi::start(&spec.name).await?);
         let function = Self {
@@ -79,6 +84,7 @@ impl LocalFunction {
         self.api.address()
     }
 
+    /// The function's name.
     pub fn name(&self) -> &str {
         &self.spec.name
     }
@@ -106,6 +112,7 @@ impl LocalFunction {
         *self.busy.lock().unwrap()
     }
 
+    /// Invokes the function with `payload` and waits for its answer.
     pub async fn invoke(&self, payload: &Value) -> Result<Value, InvokeError> {
         let started = std::time::Instant::now();
         let answer = self.invoke_once(payload).await;

@@ -11,15 +11,22 @@ pub use function::{FunctionSpec, LocalFunction};
 pub enum InvokeError {
     /// The function answered with an error (its `errorType` and `errorMessage`).
     #[error("{error_type}: {message}")]
-    Function { error_type: String, message: String },
+    Function {
+        /// `errorType`.
+        error_type: String,
+        /// `errorMessage`.
+        message: String,
+    },
     /// The process reported an init error.
     #[error("init error: {0}")]
     Init(String),
     /// The process ended during the invocation.
     #[error("function process ended: {0}")]
     Crashed(String),
+    /// The function did not answer within its timeout.
     #[error("function timed out after {0:?}")]
     Timeout(std::time::Duration),
+    /// Its process could not be started.
     #[error("function process could not start: {0}")]
     Spawn(String),
 }

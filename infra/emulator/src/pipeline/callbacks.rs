@@ -9,18 +9,26 @@ use tokio::sync::watch;
 /// Where a callback step stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CallbackState {
+    /// No SendPipelineExecutionStep* call has come for its token yet.
     Waiting,
+    /// SendPipelineExecutionStepSuccess came.
     Succeeded {
+        /// Its `OutputParameters`, Name and Value.
         outputs: Vec<(String, String)>,
+        /// Its `ClientRequestToken`, so a retried call is answered as the first was.
         client_request_token: Option<String>,
     },
+    /// SendPipelineExecutionStepFailure came.
     Failed {
+        /// Its `FailureReason`.
         reason: String,
+        /// Its `ClientRequestToken`, so a retried call is answered as the first was.
         client_request_token: Option<String>,
     },
 }
 
 impl CallbackState {
+    /// Whether no outcome has come yet.
     pub fn is_waiting(&self) -> bool {
         matches!(self, Self::Waiting)
     }

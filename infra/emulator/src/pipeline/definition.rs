@@ -10,10 +10,6 @@ use serde_json::Value;
 
 use super::references::{self, Reference};
 
-/// The step types the emulator runs for real; every other type the SDK writes
-/// (Processing, Training, RegisterModel, ...) is a SageMaker job step, run on a mock.
-pub const STEP_TYPES: [&str; 5] = ["Callback", "Lambda", "EMR", "Condition", "Fail"];
-
 /// The job step types SageMaker caches (CacheConfig), besides EMR.
 const CACHED_JOB_TYPES: [&str; 7] = [
     "Processing",

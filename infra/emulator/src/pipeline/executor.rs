@@ -32,8 +32,11 @@ const DEFAULT_MAX_PARALLEL: usize = 50;
 pub struct StartRequest {
     /// Parameter overrides, Name and Value as text.
     pub parameters: Vec<(String, String)>,
+    /// `ParallelismConfiguration.MaxParallelExecutionSteps`.
     pub max_parallel: Option<usize>,
+    /// `PipelineExecutionDisplayName`.
     pub display_name: Option<String>,
+    /// `PipelineExecutionDescription`.
     pub description: Option<String>,
     /// `PipelineVersionId`: the version to run; the latest when not given.
     pub version_id: Option<u64>,

@@ -19,8 +19,9 @@ pub mod store;
 pub mod validate;
 
 pub use callbacks::{CallbackState, Callbacks, ReportRefusal};
-pub use executor::{resolve_parameters, retry_execution, start_execution, StartRequest};
+pub use executor::{retry_execution, start_execution, StartRequest};
 pub use jobs::mocks::Mocks;
+pub use jobs::settings::CodeSettings;
 pub use runner::{EmrStepEnd, StepRunner};
 pub use selective::SelectiveConfig;
-pub use store::{CodeSettings, ExecutionRecord, PipelineSpec, Pipelines, StepRecord};
+pub use store::{ExecutionRecord, PipelineSpec, Pipelines, StepRecord};

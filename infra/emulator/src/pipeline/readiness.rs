@@ -85,6 +85,7 @@ impl Readiness {
     }
 
     /// Whether any step is ready to start.
+    #[cfg(test)]
     pub fn any_ready(&self) -> bool {
         !self.ready.is_empty()
     }
@@ -127,6 +128,7 @@ impl Readiness {
     }
 
     /// Whether the step was skipped.
+    #[cfg(test)]
     pub fn is_skipped(&self, step: usize) -> bool {
         self.state[step] == State::Skipped
     }

@@ -1,7 +1,7 @@
 //! Pipelines and their executions, as the SageMaker API shows them.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
 use serde_json::{json, Value};
@@ -9,7 +9,7 @@ use tokio::sync::watch;
 
 use super::cache::StepCache;
 use super::definition::{Definition, StepDef};
-use super::jobs::mocks::Mocks;
+use super::jobs::settings::JobSettings;
 use super::runner::StepRunner;
 
 pub use crate::{ACCOUNT, REGION};
@@ -17,11 +17,17 @@ pub use crate::{ACCOUNT, REGION};
 /// What CreatePipeline and UpdatePipeline give.
 #[derive(Clone, Debug, Default)]
 pub struct PipelineSpec {
+    /// `PipelineName`.
     pub name: String,
+    /// `PipelineDefinition`, as given.
     pub definition_text: String,
+    /// `PipelineDisplayName`.
     pub display_name: Option<String>,
+    /// `PipelineDescription`.
     pub description: Option<String>,
+    /// `RoleArn`.
     pub role_arn: Option<String>,
+    /// `ParallelismConfiguration.MaxParallelExecutionSteps`.
     pub max_parallel: Option<usize>,
 }
 
@@ -101,16 +107,24 @@ pub struct NewExecution {
     pub mlflow_config: Option<Value>,
 }
 
+/// One step of an execution, as ListPipelineExecutionSteps shows it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StepRecord {
+    /// `StepName`.
     pub name: String,
+    /// `StepDisplayName`.
     pub display_name: Option<String>,
+    /// `StepDescription`.
     pub description: Option<String>,
+    /// The definition's `Type` (Processing, Callback, ...).
     pub step_type: String,
     /// Starting, Executing, Stopping, Stopped, Failed or Succeeded.
     pub status: String,
+    /// `StartTime`.
     pub started: SystemTime,
+    /// `EndTime`, once it ended.
     pub ended: Option<SystemTime>,
+    /// `FailureReason`, when it failed.
     pub failure_reason: Option<String>,
     /// The API's Metadata, e.g. `{"Callback": {"CallbackToken": ...}}`.
     pub metadata: Value,
@@ -132,15 +146,22 @@ pub struct StepRecord {
     pub job: Option<Value>,
 }
 
+/// One pipeline execution, as DescribePipelineExecution and its steps show it.
 #[derive(Clone, Debug)]
 pub struct ExecutionRecord {
+    /// `PipelineExecutionArn`.
     pub arn: String,
+    /// The pipeline's name.
     pub pipeline_name: String,
+    /// `PipelineArn`.
     pub pipeline_arn: String,
+    /// `PipelineExecutionDisplayName` (its id when none was given).
     pub display_name: String,
+    /// `PipelineExecutionDescription`.
     pub description: Option<String>,
     /// The definition as it was when the execution started.
     pub definition_text: String,
+    /// At most this many steps run at once.
     pub max_parallel: usize,
     /// The pipeline version it runs.
     pub version_id: u64,
@@ -162,12 +183,15 @@ pub struct ExecutionRecord {
     /// What the first step to fail said (a Fail step's message, or `Step 'X' failed:
     /// ...`): the live view ends with it. Not an answer of the API.
     pub failed_step: Option<String>,
+    /// `CreationTime`.
     pub created: SystemTime,
+    /// `LastModifiedTime`.
     pub modified: SystemTime,
     /// The steps that started, in the order they started.
     pub steps: Vec<StepRecord>,
     /// Step name → its place in `steps`, so an update does not search them.
     step_index: HashMap<String, usize>,
+    /// Every parameter's value: the start's overrides over the definition's defaults.
     pub parameters: BTreeMap<String, Value>,
 }
 
@@ -214,6 +238,7 @@ impl ExecutionRecord {
         }
     }
 
+    /// Whether it ended (Stopped, Failed or Succeeded).
     pub fn is_done(&self) -> bool {
         matches!(self.status.as_str(), "Stopped" | "Failed" | "Succeeded")
     }
@@ -308,23 +333,7 @@ pub struct Pipelines {
     runner: OnceLock<Arc<dyn StepRunner>>,
     next_id: Mutex<u64>,
     cache: StepCache,
-    /// The last version of each model package group (by lower-case name) RegisterModel
-    /// steps made.
-    package_versions: Mutex<HashMap<String, u64>>,
-    mocks: RwLock<Arc<Mocks>>,
-    code: RwLock<Option<Arc<CodeSettings>>>,
-}
-
-/// How job steps run their own code (`--run-code`, or `"Run": "code"` in the mock file).
-#[derive(Clone, Debug, PartialEq)]
-pub struct CodeSettings {
-    /// The interpreter a job's `python` and `python3` are, an absolute path.
-    pub python: std::path::PathBuf,
-    /// Every job step whose code can run runs it (`--run-code`); otherwise only those
-    /// the mock file names.
-    pub every_step: bool,
-    /// The interpreter's xgboost version, if it has one: built-in XGBoost runs on it.
-    pub xgboost: Option<String>,
+    jobs: JobSettings,
 }
 
 impl Default for Pipelines {
@@ -337,9 +346,7 @@ impl Default for Pipelines {
             runner: OnceLock::new(),
             next_id: Mutex::new(0),
             cache: StepCache::default(),
-            package_versions: Mutex::default(),
-            mocks: RwLock::default(),
-            code: RwLock::default(),
+            jobs: JobSettings::default(),
         }
     }
 }
@@ -350,43 +357,22 @@ impl Pipelines {
         let _ = self.runner.set(runner);
     }
 
+    /// What runs job steps (their code or mocks), once the stack set it.
     pub fn runner(&self) -> Option<Arc<dyn StepRunner>> {
         self.runner.get().cloned()
     }
 
-    /// How job steps behave from now on (`--mocks`).
-    pub fn set_mocks(&self, mocks: Mocks) {
-        *self.mocks.write().unwrap() = Arc::new(mocks);
-    }
-
-    pub fn mocks(&self) -> Arc<Mocks> {
-        self.mocks.read().unwrap().clone()
-    }
-
-    /// Job steps run their own code, as `settings` says.
-    pub fn set_code(&self, settings: CodeSettings) {
-        *self.code.write().unwrap() = Some(Arc::new(settings));
-    }
-
-    /// How job steps run their code, if they may.
-    pub fn code(&self) -> Option<Arc<CodeSettings>> {
-        self.code.read().unwrap().clone()
-    }
-
-    /// The results cacheable steps left for later executions.
-    /// The next version of a model package group: 1 for its first package, as a
-    /// group's versions count from 1 whichever execution registers them.
-    pub fn next_package_version(&self, group: &str) -> u64 {
-        let mut versions = self.package_versions.lock().unwrap();
-        let version = versions.entry(group.to_lowercase()).or_default();
-        *version += 1;
-        *version
-    }
-
+    /// The results that steps with a CacheConfig may reuse.
     pub fn cache(&self) -> &StepCache {
         &self.cache
     }
 
+    /// What job steps run with: the mock file, code settings, package versions.
+    pub fn jobs(&self) -> &JobSettings {
+        &self.jobs
+    }
+
+    /// Changes with every change of an execution: what the live view and waits watch.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.changes.subscribe()
     }
@@ -464,10 +450,12 @@ impl Pipelines {
             .cloned()
     }
 
+    /// The pipeline named `name`, as its latest version has it.
     pub fn pipeline(&self, name: &str) -> Option<PipelineRecord> {
         self.pipelines.lock().unwrap().get(name).cloned()
     }
 
+    /// Deletes the pipeline named `name` and gives what it was.
     pub fn delete_pipeline(&self, name: &str) -> Option<PipelineRecord> {
         self.pipelines.lock().unwrap().remove(name)
     }
@@ -605,10 +593,12 @@ impl Pipelines {
             .find_map(&mut find)
     }
 
+    /// The execution `arn`, as it stands.
     pub fn execution(&self, arn: &str) -> Option<ExecutionRecord> {
         self.executions.lock().unwrap().get(arn).cloned()
     }
 
+    /// The executions of the pipeline named `pipeline`, newest first.
     pub fn executions_of(&self, pipeline: &str) -> Vec<ExecutionRecord> {
         let mut all: Vec<_> = self
             .executions
@@ -622,6 +612,7 @@ impl Pipelines {
         all
     }
 
+    /// Changes the execution `arn` and tells the watchers.
     pub fn update_execution(&self, arn: &str, change: impl FnOnce(&mut ExecutionRecord)) {
         if let Some(execution) = self.executions.lock().unwrap().get_mut(arn) {
             change(execution);
@@ -630,6 +621,7 @@ impl Pipelines {
         self.changed();
     }
 
+    /// Changes the step `step` of the execution `arn` and tells the watchers.
     pub fn update_step(&self, arn: &str, step: &str, change: impl FnOnce(&mut StepRecord)) {
         self.update_execution(arn, |execution| {
             if let Some(record) = execution.step_mut(step) {

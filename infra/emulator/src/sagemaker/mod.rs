@@ -11,5 +11,4 @@ mod server;
 mod tags;
 mod version_api;
 
-pub use api::Api;
 pub use server::SageMakerServer;

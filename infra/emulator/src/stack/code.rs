@@ -37,7 +37,7 @@ impl Emulator {
             .map(str::trim)
             .filter(|v| !v.is_empty())
             .map(str::to_owned);
-        self.sagemaker.pipelines().set_code(CodeSettings {
+        self.sagemaker.pipelines().jobs().set_code(CodeSettings {
             python,
             every_step,
             xgboost,

@@ -78,9 +78,14 @@ type Functions = Arc<Mutex<BTreeMap<String, Arc<LocalFunction>>>>;
 /// Where EMR's events go: a function, and the rule pattern they must match (none: all).
 type EventTargets = Arc<Mutex<Vec<(String, Option<Value>)>>>;
 
+/// The running stack: the SageMaker and EMR APIs, moto behind its signed front, the
+/// template's functions and queues. Dropped, it stops every part of it.
 pub struct Emulator {
+    /// The SageMaker API and the pipelines it holds.
     pub sagemaker: SageMakerServer,
+    /// The EMR API and its clusters.
     pub emr: EmrServer,
+    /// SQS, EventBridge and S3 (moto), behind the SigV4 front.
     pub moto: MotoServer,
     functions: Functions,
     emr_event_targets: EventTargets,
@@ -101,6 +106,7 @@ impl Drop for Emulator {
 }
 
 impl Emulator {
+    /// Starts the stack with the default options.
     pub async fn start() -> Result<Self, String> {
         let work_dir = work_folder::create().map_err(|e| format!("work folder: {e}"))?;
         std::fs::write(
@@ -299,6 +305,7 @@ impl Emulator {
         Ok(function)
     }
 
+    /// The template's function named `name`.
     pub fn function(&self, name: &str) -> Option<Arc<LocalFunction>> {
         self.functions.lock().unwrap().get(name).cloned()
     }
@@ -333,10 +340,12 @@ impl Emulator {
         sdk_config(&self.moto.endpoint(), &self.credentials)
     }
 
+    /// An SQS client of local SQS, signed with the stack's credentials.
     pub fn sqs_client(&self) -> aws_sdk_sqs::Client {
         aws_sdk_sqs::Client::new(&self.moto_config())
     }
 
+    /// An EventBridge client of local EventBridge, signed with the stack's credentials.
     pub fn eventbridge_client(&self) -> aws_sdk_eventbridge::Client {
         aws_sdk_eventbridge::Client::new(&self.moto_config())
     }

@@ -81,6 +81,7 @@ impl StepMock {
 #[serde(deny_unknown_fields)]
 pub struct Mocks {
     #[serde(rename = "Steps", default)]
+    /// Step name → its mock.
     pub steps: BTreeMap<String, StepMock>,
 }
 
@@ -160,6 +161,7 @@ impl Mocks {
         Ok(())
     }
 
+    /// The mock of the step named `name`, if the file has one.
     pub fn step(&self, name: &str) -> Option<&StepMock> {
         self.steps.get(name)
     }

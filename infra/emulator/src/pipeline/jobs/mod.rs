@@ -1,11 +1,15 @@
 //! SageMaker's own job steps (Processing, Training, Tuning, AutoML, Model, RegisterModel,
 //! Transform, ClarifyCheck, QualityCheck, EMRServerless, and whatever a newer SDK
-//! writes): they run on mocks, with the properties their Describe* answer would hold.
+//! writes), all in this folder: the step (`step`), its mocks, one plan per kind of job
+//! whose code runs (`plan/`), Tuning's rounds, and the settings they run with. A job
+//! step runs its code in `crate::code_jobs`' sandbox, or its mock, and answers its
+//! Describe* call either way.
 
 pub mod describe;
 pub mod mocks;
 pub mod plan;
 pub mod searches;
+pub mod settings;
 pub mod shapes;
 mod step;
 pub mod tuned;

@@ -32,7 +32,7 @@ impl StepTask {
             .as_str()
             .filter(|_| step_type == "RegisterModel")
         {
-            let version = self.pipelines.next_package_version(group);
+            let version = self.pipelines.jobs().next_package_version(group);
             describe::with_package_version(&mut started, &mut metadata, version);
         }
         self.set_metadata(metadata);
@@ -82,6 +82,7 @@ impl StepTask {
         }
         let mock = self
             .pipelines
+            .jobs()
             .mocks()
             .step(&self.step.name)
             .cloned()
@@ -90,7 +91,7 @@ impl StepTask {
         let injected = mock.failure_of_attempt(attempt).map(str::to_owned);
         let code = match &injected {
             // The mock fails this attempt: a code run would not start.
-            Some(_) if self.pipelines.code().is_some() => CodeRun::Mocked(Some(
+            Some(_) if self.pipelines.jobs().code().is_some() => CodeRun::Mocked(Some(
                 self.note_code_run(format!("mocked: the mock file fails attempt {attempt}")),
             )),
             Some(_) => CodeRun::Mocked(None),
@@ -187,7 +188,7 @@ impl StepTask {
         request: &Value,
         job: &str,
     ) -> CodeRun {
-        let settings = self.pipelines.code();
+        let settings = self.pipelines.jobs().code();
         let wanted = match mock.run {
             Some(RunMode::Code) => true,
             Some(RunMode::Mock) => false,

@@ -5,4 +5,4 @@
 mod intrinsics;
 mod model;
 
-pub use model::{EventSource, FunctionDef, QueueDef, Template};
+pub use model::{EventSource, Template};

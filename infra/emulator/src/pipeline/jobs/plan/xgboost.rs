@@ -43,9 +43,13 @@ pub fn release_of(container: &str) -> Option<&'static str> {
 /// interpreter's xgboost is not the image's. Refused, the step staying on its mock, when
 /// the interpreter has no xgboost.
 pub struct AlgorithmRun {
+    /// The interpreter and the driver.
     pub command: Vec<String>,
+    /// What the driver reads of the container's version.
     pub env: Vec<(String, String)>,
+    /// The driver, written below `/opt/ml` before the job starts.
     pub file: (PathBuf, String),
+    /// The installed xgboost against the image's, when they differ.
     pub note: Option<String>,
 }
 
