@@ -253,7 +253,7 @@ def main():
         import sklearn_serving_v2
 
         pipelines += [abalone_v2.pipeline, abalone_v2.guide_pipeline, abalone_script_v2.pipeline, job_types_v2.pipeline, readme_v2.pipeline]
-        pipelines += [sklearn_serving_v2.pipeline]
+        pipelines += [sklearn_serving_v2.pipeline, sklearn_serving_v2.repack_pipeline]
         pipelines += ported_v2.PIPELINES
         with open(os.path.join(out, "features.readme.py"), "w") as f:
             f.write(readme_v2.source())
@@ -269,6 +269,41 @@ def main():
             json.dump(definition, f, indent=2, sort_keys=True)
             f.write("\n")
         print(f"sagemaker {MAJOR}.x wrote {path}")
+        keep_uploads(definition, os.path.join(out, f"{pipeline.name}.files"))
+
+
+def keep_uploads(definition, folder):
+    """Saves the code archives the SDK uploaded while it wrote the definition (a repack
+    step's, say) under FOLDER/<bucket>/<key>, for the tests to put in local S3."""
+    import boto3
+    import botocore
+
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)  # a new run uploads under new keys
+    s3 = boto3.client("s3")
+    for step in all_steps(definition["Steps"]):
+        archive = step.get("Arguments", {}).get("HyperParameters", {}).get("sagemaker_submit_directory")
+        if not isinstance(archive, str):
+            continue
+        bucket, _, key = json.loads(archive).removeprefix("s3://").partition("/")
+        try:
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except botocore.exceptions.ClientError:
+            continue  # not the SDK's: the test puts its own there
+        path = os.path.join(folder, bucket, key)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(body)
+        print(f"  kept {path}")
+
+
+def all_steps(steps):
+    for step in steps:
+        yield step
+        arguments = step.get("Arguments", {})
+        for branch in ("IfSteps", "ElseSteps"):
+            yield from all_steps(arguments.get(branch, []))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ use pipelines_emulator::Emulator;
 use serde_json::{json, Value};
 
 pub mod cli;
+pub mod code_runs;
 pub mod raw;
 pub mod readme;
 

@@ -133,7 +133,7 @@ pub fn training(request: &Value, job_name: &str, xgboost: Option<&str>) -> Resul
             &user_hyperparameters,
             &args,
         ));
-        let mut command = vec!["python".to_owned(), program.clone()];
+        let mut command = toolkit_command(program)?;
         command.extend(args);
         command
     } else if let Some(version) = spec["TrainingImage"]
@@ -194,6 +194,28 @@ pub fn training(request: &Value, job_name: &str, xgboost: Option<&str>) -> Resul
         max_runtime: max_runtime(request),
         note,
     })
+}
+
+/// How the training toolkit starts an entry point, its arguments to follow: a `.py` file
+/// with the interpreter, anything else (the SDK's repack step runs a shell script) as a
+/// command made executable first, as the toolkit `chmod`s it.
+fn toolkit_command(program: &str) -> Result<Vec<String>, String> {
+    if program.ends_with(".py") {
+        return Ok(vec!["python".to_owned(), program.to_owned()]);
+    }
+    if program.starts_with('/') || program.split('/').any(|part| part == "..") {
+        return Err(format!(
+            "its sagemaker_program '{program}' is not a file of its source directory"
+        ));
+    }
+    Ok([
+        "/bin/sh",
+        "-c",
+        "chmod 777 \"./$0\" && exec \"./$0\" \"$@\"",
+        program,
+    ]
+    .map(str::to_owned)
+    .to_vec())
 }
 
 /// The environment SageMaker's training toolkit gives a script-mode entry point.
@@ -325,6 +347,29 @@ mod tests {
             "s3://b/models/job-1/output/model.tar.gz"
         );
         assert_eq!(job.max_runtime, Duration::from_secs(600));
+    }
+
+    #[test]
+    fn an_entry_point_that_is_not_python_runs_as_a_command_of_its_source_directory() {
+        let mut request = script_mode();
+        request["HyperParameters"]["sagemaker_program"] = json!("\"_repack_script_launcher.sh\"");
+        let job = training(&request, "job-1", None).unwrap();
+        assert_eq!(job.command[..2], ["/bin/sh", "-c"]);
+        assert_eq!(
+            job.command[3..],
+            [
+                "_repack_script_launcher.sh",
+                "--alpha",
+                "0.1",
+                "--max_depth",
+                "5"
+            ]
+        );
+        for outside in ["../run.sh", "/bin/run.sh"] {
+            request["HyperParameters"]["sagemaker_program"] = json!(format!("\"{outside}\""));
+            let refused = training(&request, "job-1", None).err().unwrap();
+            assert!(refused.contains(outside), "{refused}");
+        }
     }
 
     #[test]
