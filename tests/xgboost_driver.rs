@@ -20,6 +20,27 @@ async fn train(
     channels: &[(&str, &str)],
     content_types: serde_json::Value,
 ) -> (CodeJobEnd, tempfile::TempDir) {
+    job(version, hyperparameters, channels, content_types, None).await
+}
+
+/// The same with no channel files: `setup`, a Python script, writes them in the job
+/// before the driver starts (binary channels, say).
+async fn train_after(
+    version: &str,
+    hyperparameters: serde_json::Value,
+    content_types: serde_json::Value,
+    setup: &str,
+) -> (CodeJobEnd, tempfile::TempDir) {
+    job(version, hyperparameters, &[], content_types, Some(setup)).await
+}
+
+async fn job(
+    version: &str,
+    hyperparameters: serde_json::Value,
+    channels: &[(&str, &str)],
+    content_types: serde_json::Value,
+    setup: Option<&str>,
+) -> (CodeJobEnd, tempfile::TempDir) {
     let work = tempfile::tempdir().unwrap();
     let jobs = CodeJobs::new(Vec::new(), offline_s3(), work.path().to_path_buf());
     let run = xgboost::algorithm_mode(version, Some("3.0.5")).unwrap();
@@ -40,9 +61,22 @@ async fn train(
             text.to_string(),
         )
     }));
+    let mut command = run.command;
+    if let Some(setup) = setup {
+        files.push((PathBuf::from("code/setup.py"), setup.to_owned()));
+        command.splice(
+            0..0,
+            [
+                "/bin/sh",
+                "-c",
+                "python /opt/ml/code/setup.py && exec \"$0\" \"$@\"",
+            ]
+            .map(str::to_owned),
+        );
+    }
     let job = CodeJob {
         name: "xgb".into(),
-        command: run.command,
+        command,
         env: run.env,
         cwd: PathBuf::from("/opt/ml/code"),
         downloads: Vec::new(),
@@ -156,5 +190,52 @@ async fn csv_weights_take_the_second_column_and_a_missing_train_channel_is_a_cli
     assert_eq!(
         end,
         CodeJobEnd::Failed("ClientError: Channel 'train' is required and has no file".into())
+    );
+}
+
+/// A script that writes a parquet file of `columns` float columns and six rows as the
+/// train channel.
+fn parquet_of(columns: usize) -> String {
+    format!(
+        "import os, pyarrow, pyarrow.parquet\n\
+         os.makedirs('/opt/ml/input/data/train', exist_ok=True)\n\
+         table = pyarrow.table({{f'c{{i}}': [float(r * (i + 1) + i) for r in range(6)] for i in range({columns})}})\n\
+         pyarrow.parquet.write_table(table, '/opt/ml/input/data/train/part.parquet')\n"
+    )
+}
+
+/// A parquet channel (ContentType `application/x-parquet`) trains as CSV does: the first
+/// column the label, the others the features; one column alone is a user error, not a
+/// traceback. The job writes the file with the run-code venv's pyarrow before the
+/// driver starts.
+#[tokio::test]
+async fn a_parquet_channel_trains_on_its_first_column_as_the_label() {
+    let parquet = json!({"train": {"ContentType": "application/x-parquet"}});
+    let hyperparameters = json!({"num_round": "2", "objective": "reg:squarederror"});
+    let (end, _work) = train_after(
+        "1.7-1",
+        hyperparameters.clone(),
+        parquet.clone(),
+        &parquet_of(3),
+    )
+    .await;
+    let CodeJobEnd::Completed { log, .. } = end else {
+        panic!("{end:?}")
+    };
+    let printed = std::fs::read_to_string(log).unwrap();
+    let names: Vec<String> = xgboost::metrics(&printed)
+        .into_iter()
+        .map(|m| m.0)
+        .collect();
+    assert_eq!(names, ["train:rmse"], "{printed}");
+
+    let (end, _work) = train_after("1.7-1", hyperparameters, parquet, &parquet_of(1)).await;
+    let CodeJobEnd::Failed(reason) = end else {
+        panic!("{end:?}")
+    };
+    assert!(
+        reason.starts_with("ClientError:")
+            && reason.contains("the label column and at least one feature"),
+        "{reason}"
     );
 }

@@ -137,11 +137,17 @@ def matrix(channel, content_type, weighted):
         return dmatrix
     if content_type in PARQUET:
         try:
-            import pandas
+            import pyarrow
+            import pyarrow.parquet
         except ImportError:
-            raise UserError("a parquet channel needs pandas and pyarrow in the job's interpreter")
-        frame = pandas.concat([pandas.read_parquet(p) for p in paths])
-        return xgb.DMatrix(frame.iloc[:, 1:].to_numpy(dtype=float), label=frame.iloc[:, 0].to_numpy(dtype=float))
+            raise UserError("a parquet channel needs pyarrow in the job's interpreter (pip install pyarrow)")
+        import numpy
+
+        table = pyarrow.concat_tables([pyarrow.parquet.read_table(p) for p in paths])
+        if table.num_columns < 2:
+            raise UserError(f"channel {channel}: a parquet file needs the label column and at least one feature")
+        columns = [numpy.asarray(table.column(i).to_numpy(), dtype=float) for i in range(table.num_columns)]
+        return xgb.DMatrix(numpy.column_stack(columns[1:]), label=columns[0])
     if content_type in RECORDIO:
         raise UserError("recordio-protobuf channels are not read by pipelines-emulator's XGBoost")
     raise UserError(f"Content type {content_type} is not supported")
