@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::for_each::{self, ForEachDef};
 use super::references::{self, Reference};
 
 /// The job step types SageMaker caches (CacheConfig), besides EMR.
@@ -83,6 +84,8 @@ pub enum StepKind {
         else_steps: Vec<String>,
     },
     Fail,
+    /// SageMaker's fan-out: its body steps run once per item.
+    ForEach(Box<ForEachDef>),
     /// A SageMaker job step (Processing, Training, ...), run on a mock.
     Job {
         step_type: String,
@@ -98,6 +101,7 @@ impl StepKind {
             Self::Emr => "EMR",
             Self::Condition { .. } => "Condition",
             Self::Fail => "Fail",
+            Self::ForEach(_) => "ForEach",
             Self::Job { step_type, .. } => step_type,
         }
     }
@@ -157,6 +161,8 @@ pub struct StepDef {
     /// references (a check step's `ModelName`, `SuppliedBaselineConstraints`,
     /// `SkipCheck`, ...), unevaluated. Members read above are not repeated here.
     pub fields: Value,
+    /// For a child of a ForEach step (`<bodyStep>-<index>`), the body step it runs.
+    pub body_step: Option<String>,
 }
 
 impl StepDef {
@@ -169,6 +175,7 @@ impl StepDef {
             StepKind::Condition { conditions, .. } => conditions
                 .iter()
                 .try_for_each(|c| references::collect(c, &mut refs)),
+            StepKind::ForEach(for_each) => for_each.references().map(|r| refs.extend(r)),
             _ => references::collect(&self.arguments, &mut refs),
         }
         .and_then(|()| references::collect(&self.fields, &mut refs))
@@ -180,6 +187,9 @@ impl StepDef {
     /// and the condition that gates it.
     pub fn prerequisites(&self) -> BTreeSet<String> {
         let mut all: BTreeSet<String> = self.depends_on.iter().cloned().collect();
+        if let StepKind::ForEach(for_each) = &self.kind {
+            all.extend(for_each.depends_on().cloned());
+        }
         all.extend(
             self.references()
                 .unwrap_or_default()
@@ -492,6 +502,11 @@ fn read_steps(
             },
             "EMR" => StepKind::Emr,
             "Fail" => StepKind::Fail,
+            "ForEach" => StepKind::ForEach(Box::new(for_each::read(&name, &arguments, |body| {
+                let mut steps = Vec::new();
+                read_steps(body, None, &mut steps)?;
+                Ok(steps)
+            })?)),
             "Condition" => {
                 if let Some((outer, _)) = &gate {
                     return Err(format!(
@@ -528,15 +543,7 @@ fn read_steps(
                 property_files: property_files_of(step, &name)?,
             },
         };
-        let depends_on = step["DependsOn"]
-            .as_array()
-            .map(|d| {
-                d.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let depends_on = read_depends_on(step, &name)?;
         let text = |key: &str| step[key].as_str().map(str::to_owned);
         let fields: serde_json::Map<String, Value> = step
             .as_object()
@@ -557,6 +564,7 @@ fn read_steps(
             retry_policies: read_retry_policies(step, &name)?,
             cache: read_cache_config(step, &name)?,
             fields: Value::Object(fields),
+            body_step: None,
         });
         if is_condition {
             for (key, branch) in [("IfSteps", true), ("ElseSteps", false)] {
@@ -569,4 +577,28 @@ fn read_steps(
         }
     }
     Ok(())
+}
+
+/// `DependsOn`: step names. An entry with a run condition (`{"Step": ..., "Trigger":
+/// ...}`, the SDK's `StepDependency`) is refused by name: a step here runs only once
+/// those it depends on succeeded.
+fn read_depends_on(step: &Value, name: &str) -> Result<Vec<String>, String> {
+    let Some(entries) = step.get("DependsOn").filter(|d| !d.is_null()) else {
+        return Ok(Vec::new());
+    };
+    let entries = entries
+        .as_array()
+        .ok_or_else(|| format!("step '{name}': DependsOn is a list of step names"))?;
+    entries
+        .iter()
+        .map(|entry| match entry {
+            Value::String(dependency) => Ok(dependency.clone()),
+            Value::Object(run_condition) => Err(format!(
+                "step '{name}' depends on '{}' with Trigger {} (a run condition); the emulator runs a step only after the steps it depends on complete, and does not support run conditions",
+                run_condition.get("Step").and_then(Value::as_str).unwrap_or("?"),
+                run_condition.get("Trigger").map_or("?".to_owned(), Value::to_string)
+            )),
+            other => Err(format!("step '{name}': DependsOn holds {other}, not a step name")),
+        })
+        .collect()
 }

@@ -261,6 +261,11 @@ fn execution_context(
             definition
                 .steps
                 .iter()
+                .flat_map(|s| match &s.kind {
+                    // A ForEach body's job steps, read by the body's later steps.
+                    StepKind::ForEach(for_each) => for_each.body.iter().collect(),
+                    _ => vec![s],
+                })
                 .filter(|s| matches!(s.kind, StepKind::Job { .. }))
                 .map(|s| s.name.clone())
                 .collect(),
@@ -379,13 +384,10 @@ async fn run(
             joined = running.join_next() => {
                 let Some(Ok((name, end))) = joined else { continue };
                 let Some(&at) = index.get(&name) else { continue };
-                let mut kept = None;
-                let (status, reason) = match &end {
+                match &end {
                     StepEnd::Succeeded { properties, outcome } => {
                         context.properties.insert(name.clone(), properties.clone());
                         readiness.succeeded(at, *outcome);
-                        kept = Some((properties.clone(), *outcome));
-                        ("Succeeded", None)
                     }
                     StepEnd::Failed { reason, .. } => {
                         readiness.ended(at);
@@ -393,22 +395,10 @@ async fn run(
                             StepKind::Fail => reason.clone(),
                             _ => format!("Step '{name}' failed: {reason}"),
                         });
-                        ("Failed", Some(reason.clone()))
                     }
-                    StepEnd::Stopped(reason) => {
-                        readiness.ended(at);
-                        ("Stopped", Some(reason.clone()))
-                    }
-                };
-                pipelines.update_step(&arn, &name, |record| {
-                    record.status = status.to_owned();
-                    record.ended = Some(SystemTime::now());
-                    record.failure_reason = reason;
-                    if let Some((properties, outcome)) = kept {
-                        record.properties = Some(properties);
-                        record.outcome = outcome;
-                    }
-                });
+                    StepEnd::Stopped(_) => readiness.ended(at),
+                }
+                record_end(&pipelines, &arn, &name, &end, SystemTime::now());
             }
             _ = stop.changed(), if !stopping => {}
         }
@@ -421,5 +411,37 @@ async fn run(
             (Some(_), false) => ("Failed".to_owned(), Some(STEP_FAILURE.to_owned())),
             (None, false) => ("Succeeded".to_owned(), None),
         };
+    });
+}
+
+/// Writes how a step ended into its record: status, end time, failure reason, and the
+/// properties and outcome of a step that succeeded.
+pub(crate) fn record_end(
+    pipelines: &Pipelines,
+    arn: &str,
+    name: &str,
+    end: &StepEnd,
+    ended: SystemTime,
+) {
+    pipelines.update_step(arn, name, |record| {
+        record.ended = Some(ended);
+        match end {
+            StepEnd::Succeeded {
+                properties,
+                outcome,
+            } => {
+                record.status = "Succeeded".to_owned();
+                record.properties = Some(properties.clone());
+                record.outcome = *outcome;
+            }
+            StepEnd::Failed { reason, .. } => {
+                record.status = "Failed".to_owned();
+                record.failure_reason = Some(reason.clone());
+            }
+            StepEnd::Stopped(reason) => {
+                record.status = "Stopped".to_owned();
+                record.failure_reason = Some(reason.clone());
+            }
+        }
     });
 }

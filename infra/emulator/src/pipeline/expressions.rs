@@ -47,6 +47,8 @@ pub struct Context {
     /// The job steps, whose properties a mock can supply.
     /// Shared: every step's context holds the same set.
     pub job_steps: std::sync::Arc<std::collections::BTreeSet<String>>,
+    /// The item a ForEach body step's child runs for (`ForEach.CurrentItem`).
+    pub item: Option<Value>,
 }
 
 impl Context {
@@ -63,6 +65,7 @@ impl Context {
             experiment_config: self.experiment_config.clone(),
             documents: BTreeMap::new(),
             job_steps: self.job_steps.clone(),
+            item: self.item.clone(),
         }
     }
 
@@ -96,6 +99,29 @@ impl Context {
             Reference::Execution(variable) => {
                 self.execution.get(&variable).cloned().ok_or_else(|| {
                     format!("execution variable '{variable}' has no value in this step").into()
+                })
+            }
+            Reference::CurrentItem(field) => {
+                let item = self
+                    .item
+                    .as_ref()
+                    .ok_or("ForEach.CurrentItem has a value only in a ForEach body step")?;
+                let Some(field) = field else {
+                    return Ok(item.clone());
+                };
+                // An item is often a JSON object in a string; its fields are read inside.
+                let parsed = match item {
+                    Value::String(text) => serde_json::from_str(text).unwrap_or(Value::Null),
+                    other => other.clone(),
+                };
+                field.lookup(&parsed).cloned().ok_or_else(|| {
+                    let dot = if field.text.starts_with('[') { "" } else { "." };
+                    format!(
+                        "ForEach.CurrentItem{dot}{} has no value: the item {} has no such field",
+                        field.text,
+                        text(item)
+                    )
+                    .into()
                 })
             }
             Reference::ExperimentConfig(member) => self

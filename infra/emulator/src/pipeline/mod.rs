@@ -7,6 +7,7 @@ pub mod conditions;
 pub mod definition;
 pub mod executor;
 pub mod expressions;
+pub mod for_each;
 pub mod iso_duration;
 pub mod jobs;
 pub mod readiness;

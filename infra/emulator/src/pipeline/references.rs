@@ -30,7 +30,13 @@ pub enum Reference {
     Execution(String),
     /// `PipelineExperimentConfig.<member>`
     ExperimentConfig(String),
+    /// `ForEach.CurrentItem`, or a field of it (`ForEach.CurrentItem.name`,
+    /// `ForEach.CurrentItem['score']`): the item a ForEach body step runs for.
+    CurrentItem(Option<PropertyPath>),
 }
+
+/// The reference a ForEach body step reads its item with.
+pub const CURRENT_ITEM: &str = "ForEach.CurrentItem";
 
 /// One segment of a property path: `Status.State` is two fields,
 /// `OutputParameters['x']` a field and a key, `Outputs[0]` a field and an index.
@@ -161,8 +167,19 @@ impl Reference {
                     path: PropertyPath::parse(property)?,
                 })
             }
+            "ForEach" if rest.starts_with("CurrentItem") => {
+                let field = &path[CURRENT_ITEM.len()..];
+                if field.is_empty() {
+                    return Ok(Self::CurrentItem(None));
+                }
+                if !field.starts_with(['.', '[']) {
+                    return Err(format!("'{path}' is not ForEach.CurrentItem or a field of it"));
+                }
+                let field = field.strip_prefix('.').unwrap_or(field);
+                Ok(Self::CurrentItem(Some(PropertyPath::parse(field)?)))
+            }
             _ => Err(format!(
-                "'{path}' is not a reference SageMaker resolves (Parameters., Steps., Execution., PipelineExperimentConfig.)"
+                "'{path}' is not a reference SageMaker resolves (Parameters., Steps., Execution., PipelineExperimentConfig., ForEach.CurrentItem)"
             )),
         }
     }

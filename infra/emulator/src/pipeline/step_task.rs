@@ -97,8 +97,9 @@ impl StepTask {
 
     /// The step's arguments, every reference resolved.
     pub async fn inputs(&mut self) -> Result<Value, String> {
-        if let StepKind::Condition { .. } = self.step.kind {
+        if let StepKind::Condition { .. } | StepKind::ForEach(_) = self.step.kind {
             // Its conditions are read when it runs; its branches are steps of their own.
+            // A ForEach step reads its items when it runs; its body, per item.
             return Ok(json!({}));
         }
         let arguments = self.step.arguments.clone();
@@ -117,6 +118,7 @@ impl StepTask {
             } => self.lambda(&function_arn, &outputs, inputs).await,
             StepKind::Emr => self.emr(inputs).await,
             StepKind::Condition { conditions, .. } => self.condition(&conditions).await,
+            StepKind::ForEach(for_each) => self.for_each(&for_each).await,
             StepKind::Job {
                 step_type,
                 property_files,

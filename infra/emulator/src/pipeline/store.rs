@@ -144,6 +144,8 @@ pub struct StepRecord {
     /// A job step's job as its Describe* call answers (DescribeTrainingJob, ...), from
     /// the moment it starts, its status kept current.
     pub job: Option<Value>,
+    /// A ForEach child's `IterationContext`: its ForEach step, index and item.
+    pub iteration: Option<Value>,
 }
 
 /// One pipeline execution, as DescribePipelineExecution and its steps show it.
@@ -270,6 +272,7 @@ impl StepRecord {
             selective_source: None,
             code_run: None,
             job: None,
+            iteration: None,
         }
     }
 
@@ -299,6 +302,9 @@ impl StepRecord {
         }
         if let Some(reason) = &self.failure_reason {
             step["FailureReason"] = json!(reason);
+        }
+        if let Some(iteration) = &self.iteration {
+            step["IterationContext"] = iteration.clone();
         }
         step
     }

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::definition::{Definition, StepDef, StepKind};
+use super::for_each;
 use super::jobs;
 use super::references::{Reference, Segment};
 
@@ -53,7 +54,7 @@ const CHECK_FIELDS: [&str; 8] = [
 fn check_fields(step: &StepDef) -> Result<(), String> {
     let allowed: &[&str] = match step.kind.type_name() {
         "ClarifyCheck" | "QualityCheck" => &CHECK_FIELDS,
-        "Callback" | "Lambda" | "EMR" | "Condition" | "Fail" => &[],
+        "Callback" | "Lambda" | "EMR" | "Condition" | "Fail" | "ForEach" => &[],
         known if jobs::shapes::tree(known).is_some() => &[],
         _ => return Ok(()),
     };
@@ -88,7 +89,14 @@ pub fn check(definition: &Definition) -> Result<(), String> {
         }
     }
     check_parameters(definition)?;
+    for_each::check(definition)?;
     for step in &definition.steps {
+        if let StepKind::ForEach(for_each) = &step.kind {
+            for body in &for_each.body {
+                check_body_step(definition, for_each, body)
+                    .map_err(|e| format!("ForEach step '{}': {e}", step.name))?;
+            }
+        }
         check_fields(step)?;
         check_depends_on(definition, step)?;
         for reference in step.references()? {
@@ -182,6 +190,7 @@ fn check_reference(
                 StepKind::Condition { .. } => path.text == "Outcome",
                 StepKind::Emr => EMR_STEP_PROPERTIES.contains(&path.root()),
                 StepKind::Fail => false,
+                StepKind::ForEach(for_each) => for_each::has_property(for_each, path),
                 StepKind::Job {
                     step_type,
                     property_files,
@@ -220,6 +229,10 @@ fn properties_of(kind: &StepKind) -> String {
         StepKind::Condition { .. } => "it has Outcome".to_owned(),
         StepKind::Emr => format!("it has {}", EMR_STEP_PROPERTIES.join(", ")),
         StepKind::Fail => "it has none".to_owned(),
+        StepKind::ForEach(_) => format!(
+            "it has {}, IterationOutputs[<index>].<bodyStep>.<member> and, with a Selector, Selected.<member>",
+            for_each::AGGREGATES.join(", ")
+        ),
         StepKind::Job { step_type, .. } => jobs::property_roots(step_type),
     }
 }
@@ -344,3 +357,25 @@ fn check_acyclic(definition: &Definition) -> Result<(), String> {
 #[cfg(test)]
 #[path = "validate_tests.rs"]
 mod tests;
+
+/// A ForEach body step: its members and functions as any step's, its DependsOn naming
+/// steps of the body or of the pipeline.
+fn check_body_step(
+    definition: &Definition,
+    for_each: &for_each::ForEachDef,
+    step: &StepDef,
+) -> Result<(), String> {
+    check_fields(step)?;
+    check_functions(&step.arguments)
+        .and_then(|()| check_functions(&step.fields))
+        .map_err(|e| format!("step '{}': {e}", step.name))?;
+    for dependency in &step.depends_on {
+        if for_each.body_step(dependency).is_none() && definition.step(dependency).is_none() {
+            return Err(format!(
+                "body step '{}' depends on '{dependency}', which is neither a body step nor a step of this pipeline",
+                step.name
+            ));
+        }
+    }
+    Ok(())
+}

@@ -284,5 +284,95 @@ fn a_step_member_the_stack_does_not_read_is_refused() {
         "CheckType": "DATA_QUALITY"}]),
     )
     .unwrap();
-    definition(json!([{"Name": "n", "Type": "ForEach", "Arguments": {}, "Anything": 1}])).unwrap();
+    definition(json!([{"Name": "n", "Type": "Lineage2", "Arguments": {}, "Anything": 1}])).unwrap();
+}
+
+fn for_each(name: &str, arguments: Value) -> Value {
+    let mut all = json!({"IterableItems": ["a", "b"], "MaxConcurrency": 2,
+        "ForEachBody": [reads("Echo", "ForEach.CurrentItem")]});
+    for (k, v) in arguments.as_object().unwrap() {
+        all[k] = v.clone();
+    }
+    json!({"Name": name, "Type": "ForEach", "Arguments": all})
+}
+
+#[test]
+fn foreach_bodies_are_held_to_sagemakers_rules_at_create() {
+    definition(json!([for_each("Fan", json!({}))])).unwrap();
+    let refused = |steps: Value| definition(steps).unwrap_err();
+    for (steps, says) in [
+        (
+            json!([for_each("Fan", json!({"MaxConcurrency": 51}))]),
+            "MaxConcurrency is an integer from 1 to 50",
+        ),
+        (
+            json!([for_each("Fan", json!({"IterableItems": []}))]),
+            "between 1 and 100 items",
+        ),
+        (
+            json!([for_each(
+                "Fan",
+                json!({"ForEachBody": [{"Name": "F", "Type": "Fail", "Arguments": {}}]})
+            )]),
+            "step type 'Fail' of 'F' is not allowed in ForEachBody",
+        ),
+        (
+            json!([for_each("Fan", json!({})), lambda("Echo-1", json!({}))]),
+            "'Echo-1' is named as a child of ForEach body step 'Echo'",
+        ),
+        (
+            json!([for_each("Fan", json!({})), for_each("Fan2", json!({}))]),
+            "body step name 'Echo' is used more than once",
+        ),
+        (
+            json!([reads("Alone", "ForEach.CurrentItem.name")]),
+            "only the body steps of a ForEach step read",
+        ),
+        (
+            json!([for_each(
+                "Fan",
+                json!({"Selector": {"Pick": "MaxBy", "Field": {"Get": "IterationOutput.Other.OutputParameters['Ready']"}}})
+            )]),
+            "Selector.Field is an IterationOutput reference to a body step",
+        ),
+        (
+            json!([
+                for_each("Fan", json!({})),
+                reads("After", "Steps.Fan.Selected.OutputParameters['Ready']")
+            ]),
+            "which is not a property of a ForEach step",
+        ),
+        (
+            json!([for_each("Fan", json!({"Extra": 1}))]),
+            "argument 'Extra'",
+        ),
+    ] {
+        let err = refused(steps);
+        assert!(err.contains(says), "{err}");
+    }
+    definition(json!([
+        for_each("Fan", json!({})),
+        reads(
+            "After",
+            "Steps.Fan.IterationOutputs[0].Echo.OutputParameters['Ready']"
+        ),
+        reads("Count", "Steps.Fan.SucceededStepCount")
+    ]))
+    .unwrap();
+}
+
+#[test]
+fn a_run_condition_in_depends_on_is_refused_by_name() {
+    let err = definition(json!([
+        lambda("A", json!({})),
+        lambda(
+            "B",
+            json!({"DependsOn": [{"Step": "A", "Trigger": "Failed"}]})
+        )
+    ]))
+    .unwrap_err();
+    assert!(
+        err.contains("step 'B' depends on 'A' with Trigger \"Failed\" (a run condition)"),
+        "{err}"
+    );
 }

@@ -80,11 +80,11 @@ impl StepTask {
         if let Err(why) = plan::refused(step_type, inputs) {
             return StepEnd::failed(format!("ClientError: {why}"));
         }
-        let mock = self
-            .pipelines
-            .jobs()
-            .mocks()
+        // A ForEach child takes its own mock (`Train-2`), else its body step's (`Train`).
+        let mocks = self.pipelines.jobs().mocks();
+        let mock = mocks
             .step(&self.step.name)
+            .or_else(|| mocks.step(self.step.body_step.as_deref()?))
             .cloned()
             .unwrap_or_default();
         let attempt = self.attempt;

@@ -1,0 +1,265 @@
+//! ForEach, as SDK 3.x writes it (tests/sdk/definitions/v3/for-each*.json): one child
+//! of every body step per item, named `<bodyStep>-<index>` and listed with its
+//! IterationContext, at most MaxConcurrency at once, and the aggregate properties,
+//! per-iteration outputs and selector later steps read. The body's Lambda steps run the
+//! template's function for real; its job steps run on their mocks.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_sagemaker::types::PipelineExecutionStep;
+use integration_tests::{create_and_start, deployed_stack, execution_steps, sagemaker_client};
+use pipelines_emulator::{Emulator, Mocks};
+use serde_json::json;
+
+const DEADLINE: Duration = Duration::from_secs(60);
+
+fn definition(name: &str) -> String {
+    let path = format!(
+        "{}/sdk/definitions/v3/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+async fn ended(stack: &Emulator, arn: &str) -> pipelines_emulator::ExecutionRecord {
+    stack
+        .sagemaker
+        .pipelines()
+        .wait_until_done(arn, DEADLINE)
+        .await
+        .unwrap_or_else(|| panic!("{arn} did not end"))
+}
+
+fn by_name(steps: &[PipelineExecutionStep]) -> BTreeMap<String, &PipelineExecutionStep> {
+    steps
+        .iter()
+        .map(|s| (s.step_name().unwrap().to_owned(), s))
+        .collect()
+}
+
+/// for-each.json: `Fan` echoes "a", "b", "c" through the Lambda function, and the Fail
+/// step after it reports InputItemCount and SucceededStepCount.
+#[tokio::test]
+async fn a_foreach_runs_a_child_per_item_and_later_steps_read_its_counts() {
+    let stack = deployed_stack(&[], None).await;
+    let client = sagemaker_client(&stack);
+    let arn = create_and_start(&client, "for-each", &definition("for-each"), &[]).await;
+    let execution = ended(&stack, &arn).await;
+    assert_eq!(execution.status, "Failed");
+    assert_eq!(
+        execution.failed_step.as_deref(),
+        Some("items 3 succeeded 3"),
+        "the Fail step read the ForEach step's counts"
+    );
+    let steps = execution_steps(&client, &arn).await;
+    let steps = by_name(&steps);
+    for (index, item) in ["a", "b", "c"].iter().enumerate() {
+        let child = steps[&format!("Echo-{index}")];
+        assert_eq!(child.step_status().unwrap().as_str(), "Succeeded");
+        let context = child.iteration_context().expect("IterationContext");
+        assert_eq!(context.parent_step_name(), Some("Fan"));
+        assert_eq!(context.index(), Some(index as i32));
+        assert_eq!(context.item(), Some(*item));
+        let record = execution
+            .steps
+            .iter()
+            .find(|s| s.name == format!("Echo-{index}"))
+            .unwrap();
+        assert_eq!(
+            record.properties.as_ref().unwrap()["OutputParameters"]["item"],
+            json!(item),
+            "each child read its own item"
+        );
+    }
+    let fan = steps["Fan"]
+        .metadata()
+        .unwrap()
+        .for_each()
+        .expect("ForEach metadata");
+    assert_eq!(fan.status().unwrap().as_str(), "Succeeded");
+    assert_eq!(
+        (
+            fan.input_item_count(),
+            fan.total_step_count(),
+            fan.succeeded_step_count(),
+            fan.failed_step_count()
+        ),
+        (Some(3), Some(3), Some(3), Some(0))
+    );
+    assert!(
+        !steps.contains_key("Echo"),
+        "the body step itself does not run"
+    );
+}
+
+/// for-each-select.json: items from a parameter holding a JSON list of objects, fields
+/// read with `CurrentItem().name` and `CurrentItem()["score"]`; the selector picks the
+/// highest score; `Best` reads Selected and IterationOutputs[0]. An item with no score
+/// fails its child, naming the field, and the ForEach step with it.
+#[tokio::test]
+async fn the_selector_picks_an_iteration_and_a_missing_field_fails_its_child() {
+    let stack = deployed_stack(&[], None).await;
+    let client = sagemaker_client(&stack);
+    let items = r#"[{"name": "x", "score": 4}, {"name": "y", "score": 12}, {"name": "z", "score": 7}, {"name": "w", "score": 12}]"#;
+    let arn = create_and_start(
+        &client,
+        "for-each-select",
+        &definition("for-each-select"),
+        &[("Items", items)],
+    )
+    .await;
+    let execution = ended(&stack, &arn).await;
+    assert_eq!(execution.status, "Succeeded", "{:?}", execution.failed_step);
+    let best = execution.steps.iter().find(|s| s.name == "Best").unwrap();
+    assert_eq!(
+        best.properties.as_ref().unwrap()["OutputParameters"],
+        json!({"best": "y", "first": "x", "count": 4}),
+        "MaxBy takes the first of equal scores"
+    );
+    let steps = execution_steps(&client, &arn).await;
+    let rank = by_name(&steps)["Rank"]
+        .metadata()
+        .unwrap()
+        .for_each()
+        .unwrap();
+    let selected = rank.selector().expect("the selector's pick");
+    assert_eq!(
+        (selected.step_name(), selected.index()),
+        (Some("Score-1"), Some(1))
+    );
+
+    let missing = r#"[{"name": "x", "score": 4}, {"name": "nameless"}]"#;
+    let arn = client
+        .start_pipeline_execution()
+        .pipeline_name("for-each-select")
+        .pipeline_parameters(
+            aws_sdk_sagemaker::types::Parameter::builder()
+                .name("Items")
+                .value(missing)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .pipeline_execution_arn
+        .unwrap();
+    let execution = ended(&stack, &arn).await;
+    assert_eq!(execution.status, "Failed");
+    let child = execution
+        .steps
+        .iter()
+        .find(|s| s.name == "Score-1")
+        .unwrap();
+    assert_eq!(child.status, "Failed");
+    assert!(
+        child
+            .failure_reason
+            .as_deref()
+            .unwrap()
+            .contains("ForEach.CurrentItem['score'] has no value"),
+        "{:?}",
+        child.failure_reason
+    );
+    let rank = execution.steps.iter().find(|s| s.name == "Rank").unwrap();
+    assert!(
+        rank.failure_reason
+            .as_deref()
+            .unwrap()
+            .starts_with("1 of 2 child steps failed; the first, Score-1:"),
+        "{:?}",
+        rank.failure_reason
+    );
+    assert_eq!(rank.metadata["ForEach"]["SucceededStepCount"], 1);
+    assert!(
+        execution.steps.iter().all(|s| s.name != "Best"),
+        "nothing after a failed ForEach runs"
+    );
+}
+
+/// for-each-jobs.json: three mocked EMR Serverless jobs of a second each under
+/// MaxConcurrency 2: never more than two run at once, and the third starts when one
+/// ends. A Stop stops the running children; those not started never run.
+#[tokio::test]
+async fn max_concurrency_caps_the_children_running_at_once_and_a_stop_ends_them() {
+    let stack = deployed_stack(&[], None).await;
+    let pipelines = stack.sagemaker.pipelines();
+    pipelines
+        .jobs()
+        .set_mocks(Mocks::parse(&json!({"Steps": {"Run": {"Seconds": 1}}}).to_string()).unwrap());
+    let client = sagemaker_client(&stack);
+    let arn = create_and_start(&client, "for-each-jobs", &definition("for-each-jobs"), &[]).await;
+    let mut changes = pipelines.subscribe();
+    let mut most = 0;
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let (running, done) = pipelines
+            .read_execution(&arn, |e| {
+                let children = e.steps.iter().filter(|s| s.name.starts_with("Run-"));
+                let running = children.clone().filter(|s| s.status == "Executing").count();
+                (running, e.status != "Executing")
+            })
+            .unwrap();
+        most = most.max(running);
+        if done {
+            break;
+        }
+        tokio::time::timeout_at(deadline, changes.changed())
+            .await
+            .expect("the execution ends")
+            .unwrap();
+    }
+    assert_eq!(most, 2, "two children at once, never three");
+    let execution = ended(&stack, &arn).await;
+    assert_eq!(execution.status, "Succeeded");
+    let runs: Vec<_> = execution
+        .steps
+        .iter()
+        .filter(|s| s.name.starts_with("Run-"))
+        .collect();
+    assert_eq!(runs.len(), 3);
+    let third = runs.iter().find(|s| s.name == "Run-2").unwrap();
+    assert!(
+        runs.iter()
+            .filter(|s| s.name != "Run-2")
+            .any(|s| s.ended.unwrap() <= third.started),
+        "the third started once one of the first two ended"
+    );
+
+    // Stopped while the first two run for a minute: they stop, the third never starts.
+    pipelines
+        .jobs()
+        .set_mocks(Mocks::parse(&json!({"Steps": {"Run": {"Seconds": 60}}}).to_string()).unwrap());
+    let arn = client
+        .start_pipeline_execution()
+        .pipeline_name("for-each-jobs")
+        .send()
+        .await
+        .unwrap()
+        .pipeline_execution_arn
+        .unwrap();
+    integration_tests::wait_until("two children running", DEADLINE, || {
+        pipelines
+            .read_execution(&arn, |e| {
+                e.steps
+                    .iter()
+                    .filter(|s| s.name.starts_with("Run-"))
+                    .count()
+                    == 2
+            })
+            .unwrap_or(false)
+    })
+    .await;
+    client
+        .stop_pipeline_execution()
+        .pipeline_execution_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let execution = ended(&stack, &arn).await;
+    assert_eq!(execution.status, "Stopped");
+    let spark = execution.steps.iter().find(|s| s.name == "Spark").unwrap();
+    assert_eq!(spark.status, "Stopped");
+    assert_eq!(spark.metadata["ForEach"]["StoppedStepCount"], 2);
+    assert!(execution.steps.iter().all(|s| s.name != "Run-2"));
+}

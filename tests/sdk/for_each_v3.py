@@ -1,0 +1,109 @@
+"""SDK 3.x's newest constructs: ForEach fan-out (a literal list, and a parameter holding
+a JSON list of objects with a selector), and a Cleanup step deleting what a Processing
+step and a Training step wrote.
+
+ForEach: `Fan` runs its body LambdaStep `Echo` once per item, two at a time; the Fail
+step after it reports the counts SageMaker gives. `Rank` runs `Score` per JSON-object item,
+the selector picks the highest score, and `Best` reads the selected iteration's output and
+the first iteration's.
+"""
+
+from sagemaker.core.lambda_helper import Lambda
+from sagemaker.core.workflow.functions import Join
+from sagemaker.core.workflow.parameters import ParameterString
+from sagemaker.mlops.workflow.cleanup_step import CleanupStep, S3CleanupSource
+from sagemaker.mlops.workflow.fail_step import FailStep
+from sagemaker.mlops.workflow.for_each_step import (
+    CurrentItem,
+    ForEachSelector,
+    ForEachStep,
+    IterationOutput,
+)
+from sagemaker.mlops.workflow.lambda_step import LambdaOutput, LambdaOutputTypeEnum, LambdaStep
+from sagemaker.mlops.workflow.pipeline import Pipeline
+
+LAMBDA_ARN = "arn:aws:lambda:us-east-1:123456789012:function:LambdaStepFunction"
+
+
+def flatten(name, json, outputs):
+    return LambdaStep(
+        name=name,
+        lambda_func=Lambda(function_arn=LAMBDA_ARN),
+        inputs={"function": "flatten-json", "json": json},
+        outputs=[LambdaOutput(output_name=n, output_type=t) for n, t in outputs],
+    )
+
+
+def for_each_pipeline():
+    echo = flatten(
+        "Echo",
+        Join(on="", values=['{"item": "', CurrentItem(), '"}']),
+        [("item", LambdaOutputTypeEnum.String)],
+    )
+    fan = ForEachStep(name="Fan", iterable_items=["a", "b", "c"], max_concurrency=2, for_each_body=[echo])
+    report = FailStep(
+        name="Report",
+        error_message=Join(
+            on=" ",
+            values=["items", fan.properties.InputItemCount, "succeeded", fan.properties.SucceededStepCount],
+        ),
+        depends_on=[fan],
+    )
+    return Pipeline(name="for-each", steps=[fan, report])
+
+
+def for_each_select_pipeline():
+    items = ParameterString(
+        name="Items",
+        default_value='[{"name": "a", "score": 3}, {"name": "b", "score": 9}, {"name": "c", "score": 5}]',
+    )
+    score = flatten(
+        "Score",
+        Join(on="", values=['{"name": "', CurrentItem().name, '", "score": ', CurrentItem()["score"], "}"]),
+        [("name", LambdaOutputTypeEnum.String), ("score", LambdaOutputTypeEnum.Integer)],
+    )
+    rank = ForEachStep(
+        name="Rank",
+        iterable_items=items,
+        max_concurrency=3,
+        for_each_body=[score],
+        selector=ForEachSelector(pick="MaxBy", field=IterationOutput(score).OutputParameters["score"]),
+    )
+    best = flatten(
+        "Best",
+        Join(
+            on="",
+            values=[
+                '{"best": "',
+                rank.properties.Selected.OutputParameters["name"],
+                '", "first": "',
+                rank.properties.IterationOutputs[0].Score.OutputParameters["name"],
+                '", "count": ',
+                rank.properties.InputItemCount,
+                "}",
+            ],
+        ),
+        [("best", LambdaOutputTypeEnum.String), ("first", LambdaOutputTypeEnum.String), ("count", LambdaOutputTypeEnum.Integer)],
+    )
+    return Pipeline(name="for-each-select", parameters=[items], steps=[rank, best])
+
+
+def for_each_jobs_pipeline():
+    """A job step in the body: EMR Serverless runs per item, two at a time."""
+    from sagemaker.mlops.workflow.emr_serverless_step import EMRServerlessJobConfig, EMRServerlessStep
+
+    run = EMRServerlessStep(
+        name="Run",
+        display_name="Run per item",
+        description="a Spark job for the item",
+        application_id="00fabc123def",
+        job_config=EMRServerlessJobConfig(
+            job_driver={"sparkSubmit": {"entryPoint": Join(on="", values=["s3://jobs-local/", CurrentItem(), ".py"])}},
+            execution_role_arn="arn:aws:iam::123456789012:role/emr-serverless",
+        ),
+    )
+    spark = ForEachStep(name="Spark", iterable_items=["x", "y", "z"], max_concurrency=2, for_each_body=[run])
+    return Pipeline(name="for-each-jobs", steps=[spark])
+
+
+PIPELINES = [for_each_pipeline, for_each_select_pipeline, for_each_jobs_pipeline]
