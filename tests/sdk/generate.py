@@ -258,11 +258,11 @@ def main():
         with open(os.path.join(out, "features.readme.py"), "w") as f:
             f.write(readme_v2.source())
     else:
-        import for_each_v3
         import job_types_v3
+        import newest_v3
 
         pipelines += [job_types_v3.pipeline, job_types_v3.mlflow_pipeline]
-        pipelines += for_each_v3.PIPELINES
+        pipelines += newest_v3.PIPELINES
     for make in pipelines:
         pipeline = make()
         definition = json.loads(pipeline.definition())

@@ -86,6 +86,8 @@ pub enum StepKind {
     Fail,
     /// SageMaker's fan-out: its body steps run once per item.
     ForEach(Box<ForEachDef>),
+    /// Deletes the S3 outputs of the steps its `Resources.S3` names.
+    Cleanup,
     /// A SageMaker job step (Processing, Training, ...), run on a mock.
     Job {
         step_type: String,
@@ -102,6 +104,7 @@ impl StepKind {
             Self::Condition { .. } => "Condition",
             Self::Fail => "Fail",
             Self::ForEach(_) => "ForEach",
+            Self::Cleanup => "Cleanup",
             Self::Job { step_type, .. } => step_type,
         }
     }
@@ -502,6 +505,7 @@ fn read_steps(
             },
             "EMR" => StepKind::Emr,
             "Fail" => StepKind::Fail,
+            "Cleanup" => StepKind::Cleanup,
             "ForEach" => StepKind::ForEach(Box::new(for_each::read(&name, &arguments, |body| {
                 let mut steps = Vec::new();
                 read_steps(body, None, &mut steps)?;

@@ -3,6 +3,7 @@
 pub mod attempts;
 pub mod cache;
 pub mod callbacks;
+pub mod cleanup;
 pub mod conditions;
 pub mod definition;
 pub mod executor;

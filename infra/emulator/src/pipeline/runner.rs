@@ -47,6 +47,9 @@ pub trait StepRunner: Send + Sync {
     /// The text of an S3 object (`s3://bucket/key`), for `Std:JsonGet` and
     /// `PipelineDefinitionS3Location`.
     async fn read_s3_object(&self, uri: &str) -> Result<String, String>;
+    /// Deletes the object at `uri` (`s3://bucket/key`), or every object under it when
+    /// `prefix`; how many were deleted.
+    async fn delete_s3_objects(&self, uri: &str, prefix: bool) -> Result<usize, String>;
     /// Runs a job's own code in `python` until it ends, or until `stop` turns true.
     async fn run_code(
         &self,

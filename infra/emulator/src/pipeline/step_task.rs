@@ -119,6 +119,7 @@ impl StepTask {
             StepKind::Emr => self.emr(inputs).await,
             StepKind::Condition { conditions, .. } => self.condition(&conditions).await,
             StepKind::ForEach(for_each) => self.for_each(&for_each).await,
+            StepKind::Cleanup => self.cleanup(&inputs).await,
             StepKind::Job {
                 step_type,
                 property_files,

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
+use super::cleanup;
 use super::definition::{Definition, StepDef, StepKind};
 use super::for_each;
 use super::jobs;
@@ -54,7 +55,7 @@ const CHECK_FIELDS: [&str; 8] = [
 fn check_fields(step: &StepDef) -> Result<(), String> {
     let allowed: &[&str] = match step.kind.type_name() {
         "ClarifyCheck" | "QualityCheck" => &CHECK_FIELDS,
-        "Callback" | "Lambda" | "EMR" | "Condition" | "Fail" | "ForEach" => &[],
+        "Callback" | "Lambda" | "EMR" | "Condition" | "Fail" | "ForEach" | "Cleanup" => &[],
         known if jobs::shapes::tree(known).is_some() => &[],
         _ => return Ok(()),
     };
@@ -99,6 +100,9 @@ pub fn check(definition: &Definition) -> Result<(), String> {
         }
         check_fields(step)?;
         check_depends_on(definition, step)?;
+        if let StepKind::Cleanup = step.kind {
+            cleanup::check(definition, step)?;
+        }
         for reference in step.references()? {
             check_reference(definition, step, &reference)?;
         }
@@ -191,6 +195,7 @@ fn check_reference(
                 StepKind::Emr => EMR_STEP_PROPERTIES.contains(&path.root()),
                 StepKind::Fail => false,
                 StepKind::ForEach(for_each) => for_each::has_property(for_each, path),
+                StepKind::Cleanup => false,
                 StepKind::Job {
                     step_type,
                     property_files,
@@ -229,6 +234,7 @@ fn properties_of(kind: &StepKind) -> String {
         StepKind::Condition { .. } => "it has Outcome".to_owned(),
         StepKind::Emr => format!("it has {}", EMR_STEP_PROPERTIES.join(", ")),
         StepKind::Fail => "it has none".to_owned(),
+        StepKind::Cleanup => "it has none: what it deleted is in its Metadata".to_owned(),
         StepKind::ForEach(_) => format!(
             "it has {}, IterationOutputs[<index>].<bodyStep>.<member> and, with a Selector, Selected.<member>",
             for_each::AGGREGATES.join(", ")

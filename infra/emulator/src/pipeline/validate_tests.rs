@@ -376,3 +376,28 @@ fn a_run_condition_in_depends_on_is_refused_by_name() {
         "{err}"
     );
 }
+
+#[test]
+fn a_cleanup_names_upstream_steps_whose_outputs_it_can_find() {
+    let cleanup = |source: Value, depends: Value| {
+        json!({"Name": "Clean", "Type": "Cleanup", "DependsOn": depends,
+            "Arguments": {"Resources": {"S3": [source]}}})
+    };
+    let train = json!({"Name": "Train", "Type": "Training", "Arguments": {}});
+    let prep = json!({"Name": "Prep", "Type": "Processing", "Arguments": {}});
+    definition(json!([
+        train,
+        cleanup(json!({"StepName": "Train"}), json!(["Train"]))
+    ]))
+    .unwrap();
+    for (steps, says) in [
+        (json!([lambda("L", json!({})), cleanup(json!({"StepName": "L"}), json!(["L"]))]),
+            "cleans up Lambda step 'L'; the emulator deletes the S3 outputs of Training, Processing, Transform steps"),
+        (json!([prep, cleanup(json!({"StepName": "Prep"}), json!(["Prep"]))]), "'Prep' has none"),
+        (json!([train, cleanup(json!({"StepName": "Train"}), json!([]))]), "without depending on it"),
+        (json!([cleanup(json!({"StepName": "Gone"}), json!([]))]), "'Gone', which is not a step"),
+    ] {
+        let err = definition(steps).unwrap_err();
+        assert!(err.contains(says), "{err}");
+    }
+}

@@ -255,4 +255,39 @@ impl StepRunner for StackStepRunner {
             .into_bytes();
         String::from_utf8(bytes.to_vec()).map_err(|_| format!("{uri} is not UTF-8 text"))
     }
+
+    async fn delete_s3_objects(&self, uri: &str, prefix: bool) -> Result<usize, String> {
+        let (bucket, key) = crate::code_jobs::staging::split_uri(uri)?;
+        let keys = if prefix {
+            let mut keys = Vec::new();
+            let mut pages = self
+                .s3
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(key)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| format!("listing {uri}: {e}"))?;
+                keys.extend(
+                    page.contents()
+                        .iter()
+                        .filter_map(|o| o.key().map(str::to_owned)),
+                );
+            }
+            keys
+        } else {
+            vec![key.to_owned()]
+        };
+        for key in &keys {
+            self.s3
+                .delete_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| format!("deleting s3://{bucket}/{key}: {e}"))?;
+        }
+        Ok(keys.len())
+    }
 }

@@ -106,4 +106,36 @@ def for_each_jobs_pipeline():
     return Pipeline(name="for-each-jobs", steps=[spark])
 
 
-PIPELINES = [for_each_pipeline, for_each_select_pipeline, for_each_jobs_pipeline]
+def cleanup_pipeline():
+    """A Processing step writes two objects under its output; the Cleanup step after it
+    deletes the one its S3Uris name."""
+    from sagemaker.core.processing import Processor
+    from sagemaker.core.shapes import ProcessingOutput, ProcessingS3Output
+    from sagemaker.core.workflow.pipeline_context import PipelineSession
+    from sagemaker.mlops.workflow.steps import ProcessingStep
+
+    session = PipelineSession(default_bucket="jobs-local")
+    processor = Processor(
+        role="arn:aws:iam::123456789012:role/pipeline",
+        image_uri="123456789012.dkr.ecr.us-east-1.amazonaws.com/prep:1",
+        instance_count=1,
+        instance_type="ml.m5.large",
+        entrypoint=["python3", "/opt/ml/code/prep.py"],
+        sagemaker_session=session,
+    )
+    scratch = ProcessingOutput(
+        output_name="scratch",
+        s3_output=ProcessingS3Output(
+            s3_uri="s3://jobs-local/scratch", local_path="/opt/ml/processing/scratch", s3_upload_mode="EndOfJob"
+        ),
+    )
+    prep = ProcessingStep(name="Prep", step_args=processor.run(outputs=[scratch]))
+    location = prep.properties.ProcessingOutputConfig.Outputs["scratch"].S3Output.S3Uri
+    clean = CleanupStep(
+        name="Clean",
+        s3_sources=[S3CleanupSource(step=prep, s3_uris=[Join(on="/", values=[location, "part-0.csv"])])],
+    )
+    return Pipeline(name="cleanup", steps=[prep, clean], sagemaker_session=session)
+
+
+PIPELINES = [for_each_pipeline, for_each_select_pipeline, for_each_jobs_pipeline, cleanup_pipeline]
