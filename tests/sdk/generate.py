@@ -247,6 +247,7 @@ def main():
     if MAJOR == 2:
         import abalone_script_v2
         import abalone_v2
+        import job_names_v2
         import job_types_v2
         import ported_v2
         import readme_v2
@@ -255,6 +256,7 @@ def main():
         pipelines += [abalone_v2.pipeline, abalone_v2.guide_pipeline, abalone_script_v2.pipeline, job_types_v2.pipeline, readme_v2.pipeline]
         pipelines += [sklearn_serving_v2.pipeline, sklearn_serving_v2.repack_pipeline]
         pipelines += ported_v2.PIPELINES
+        pipelines += job_names_v2.PIPELINES
         with open(os.path.join(out, "features.readme.py"), "w") as f:
             f.write(readme_v2.source())
     else:

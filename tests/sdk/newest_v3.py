@@ -138,4 +138,46 @@ def cleanup_pipeline():
     return Pipeline(name="cleanup", steps=[prep, clean], sagemaker_session=session)
 
 
-PIPELINES = [for_each_pipeline, for_each_select_pipeline, for_each_jobs_pipeline, cleanup_pipeline]
+class AgentJob:
+    """A CreateJob producer as the SDK's own declare themselves (`_pipeline_caller_name`),
+    so that a JobStep composes its request: one job of the AgentRFT category."""
+
+    _pipeline_caller_name = "create_job"
+
+    def __init__(self, sagemaker_session):
+        self.sagemaker_session = sagemaker_session
+
+    def run(self):
+        from sagemaker.core.workflow.pipeline_capture import capture_create_job_request
+        from sagemaker.core.workflow.pipeline_context import runnable_by_pipeline
+
+        @runnable_by_pipeline
+        def create(producer):
+            return capture_create_job_request(
+                producer.sagemaker_session,
+                job_name="agent-rft",
+                role_arn="arn:aws:iam::123456789012:role/pipeline",
+                job_category="AgentRFT",
+                schema_version="1.0",
+                job_config={"OutputDataConfig": {"S3OutputPath": "s3://jobs-local/agent"}, "Model": "base"},
+            )
+
+        return create(self)
+
+
+def job_pipeline():
+    """A Job step (CreateJob), and a Lambda step reading the job's status after it."""
+    from sagemaker.core.workflow.pipeline_context import PipelineSession
+    from sagemaker.mlops.workflow.steps import JobStep
+
+    session = PipelineSession(default_bucket="jobs-local")
+    job = JobStep(name="Agent", step_args=AgentJob(session).run())
+    read = flatten(
+        "ReadJob",
+        Join(on="", values=['{"status": "', job.properties.JobStatus, '"}']),
+        [("status", LambdaOutputTypeEnum.String)],
+    )
+    return Pipeline(name="job-step", steps=[job, read], sagemaker_session=session)
+
+
+PIPELINES = [for_each_pipeline, for_each_select_pipeline, for_each_jobs_pipeline, cleanup_pipeline, job_pipeline]

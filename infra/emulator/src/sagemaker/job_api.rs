@@ -19,7 +19,13 @@ struct Describe {
     not_found: fn(&str) -> AwsError,
 }
 
-const DESCRIBES: [Describe; 6] = [
+const DESCRIBES: [Describe; 7] = [
+    Describe {
+        operation: "DescribeJob",
+        member: "JobName",
+        ran_by_another: None,
+        not_found: requested_resource,
+    },
     Describe {
         operation: "DescribeProcessingJob",
         member: "ProcessingJobName",
@@ -89,6 +95,12 @@ pub fn handle(api: &Api, operation: &str, request: &Value) -> Option<Result<Valu
                 .or_else(|| {
                     let ran = describe.ran_by_another?;
                     api.pipelines.find_in_jobs(|job| ran(job, name))
+                })
+                // A job of another category than the one asked for is not the one asked for.
+                .filter(|job| {
+                    request
+                        .get("JobCategory")
+                        .is_none_or(|category| job.get("JobCategory") == Some(category))
                 })
                 .ok_or_else(|| (describe.not_found)(name))
         }),

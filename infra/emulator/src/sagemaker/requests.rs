@@ -10,7 +10,7 @@ use crate::service_model::ServiceModel;
 /// The request members each served operation honours, every one with a test; together
 /// with `UNSUPPORTED` they are every member the model defines (a unit test holds them to
 /// it), so a member a newer model adds is refused until it is honoured here.
-pub const HONOURED: [(&str, &[&str]); 28] = [
+pub const HONOURED: [(&str, &[&str]); 29] = [
     ("AddTags", &["ResourceArn", "Tags"]),
     (
         "CreatePipeline",
@@ -39,6 +39,7 @@ pub const HONOURED: [(&str, &[&str]); 28] = [
         "DescribeHyperParameterTuningJob",
         &["HyperParameterTuningJobName"],
     ),
+    ("DescribeJob", &["JobCategory", "JobName"]),
     ("DescribeModel", &["ModelName"]),
     (
         "DescribeModelPackage",

@@ -39,6 +39,41 @@ pub fn job_name(step_type: &str, execution_id: &str, step: &str) -> String {
     format!("{name}-{suffix}")
 }
 
+/// The member of a job step's request that names its job.
+pub fn name_member(step_type: &str) -> Option<&'static str> {
+    Some(match step_type {
+        "Processing" | "ClarifyCheck" | "QualityCheck" => "ProcessingJobName",
+        "Training" => "TrainingJobName",
+        "Transform" => "TransformJobName",
+        "Tuning" => "HyperParameterTuningJobName",
+        "AutoML" => "AutoMLJobName",
+        "Job" => "JobName",
+        _ => return None,
+    })
+}
+
+/// The name of a step's job: SageMaker's own (`job_name`), or, when the definition
+/// carries one (a NotebookJob step, `use_custom_job_prefix`), that name as its prefix
+/// with the same suffix, so each execution's job has a name of its own.
+pub fn job_name_of(step_type: &str, execution_id: &str, step: &str, request: &Value) -> String {
+    let carried = name_member(step_type)
+        .and_then(|member| request[member].as_str())
+        .filter(|name| !name.is_empty());
+    let Some(prefix) = carried else {
+        return job_name(step_type, execution_id, step);
+    };
+    let ours = job_name(step_type, execution_id, step);
+    let suffix = ours.rsplit('-').next().unwrap_or_default();
+    let max = if matches!(step_type, "Tuning" | "AutoML") {
+        32
+    } else {
+        63
+    };
+    let mut name: String = prefix.chars().take(max - suffix.len() - 1).collect();
+    name = name.trim_end_matches('-').to_owned();
+    format!("{name}-{suffix}")
+}
+
 pub(super) fn fnv(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
@@ -63,6 +98,10 @@ pub fn describe(
     now: f64,
 ) -> (Value, Value) {
     let mut answer: Map<String, Value> = arguments.as_object().cloned().unwrap_or_default();
+    if let Some(member) = name_member(step_type) {
+        // The job's name, whatever the request carried (it is the name's prefix).
+        answer.insert(member.to_owned(), json!(job));
+    }
     let mut set = |key: &str, value: Value| {
         answer.entry(key.to_owned()).or_insert(value);
     };
@@ -73,6 +112,16 @@ pub fn describe(
         set(end, json!(now));
     };
     let metadata = match step_type {
+        "Job" => {
+            let job_arn = arn("job", job);
+            set("JobArn", json!(job_arn));
+            set("JobStatus", json!("Completed"));
+            set("SecondaryStatus", json!("Completed"));
+            set("CreationTime", json!(now));
+            set("LastModifiedTime", json!(now));
+            set("EndTime", json!(now));
+            json!({"Job": {"Arn": job_arn}})
+        }
         "Processing" => {
             let job_arn = arn("processing-job", job);
             set("ProcessingJobName", json!(job));
@@ -312,6 +361,30 @@ fn check_baselines(step_type: &str, arguments: &Value, fields: &Value) -> Value 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_carried_job_name_is_a_prefix_and_the_answer_names_the_job() {
+        let request = json!({"TrainingJobName": "report-ipynb-2026-12-04-09-18-42-536"});
+        let name = job_name_of("Training", "exec1", "Report", &request);
+        assert!(
+            name.starts_with("report-ipynb-2026-12-04-09-18-42-536-") && name.len() <= 63,
+            "{name}"
+        );
+        assert_ne!(name, job_name_of("Training", "exec2", "Report", &request));
+        let (answer, metadata) = describe("Training", &request, &json!({}), &name, 0.0);
+        assert_eq!(answer["TrainingJobName"], name.as_str());
+        assert!(metadata["TrainingJob"]["Arn"]
+            .as_str()
+            .unwrap()
+            .ends_with(&name));
+        let long =
+            json!({"HyperParameterTuningJobName": "a-very-long-tuning-job-prefix-of-many-words"});
+        assert!(job_name_of("Tuning", "e", "T", &long).len() <= 32);
+        assert_eq!(
+            job_name_of("Training", "e", "T", &json!({})),
+            job_name("Training", "e", "T")
+        );
+    }
 
     #[test]
     fn a_training_jobs_artifacts_follow_its_output_path_and_name() {

@@ -25,7 +25,7 @@ impl StepTask {
         fields: &Value,
     ) -> StepEnd {
         let execution_id = self.arn.rsplit('/').next().unwrap_or_default();
-        let job = describe::job_name(step_type, execution_id, &self.step.name);
+        let job = describe::job_name_of(step_type, execution_id, &self.step.name, &inputs);
         let now = epoch(std::time::SystemTime::now());
         let (mut started, mut metadata) = describe::describe(step_type, &inputs, fields, &job, now);
         if let Some(group) = started["ModelPackageGroupName"]
