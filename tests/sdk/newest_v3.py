@@ -180,4 +180,96 @@ def job_pipeline():
     return Pipeline(name="job-step", steps=[job, read], sagemaker_session=session)
 
 
-PIPELINES = [for_each_pipeline, for_each_select_pipeline, for_each_jobs_pipeline, cleanup_pipeline, job_pipeline]
+def lineage_pipeline():
+    """A Lineage step records an action, an artifact and the association between them;
+    a Lambda step reads the artifact's ARN."""
+    from sagemaker.core.lineage.action import Action
+    from sagemaker.core.lineage.artifact import Artifact
+    from sagemaker.core.workflow.pipeline_context import PipelineSession
+    from sagemaker.mlops.workflow.lineage_step import (
+        LineageAssociation,
+        LineageEntityReference,
+        LineageStep,
+    )
+
+    session = PipelineSession(default_bucket="jobs-local")
+    record = LineageStep(
+        name="Record",
+        actions=[
+            Action.create(
+                action_name="training-run",
+                source_uri="s3://jobs-local/run",
+                source_type="S3ETag",
+                action_type="ModelTraining",
+                sagemaker_session=session,
+            )
+        ],
+        artifacts=[
+            Artifact.create(
+                artifact_name="trained-model",
+                source_uri="s3://jobs-local/model.tar.gz",
+                artifact_type="Model",
+                sagemaker_session=session,
+            )
+        ],
+        associations=[
+            LineageAssociation(
+                source=LineageEntityReference(name="training-run", type="Action"),
+                destination=LineageEntityReference(name="trained-model", type="Artifact"),
+                association_type="Produced",
+            )
+        ],
+    )
+    read = flatten(
+        "ReadLineage",
+        Join(on="", values=['{"artifact": "', record.properties.ArtifactArns["trained-model"], '"}']),
+        [("artifact", LambdaOutputTypeEnum.String)],
+    )
+    return Pipeline(name="lineage", steps=[record, read], sagemaker_session=session)
+
+
+def endpoint_pipeline():
+    """An endpoint config, the endpoint, and an inference component on it."""
+    from sagemaker.core.workflow.pipeline_context import PipelineSession
+    from sagemaker.mlops.workflow.endpoint_step import EndpointConfigStep, EndpointStep
+    from sagemaker.mlops.workflow.inference_component_step import InferenceComponentStep
+
+    session = PipelineSession(default_bucket="jobs-local")
+    config = EndpointConfigStep(
+        name="Config",
+        step_args=session.create_endpoint_config(
+            name="abalone-config",
+            production_variants=[
+                {"VariantName": "AllTraffic", "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}
+            ],
+            role="arn:aws:iam::123456789012:role/pipeline",
+        ),
+    )
+    endpoint = EndpointStep(
+        name="Endpoint",
+        step_args=session.create_endpoint(
+            endpoint_name="abalone", config_name=config.properties.EndpointConfigName
+        ),
+    )
+    component = InferenceComponentStep(
+        name="Component",
+        step_args=session.create_inference_component(
+            inference_component_name="abalone-model",
+            endpoint_name=endpoint.properties.EndpointName,
+            variant_name="AllTraffic",
+            specification={"ModelName": "abalone-model", "ComputeResourceRequirements": {"MinMemoryRequiredInMb": 1024}},
+            runtime_config={"CopyCount": 1},
+        ),
+    )
+    return Pipeline(name="endpoint", steps=[config, endpoint, component], sagemaker_session=session)
+
+
+PIPELINES = [
+    for_each_pipeline,
+    for_each_select_pipeline,
+    for_each_jobs_pipeline,
+    cleanup_pipeline,
+    job_pipeline,
+    lineage_pipeline,
+    endpoint_pipeline,
+]

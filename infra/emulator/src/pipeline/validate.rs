@@ -103,6 +103,9 @@ pub fn check(definition: &Definition) -> Result<(), String> {
         if let StepKind::Cleanup = step.kind {
             cleanup::check(definition, step)?;
         }
+        if step.kind.type_name() == "Lineage" {
+            jobs::check_lineage(&step.name, &step.arguments)?;
+        }
         for reference in step.references()? {
             check_reference(definition, step, &reference)?;
         }

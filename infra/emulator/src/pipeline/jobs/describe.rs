@@ -221,6 +221,15 @@ pub fn describe(
             set("LastModifiedTime", json!(now));
             json!({"RegisterModel": {"Arn": package_arn}})
         }
+        "Lineage" => {
+            let lineage = lineage(arguments);
+            if let Value::Object(members) = &lineage {
+                for (key, value) in members {
+                    set(key, value.clone());
+                }
+            }
+            json!({ "Lineage": lineage })
+        }
         "EndpointConfig" | "Endpoint" | "InferenceComponent" => {
             let (resource, key) = match step_type {
                 "EndpointConfig" => ("endpoint-config", "EndpointConfig"),
@@ -280,6 +289,62 @@ pub fn describe(
         other => json!({ other: {} }),
     };
     (Value::Object(answer), metadata)
+}
+
+/// What a Lineage step records, as its Metadata and properties give it: the ARN of each
+/// action, artifact and context it creates, by name, and its associations between ARNs
+/// (an endpoint named by name and type is the entity of that name the step creates).
+fn lineage(arguments: &Value) -> Value {
+    let kinds = [
+        ("Actions", "ActionName", "action", "ActionArns"),
+        ("Artifacts", "ArtifactName", "artifact", "ArtifactArns"),
+        ("Contexts", "ContextName", "context", "ContextArns"),
+    ];
+    let mut out = Map::new();
+    let mut by_name = Vec::new();
+    for (list, name_member, resource, key) in kinds {
+        let mut arns = Map::new();
+        for entity in arguments[list].as_array().into_iter().flatten() {
+            let Some(name) = entity[name_member].as_str() else {
+                continue;
+            };
+            // An artifact's ARN ends with a hash, as SageMaker names artifacts.
+            let id = match resource {
+                "artifact" => format!(
+                    "{:032x}",
+                    u128::from(fnv(name)) << 64 | u128::from(fnv(&format!("artifact/{name}")))
+                ),
+                _ => name.to_owned(),
+            };
+            let entity_arn = arn(resource, &id);
+            by_name.push((
+                name.to_owned(),
+                list.trim_end_matches('s').to_owned(),
+                entity_arn.clone(),
+            ));
+            arns.insert(name.to_owned(), json!(entity_arn));
+        }
+        out.insert(key.to_owned(), Value::Object(arns));
+    }
+    let endpoint = |reference: &Value| -> Value {
+        if let Some(given) = reference["Arn"].as_str() {
+            return json!(given);
+        }
+        by_name
+            .iter()
+            .find(|(name, kind, _)| {
+                reference["Name"] == name.as_str() && reference["Type"] == kind.as_str()
+            })
+            .map_or(Value::Null, |(_, _, arn)| json!(arn))
+    };
+    let associations: Vec<Value> = arguments["Associations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| json!({"SourceArn": endpoint(&a["Source"]), "DestinationArn": endpoint(&a["Destination"])}))
+        .collect();
+    out.insert("Associations".to_owned(), Value::Array(associations));
+    Value::Object(out)
 }
 
 /// A training job's ModelArtifacts: `model.tar.gz` under its name in the S3OutputPath of

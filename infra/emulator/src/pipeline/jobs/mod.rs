@@ -63,6 +63,37 @@ pub fn has_property(step_type: &str, path: &PropertyPath) -> bool {
     }
 }
 
+/// A Lineage step's associations name, by name and type, only entities the step itself
+/// creates, as the service resolves them (an ARN names any entity).
+pub fn check_lineage(step: &str, arguments: &serde_json::Value) -> Result<(), String> {
+    let created = |name: &serde_json::Value, kind: &str| {
+        arguments[format!("{kind}s")]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|e| e[format!("{kind}Name")] == *name)
+    };
+    for association in arguments["Associations"].as_array().into_iter().flatten() {
+        for role in ["Source", "Destination"] {
+            let reference = &association[role];
+            if reference.get("Arn").is_some() {
+                continue;
+            }
+            let kind = reference["Type"].as_str().unwrap_or_default();
+            if !["Action", "Artifact", "Context"].contains(&kind)
+                || !created(&reference["Name"], kind)
+            {
+                return Err(format!(
+                    "Lineage step '{step}': the {} of an association is {kind} {}, which this step does not create",
+                    role.to_lowercase(),
+                    reference["Name"]
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// What a job step type's properties are, for a refusal.
 pub fn property_roots(step_type: &str) -> String {
     match (step_type, shapes::tree(step_type)) {
