@@ -263,3 +263,75 @@ async fn max_concurrency_caps_the_children_running_at_once_and_a_stop_ends_them(
     assert_eq!(spark.metadata["ForEach"]["StoppedStepCount"], 2);
     assert!(execution.steps.iter().all(|s| s.name != "Run-2"));
 }
+
+/// for-each-jobs.json with `Run-1`'s own mock failing: the ForEach step fails naming
+/// it while `Run-0` and `Run-2` succeed. RetryPipelineExecution, the failure fixed in the
+/// mock file, runs `Run-1` again and keeps the two that succeeded, not running them twice.
+#[tokio::test]
+async fn a_retry_runs_again_only_the_children_that_failed() {
+    let stack = deployed_stack(&[], None).await;
+    let pipelines = stack.sagemaker.pipelines();
+    let mocks =
+        |steps: serde_json::Value| Mocks::parse(&json!({ "Steps": steps }).to_string()).unwrap();
+    pipelines.jobs().set_mocks(mocks(
+        json!({"Run-1": {"Fail": "SageMaker.JOB_INTERNAL_ERROR: the node went away"}}),
+    ));
+    let client = sagemaker_client(&stack);
+    let arn = create_and_start(&client, "for-each-jobs", &definition("for-each-jobs"), &[]).await;
+    let first = ended(&stack, &arn).await;
+    assert_eq!(first.status, "Failed");
+    let spark = first.steps.iter().find(|s| s.name == "Spark").unwrap();
+    assert!(
+        spark
+            .failure_reason
+            .as_deref()
+            .unwrap()
+            .contains("the first, Run-1: SageMaker.JOB_INTERNAL_ERROR"),
+        "{:?}",
+        spark.failure_reason
+    );
+    let started = |e: &pipelines_emulator::ExecutionRecord, name: &str| {
+        e.steps
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| (s.status.clone(), s.started))
+    };
+
+    pipelines.jobs().set_mocks(mocks(json!({})));
+    client
+        .retry_pipeline_execution()
+        .pipeline_execution_arn(&arn)
+        .client_request_token("retry-for-each-jobs-00000000000000000")
+        .send()
+        .await
+        .unwrap();
+    integration_tests::wait_until("the retry ends", DEADLINE, || {
+        pipelines
+            .read_execution(&arn, |e| {
+                e.status != "Executing"
+                    && e.steps
+                        .iter()
+                        .any(|s| s.name == "Spark" && s.status == "Succeeded")
+            })
+            .unwrap_or(false)
+    })
+    .await;
+    let retried = ended(&stack, &arn).await;
+    assert_eq!(retried.status, "Succeeded", "{:?}", retried.failed_step);
+    for kept in ["Run-0", "Run-2"] {
+        assert_eq!(
+            started(&retried, kept),
+            started(&first, kept),
+            "{kept} was not run again"
+        );
+    }
+    assert_eq!(started(&retried, "Run-1").unwrap().0, "Succeeded");
+    assert_eq!(
+        retried
+            .steps
+            .iter()
+            .filter(|s| s.name.starts_with("Run-"))
+            .count(),
+        3
+    );
+}
