@@ -89,6 +89,29 @@ async fn endpoint_steps_answer_with_the_resources_their_requests_name() {
         .unwrap();
     assert_eq!(execution.status, "Succeeded", "{:?}", execution.failed_step);
     let steps = execution_steps(&client, &arn).await;
+    // The service appends an execution-unique suffix to the names these steps create,
+    // so later steps read the created name from the step's properties (the SDK's
+    // integration test of these steps says so).
+    let created = |name: &str, member: &str| -> String {
+        let step = execution.steps.iter().find(|s| s.name == name).unwrap();
+        step.properties.as_ref().unwrap()[member]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let config = created("Config", "EndpointConfigName");
+    let endpoint = created("Endpoint", "EndpointName");
+    let component = created("Component", "InferenceComponentName");
+    for (name, requested) in [
+        (&config, "abalone-config-"),
+        (&endpoint, "abalone-"),
+        (&component, "abalone-model-"),
+    ] {
+        assert!(
+            name.starts_with(requested) && name.len() > requested.len(),
+            "{name}"
+        );
+    }
     let metadata = |name: &str| {
         steps
             .iter()
@@ -103,28 +126,104 @@ async fn endpoint_steps_answer_with_the_resources_their_requests_name() {
         .unwrap()
         .arn()
         .unwrap()
-        .ends_with(":endpoint-config/abalone-config"));
+        .ends_with(&format!(":endpoint-config/{config}")));
     assert!(metadata("Endpoint")
         .endpoint()
         .unwrap()
         .arn()
         .unwrap()
-        .ends_with(":endpoint/abalone"));
+        .ends_with(&format!(":endpoint/{endpoint}")));
     assert!(metadata("Component")
         .inference_component()
         .unwrap()
         .arn()
         .unwrap()
-        .ends_with(":inference-component/abalone-model"));
-    let endpoint = execution
-        .steps
-        .iter()
-        .find(|s| s.name == "Endpoint")
-        .unwrap();
-    let properties = endpoint.properties.as_ref().unwrap();
+        .ends_with(&format!(":inference-component/{component}")));
     assert_eq!(
-        properties["EndpointConfigName"], "abalone-config",
+        created("Endpoint", "EndpointConfigName"),
+        config,
         "read from the Config step"
     );
-    assert_eq!(properties["EndpointStatus"], "InService");
+    assert_eq!(
+        created("Component", "EndpointName"),
+        endpoint,
+        "read from the Endpoint step"
+    );
+    assert_eq!(created("Endpoint", "EndpointStatus"), "InService");
+}
+
+fn ported(name: &str) -> String {
+    let path = format!(
+        "{}/sdk/definitions/v2/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The SDK's integration test of LineageStep, ported (integ-lineage.json): what it
+/// asserts of SageMaker's answer, asserted of the emulator's.
+#[tokio::test]
+async fn the_sdks_lineage_integration_test_passes() {
+    let stack = deployed_stack(&[], None).await;
+    let client = sagemaker_client(&stack);
+    let arn = create_and_start(&client, "integ-lineage", &ported("integ-lineage"), &[]).await;
+    let execution = stack
+        .sagemaker
+        .pipelines()
+        .wait_until_done(&arn, DEADLINE)
+        .await
+        .unwrap();
+    assert_eq!(execution.status, "Succeeded");
+    let steps = execution_steps(&client, &arn).await;
+    let step = steps
+        .iter()
+        .find(|s| s.step_name() == Some("RecordLineage"))
+        .unwrap();
+    assert_eq!(step.step_status().unwrap().as_str(), "Succeeded");
+    let lineage = step.metadata().unwrap().lineage().unwrap();
+    let (action, artifact, context) = (
+        "lineage-integ-action-0a1b2c3d",
+        "lineage-integ-artifact-0a1b2c3d",
+        "lineage-integ-context-0a1b2c3d",
+    );
+    assert!(lineage.action_arns().unwrap()[action].ends_with(&format!(":action/{action}")));
+    assert!(lineage.artifact_arns().unwrap()[artifact].contains(":artifact/"));
+    assert!(lineage.context_arns().unwrap()[context].ends_with(&format!(":context/{context}")));
+    assert_eq!(lineage.associations().len(), 2);
+}
+
+/// The SDK's integration test of the deployment steps, ported (integ-deploy.json): the
+/// created names carry the service's suffix, the endpoint is InService, and the
+/// inference component is on the endpoint the Endpoint step created.
+#[tokio::test]
+async fn the_sdks_deployment_steps_integration_test_passes() {
+    let stack = deployed_stack(&[], None).await;
+    let client = sagemaker_client(&stack);
+    let arn = create_and_start(&client, "integ-deploy", &ported("integ-deploy"), &[]).await;
+    let execution = stack
+        .sagemaker
+        .pipelines()
+        .wait_until_done(&arn, DEADLINE)
+        .await
+        .unwrap();
+    assert_eq!(execution.status, "Succeeded");
+    let answer = |step: &str| {
+        execution
+            .steps
+            .iter()
+            .find(|s| s.name == step)
+            .unwrap()
+            .properties
+            .clone()
+            .unwrap()
+    };
+    let endpoint = answer("CreateEndpoint");
+    assert_eq!(endpoint["EndpointStatus"], "InService");
+    let actual_endpoint = endpoint["EndpointName"].as_str().unwrap();
+    assert!(actual_endpoint.starts_with("integ-deploy-ep-0a1b2c3d-"));
+    assert_eq!(answer("CreateComponent")["EndpointName"], actual_endpoint);
+    assert_eq!(
+        endpoint["EndpointConfigName"],
+        answer("CreateConfig")["EndpointConfigName"]
+    );
 }

@@ -12,6 +12,12 @@ data and outputs as S3 URIs so that writing the definition calls no service:
   Clarify steps": a ClarifyCheck model-bias step that names the model a ModelStep
   created, beside its Arguments (`ModelName`), and a RegisterModel step that carries the
   check's baselines as drift-check baselines.
+- `integ-lineage`: the SDK's integration test of LineageStep
+  (tests/integ/sagemaker/workflow/test_lineage_step.py): an action, an artifact and a
+  context, and two associations between them by name and type.
+- `integ-deploy`: the SDK's integration test of the deployment steps
+  (tests/integ/sagemaker/workflow/test_deployment_steps.py): EndpointConfig, Endpoint and
+  InferenceComponent chained by the names the service gives what they create.
 """
 
 from sagemaker import image_uris
@@ -198,4 +204,109 @@ def model_bias_check():
     )
 
 
-PIPELINES = [tuning_top_models, autopilot_register, model_bias_check]
+def integ_lineage():
+    from sagemaker.lineage.action import Action
+    from sagemaker.lineage.artifact import Artifact
+    from sagemaker.lineage.context import Context
+    from sagemaker.workflow.lineage_step import LineageAssociation, LineageEntityReference, LineageStep
+
+    session = PipelineSession(default_bucket=BUCKET)
+    stamp = "0a1b2c3d"
+    action_name = f"lineage-integ-action-{stamp}"
+    artifact_name = f"lineage-integ-artifact-{stamp}"
+    context_name = f"lineage-integ-context-{stamp}"
+    step = LineageStep(
+        name="RecordLineage",
+        actions=[
+            Action.create(
+                action_name=action_name,
+                source_uri=f"s3://lineage-integ-test/{stamp}/run",
+                source_type="MODEL",
+                action_type="ModelTraining",
+                status="Completed",
+                description="Lineage integ test action",
+                sagemaker_session=session,
+            )
+        ],
+        artifacts=[
+            Artifact.create(
+                artifact_name=artifact_name,
+                source_uri=f"s3://lineage-integ-test/{stamp}/model.tar.gz",
+                artifact_type="Model",
+                sagemaker_session=session,
+            )
+        ],
+        contexts=[
+            Context.create(
+                context_name=context_name,
+                source_uri=f"s3://lineage-integ-test/{stamp}/experiment",
+                context_type="Experiment",
+                description="Lineage integ test context",
+                sagemaker_session=session,
+            )
+        ],
+        associations=[
+            LineageAssociation(
+                source=LineageEntityReference(name=action_name, type="Action"),
+                destination=LineageEntityReference(name=artifact_name, type="Artifact"),
+                association_type="Produced",
+            ),
+            LineageAssociation(
+                source=LineageEntityReference(name=context_name, type="Context"),
+                destination=LineageEntityReference(name=action_name, type="Action"),
+                association_type="AssociatedWith",
+            ),
+        ],
+    )
+    return Pipeline(name="integ-lineage", steps=[step], sagemaker_session=session)
+
+
+def integ_deploy():
+    from sagemaker.workflow.endpoint_step import EndpointConfigStep, EndpointStep
+    from sagemaker.workflow.inference_component_step import InferenceComponentStep
+
+    session = PipelineSession(default_bucket=BUCKET)
+    stamp = "0a1b2c3d"
+    config_step = EndpointConfigStep(
+        name="CreateConfig",
+        step_args=session.create_endpoint_config(
+            name=f"integ-deploy-cfg-{stamp}",
+            production_variants=[
+                {
+                    "VariantName": "AllTraffic",
+                    "InstanceType": "ml.m5.xlarge",
+                    "InitialInstanceCount": 1,
+                    "ManagedInstanceScaling": {"Status": "ENABLED", "MinInstanceCount": 1, "MaxInstanceCount": 1},
+                    "RoutingConfig": {"RoutingStrategy": "LEAST_OUTSTANDING_REQUESTS"},
+                }
+            ],
+            role=ROLE,
+        ),
+    )
+    endpoint_step = EndpointStep(
+        name="CreateEndpoint",
+        step_args=session.create_endpoint(
+            endpoint_name=f"integ-deploy-ep-{stamp}", config_name=config_step.properties.EndpointConfigName
+        ),
+        depends_on=[config_step],
+    )
+    component_step = InferenceComponentStep(
+        name="CreateComponent",
+        step_args=session.create_inference_component(
+            inference_component_name=f"integ-deploy-ic-{stamp}",
+            endpoint_name=endpoint_step.properties.EndpointName,
+            variant_name="AllTraffic",
+            specification={
+                "ModelName": f"integ-deploy-model-{stamp}",
+                "ComputeResourceRequirements": {"NumberOfCpuCoresRequired": 1.0, "MinMemoryRequiredInMb": 1024},
+            },
+            runtime_config={"CopyCount": 1},
+        ),
+        depends_on=[endpoint_step],
+    )
+    return Pipeline(
+        name="integ-deploy", steps=[config_step, endpoint_step, component_step], sagemaker_session=session
+    )
+
+
+PIPELINES = [tuning_top_models, autopilot_register, model_bias_check, integ_lineage, integ_deploy]

@@ -102,6 +102,14 @@ pub fn describe(
         // The job's name, whatever the request carried (it is the name's prefix).
         answer.insert(member.to_owned(), json!(job));
     }
+    if let Some(key) = ["EndpointConfig", "Endpoint", "InferenceComponent"]
+        .into_iter()
+        .find(|k| *k == step_type)
+    {
+        let member = format!("{key}Name");
+        let name = created_name(arguments[&member].as_str(), job);
+        answer.insert(member, json!(name));
+    }
     let mut set = |key: &str, value: Value| {
         answer.entry(key.to_owned()).or_insert(value);
     };
@@ -236,10 +244,7 @@ pub fn describe(
                 "Endpoint" => ("endpoint", "Endpoint"),
                 _ => ("inference-component", "InferenceComponent"),
             };
-            let name = arguments[format!("{key}Name")]
-                .as_str()
-                .unwrap_or(job)
-                .to_owned();
+            let name = created_name(arguments[format!("{key}Name")].as_str(), job);
             let resource_arn = arn(resource, &name);
             set(&format!("{key}Name"), json!(name));
             set(&format!("{key}Arn"), json!(resource_arn));
@@ -289,6 +294,18 @@ pub fn describe(
         other => json!({ other: {} }),
     };
     (Value::Object(answer), metadata)
+}
+
+/// The name of the resource an endpoint step creates: the requested name with the
+/// execution-unique suffix the service appends (the job's), within 63 characters; the
+/// job's own name when the request names none.
+fn created_name(requested: Option<&str>, job: &str) -> String {
+    let Some(requested) = requested else {
+        return job.to_owned();
+    };
+    let suffix = job.rsplit('-').next().unwrap_or_default();
+    let prefix: String = requested.chars().take(62 - suffix.len()).collect();
+    format!("{}-{suffix}", prefix.trim_end_matches('-'))
 }
 
 /// What a Lineage step records, as its Metadata and properties give it: the ARN of each
