@@ -335,3 +335,116 @@ async fn a_retry_runs_again_only_the_children_that_failed() {
         3
     );
 }
+
+/// A selective execution of `Best` alone reuses the ForEach step `Rank` of its source,
+/// properties and all, so `Best` reads the same Selected and IterationOutputs; a child
+/// (`Score-1`) is not a step a selection can name.
+#[tokio::test]
+async fn a_selective_execution_reuses_a_foreach_and_its_outputs() {
+    use aws_sdk_sagemaker::types::{SelectedStep, SelectiveExecutionConfig};
+    let stack = deployed_stack(&[], None).await;
+    let client = sagemaker_client(&stack);
+    let source = create_and_start(
+        &client,
+        "for-each-select",
+        &definition("for-each-select"),
+        &[],
+    )
+    .await;
+    assert_eq!(ended(&stack, &source).await.status, "Succeeded");
+    let select = |step: &str| {
+        SelectiveExecutionConfig::builder()
+            .source_pipeline_execution_arn(&source)
+            .selected_steps(SelectedStep::builder().step_name(step).build())
+            .build()
+    };
+    let arn = client
+        .start_pipeline_execution()
+        .pipeline_name("for-each-select")
+        .selective_execution_config(select("Best"))
+        .send()
+        .await
+        .unwrap()
+        .pipeline_execution_arn
+        .unwrap();
+    let execution = ended(&stack, &arn).await;
+    assert_eq!(execution.status, "Succeeded", "{:?}", execution.failed_step);
+    let rank = execution.steps.iter().find(|s| s.name == "Rank").unwrap();
+    assert_eq!(rank.selective_source.as_deref(), Some(source.as_str()));
+    let best = execution.steps.iter().find(|s| s.name == "Best").unwrap();
+    assert_eq!(
+        best.properties.as_ref().unwrap()["OutputParameters"],
+        json!({"best": "b", "first": "a", "count": 3})
+    );
+    assert!(
+        execution
+            .steps
+            .iter()
+            .all(|s| !s.name.starts_with("Score-")),
+        "no child ran"
+    );
+
+    let refused = client
+        .start_pipeline_execution()
+        .pipeline_name("for-each-select")
+        .selective_execution_config(select("Score-1"))
+        .send()
+        .await;
+    assert!(
+        refused.is_err(),
+        "a ForEach child is not a step of the pipeline"
+    );
+}
+
+/// for-each-cached.json: a body Processing step with a CacheConfig, its output under the
+/// item's prefix. A second execution reuses each child of the first (`PrepPart-0`,
+/// `PrepPart-1`, each with its own item's arguments), showing CacheHitResult.
+#[tokio::test]
+async fn a_cached_body_step_reuses_its_child_of_an_earlier_execution() {
+    let stack = deployed_stack(&[], None).await;
+    let client = sagemaker_client(&stack);
+    let first = create_and_start(
+        &client,
+        "for-each-cached",
+        &definition("for-each-cached"),
+        &[],
+    )
+    .await;
+    let earlier = ended(&stack, &first).await;
+    assert_eq!(earlier.status, "Succeeded");
+    for (index, item) in ["east", "west"].iter().enumerate() {
+        let child = earlier
+            .steps
+            .iter()
+            .find(|s| s.name == format!("PrepPart-{index}"))
+            .unwrap();
+        assert_eq!(child.cache_hit, None);
+        let outputs = &child.properties.as_ref().unwrap()["ProcessingOutputConfig"]["Outputs"][0];
+        assert_eq!(
+            outputs["S3Output"]["S3Uri"],
+            format!("s3://jobs-local/parts/{item}")
+        );
+    }
+    let second = client
+        .start_pipeline_execution()
+        .pipeline_name("for-each-cached")
+        .send()
+        .await
+        .unwrap()
+        .pipeline_execution_arn
+        .unwrap();
+    let later = ended(&stack, &second).await;
+    assert_eq!(later.status, "Succeeded");
+    for index in 0..2 {
+        let child = later
+            .steps
+            .iter()
+            .find(|s| s.name == format!("PrepPart-{index}"))
+            .unwrap();
+        assert_eq!(
+            child.cache_hit.as_deref(),
+            Some(first.as_str()),
+            "PrepPart-{index}"
+        );
+    }
+}

@@ -106,6 +106,39 @@ def for_each_jobs_pipeline():
     return Pipeline(name="for-each-jobs", steps=[spark])
 
 
+def for_each_cached_pipeline():
+    """A cached Processing step in the body, its output under the item's prefix."""
+    from sagemaker.core.processing import Processor
+    from sagemaker.core.shapes import ProcessingOutput, ProcessingS3Output
+    from sagemaker.core.workflow.pipeline_context import PipelineSession
+    from sagemaker.mlops.workflow.steps import CacheConfig, ProcessingStep
+
+    session = PipelineSession(default_bucket="jobs-local")
+    processor = Processor(
+        role="arn:aws:iam::123456789012:role/pipeline",
+        image_uri="123456789012.dkr.ecr.us-east-1.amazonaws.com/prep:1",
+        instance_count=1,
+        instance_type="ml.m5.large",
+        entrypoint=["python3", "/opt/ml/code/prep.py"],
+        sagemaker_session=session,
+    )
+    output = ProcessingOutput(
+        output_name="part",
+        s3_output=ProcessingS3Output(
+            s3_uri=Join(on="/", values=["s3://jobs-local/parts", CurrentItem()]),
+            local_path="/opt/ml/processing/part",
+            s3_upload_mode="EndOfJob",
+        ),
+    )
+    prep = ProcessingStep(
+        name="PrepPart",
+        step_args=processor.run(outputs=[output]),
+        cache_config=CacheConfig(enable_caching=True, expire_after="P1D"),
+    )
+    parts = ForEachStep(name="Parts", iterable_items=["east", "west"], max_concurrency=2, for_each_body=[prep])
+    return Pipeline(name="for-each-cached", steps=[parts], sagemaker_session=session)
+
+
 def cleanup_pipeline():
     """A Processing step writes two objects under its output; the Cleanup step after it
     deletes the one its S3Uris name."""
@@ -268,6 +301,7 @@ PIPELINES = [
     for_each_pipeline,
     for_each_select_pipeline,
     for_each_jobs_pipeline,
+    for_each_cached_pipeline,
     cleanup_pipeline,
     job_pipeline,
     lineage_pipeline,
