@@ -252,11 +252,13 @@ def main():
         import ported_v2
         import readme_v2
         import sklearn_serving_v2
+        import view_v2
 
         pipelines += [abalone_v2.pipeline, abalone_v2.guide_pipeline, abalone_script_v2.pipeline, job_types_v2.pipeline, readme_v2.pipeline]
         pipelines += [sklearn_serving_v2.pipeline, sklearn_serving_v2.repack_pipeline]
         pipelines += ported_v2.PIPELINES
         pipelines += job_names_v2.PIPELINES
+        pipelines += [view_v2.pipeline]
         with open(os.path.join(out, "features.readme.py"), "w") as f:
             f.write(readme_v2.source())
     else:

@@ -60,7 +60,7 @@ async fn start_stack(options: &StackOptions) -> Result<Emulator, String> {
         .map(|(k, v)| (k, v.into()))
         .collect();
     let endpoints = serde_json::json!({"sagemaker": stack.sagemaker.endpoint(), "emr": stack.emr.endpoint(),
-        "moto": stack.moto.endpoint(), "pid": std::process::id(), "env": env});
+        "moto": stack.moto.endpoint(), "view": stack.view_url(), "pid": std::process::id(), "env": env});
     write_private(&endpoints_file(), &endpoints.to_string())
         .map_err(|e| format!("{}: {e}", endpoints_file().display()))?;
     Ok(stack)
@@ -172,6 +172,7 @@ pub async fn up(options: StackOptions) -> Result<(), String> {
     println!("  EMR        {}", stack.emr.endpoint());
     println!("  SQS, EventBridge, S3 (moto)  {}", stack.moto.endpoint());
     println!("  standing EMR cluster     {STANDING_CLUSTER_ID}");
+    println!("  view       {}", stack.view_url());
     println!("point any AWS client at it with:");
     for line in export_lines(&stack.client_env()) {
         println!("  {line}");
@@ -188,6 +189,7 @@ pub async fn run(
     definition: PathBuf,
     parameters: Vec<(String, String)>,
     max_parallel: Option<usize>,
+    report: Option<PathBuf>,
     options: StackOptions,
 ) -> Result<i32, String> {
     let mut interrupted = interrupts()?;
@@ -225,6 +227,7 @@ pub async fn run(
         ..StartRequest::default()
     };
     let arn = start_execution(&pipelines, &name, &start)?;
+    eprintln!("view: {}", stack.view_url());
     let mut stdout = std::io::stdout();
     let columns = live_view::Columns::for_definition(&parsed);
     let follow = live_view::follow(&pipelines, &arn, columns, &mut stdout);
@@ -257,6 +260,13 @@ pub async fn run(
                 );
             }
         }
+    }
+    if let Some(path) = &report {
+        let html = stack
+            .report(&arn)
+            .ok_or_else(|| format!("the execution {arn} is gone"))?;
+        std::fs::write(path, html).map_err(|e| format!("--report {}: {e}", path.display()))?;
+        println!("report: {}", path.display());
     }
     forget_endpoints();
     drop(stack);
@@ -391,6 +401,36 @@ pub async fn stop(execution_arn: String) -> Result<(), String> {
             None => format!("{e:?}"),
         })?;
     println!("stopping {execution_arn}");
+    Ok(())
+}
+
+/// `report`: an execution of the running stack as one HTML file, fetched from the
+/// stack's view with the token its state file keeps.
+pub async fn report(execution_arn: &str, output: &std::path::Path) -> Result<(), String> {
+    let stack = running_stack()?;
+    let view = stack["view"]
+        .as_str()
+        .ok_or("the running stack serves no view (started by an older pipelines-emulator?)")?;
+    let (address, token) = view
+        .strip_prefix("http://")
+        .and_then(|rest| rest.split_once("/?token="))
+        .ok_or_else(|| format!("the running stack's view URL is not one it makes: {view}"))?;
+    let (pipeline, id) = execution_arn
+        .split_once(":pipeline/")
+        .and_then(|(_, rest)| rest.split_once("/execution/"))
+        .filter(|(p, i)| !p.is_empty() && !i.is_empty() && !i.contains('/'))
+        .ok_or_else(|| format!("'{execution_arn}' is not a pipeline execution ARN"))?;
+    let path = format!("/pipelines/{pipeline}/executions/{id}/report");
+    let (status, body) = crate::view::fetch(address, &path, token)
+        .await
+        .map_err(|e| format!("the running stack's view at {address}: {e}"))?;
+    if status != 200 {
+        return Err(format!(
+            "no report of {execution_arn}: the stack answered {status} (is it an execution of this stack?)"
+        ));
+    }
+    std::fs::write(output, body).map_err(|e| format!("{}: {e}", output.display()))?;
+    println!("report: {}", output.display());
     Ok(())
 }
 

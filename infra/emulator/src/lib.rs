@@ -19,6 +19,7 @@ mod rerun;
 mod sagemaker;
 mod service_model;
 mod stack;
+mod view;
 
 // What the binary, the integration tests and the benchmarks reach: the stack and its
 // options, the records they read back, and the parts a test drives on its own.

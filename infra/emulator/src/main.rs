@@ -37,6 +37,10 @@ enum Command {
         /// ParallelismConfiguration: at most this many steps at once.
         #[arg(long)]
         max_parallel: Option<usize>,
+        /// When the execution ends, write it as one HTML file here (graph, timeline,
+        /// every step's panel), as `report` does.
+        #[arg(long)]
+        report: Option<PathBuf>,
         /// A parameter of infra/template.yaml, Name=Value.
         #[arg(long = "template-param", value_parser = pair)]
         template_params: Vec<(String, String)>,
@@ -59,6 +63,14 @@ enum Command {
     },
     /// Stop an execution on the running stack.
     Stop { execution_arn: String },
+    /// Write an execution of the running stack as one HTML file that opens from disk
+    /// with no network: its graph, its timeline and every step's panel.
+    Report {
+        execution_arn: String,
+        /// The file to write.
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+    },
     /// Print the running stack's client environment as export lines:
     /// eval "$(pipelines-emulator env)" points AWS clients in this shell at it.
     Env,
@@ -135,6 +147,7 @@ async fn main() {
             definition,
             params,
             max_parallel,
+            report,
             template_params,
             resources,
         } => {
@@ -142,6 +155,7 @@ async fn main() {
                 definition,
                 params,
                 max_parallel,
+                report,
                 resources.options(template_params),
             )
             .await
@@ -152,6 +166,10 @@ async fn main() {
             from,
         } => commands::rerun(pipeline, steps, from).await,
         Command::Stop { execution_arn } => commands::stop(execution_arn).await.map(|()| 0),
+        Command::Report {
+            execution_arn,
+            output,
+        } => commands::report(&execution_arn, &output).await.map(|()| 0),
         Command::Env => commands::env().map(|()| 0),
     };
     match result {

@@ -16,6 +16,9 @@ pub async fn run_step(mut task: StepTask, pipeline_name: &str) -> StepEnd {
         Ok(inputs) => inputs,
         Err(reason) => return StepEnd::failed(reason),
     };
+    task.pipelines.update_step(&task.arn, &task.step.name, |r| {
+        r.inputs = Some(inputs.clone());
+    });
     let cache = task
         .step
         .cache

@@ -146,6 +146,8 @@ pub struct StepRecord {
     pub job: Option<Value>,
     /// A ForEach child's `IterationContext`: its ForEach step, index and item.
     pub iteration: Option<Value>,
+    /// The arguments the step received, every reference resolved (what the view shows).
+    pub inputs: Option<Value>,
 }
 
 /// One pipeline execution, as DescribePipelineExecution and its steps show it.
@@ -273,6 +275,7 @@ impl StepRecord {
             code_run: None,
             job: None,
             iteration: None,
+            inputs: None,
         }
     }
 

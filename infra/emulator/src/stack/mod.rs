@@ -16,6 +16,7 @@ use crate::paths;
 use crate::sagemaker::SageMakerServer;
 use crate::stack::moto::MotoServer;
 use crate::stack::step_runner::StackStepRunner;
+use crate::view::ViewServer;
 
 mod code;
 mod deploy;
@@ -87,6 +88,8 @@ pub struct Emulator {
     pub emr: EmrServer,
     /// SQS, EventBridge and S3 (moto), behind the SigV4 front.
     pub moto: MotoServer,
+    /// The pipelines and executions in the browser.
+    view: ViewServer,
     functions: Functions,
     emr_event_targets: EventTargets,
     router: JoinHandle<()>,
@@ -139,6 +142,9 @@ impl Emulator {
             credentials.clone(),
         )
         .await?;
+        let view = ViewServer::start(sagemaker.pipelines().clone(), work_dir.path().to_path_buf())
+            .await
+            .map_err(|e| format!("view: {e}"))?;
         let functions: Functions = Arc::default();
         let emr_event_targets: EventTargets = Arc::default();
         let router = tokio::spawn(route_emr_events(
@@ -150,6 +156,7 @@ impl Emulator {
             sagemaker,
             emr,
             moto,
+            view,
             functions,
             emr_event_targets,
             router,
@@ -162,6 +169,17 @@ impl Emulator {
         };
         stack.emr.engine().set_step_env(stack.client_env());
         Ok(stack)
+    }
+
+    /// The URL of the view of the stack's pipelines and executions, with its token.
+    pub fn view_url(&self) -> String {
+        self.view.url()
+    }
+
+    /// An execution as one self-contained HTML file (`run --report`, `report`).
+    pub fn report(&self, execution_arn: &str) -> Option<String> {
+        let execution = self.sagemaker.pipelines().execution(execution_arn)?;
+        Some(crate::view::report_in(self.work_dir(), &execution))
     }
 
     /// The stack's own folder (functions' config, jobs' folders); gone when it stops.
