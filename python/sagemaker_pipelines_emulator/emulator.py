@@ -154,6 +154,22 @@ class Emulator:
             return ""
         return (self.state_dir / "emulator.log").read_text(errors="replace")
 
+    # -- the view --------------------------------------------------------------------
+
+    @property
+    def view_url(self) -> str:
+        """The URL of the emulator's pipelines and executions in the browser; it carries
+        the stack's token, so keep it to yourself."""
+        return self.endpoints.get("view", "")
+
+    def report(self, execution_arn: str, path) -> Path:
+        """Writes an execution as one HTML file that opens from disk with no network
+        (`pipelines-emulator report`), and answers its path."""
+        path = Path(path)
+        env = dict(os.environ, EMULATOR_STATE_DIR=str(self.state_dir))
+        subprocess.run([binary(), "report", execution_arn, "-o", str(path)], env=env, check=True, capture_output=True)
+        return path
+
     # -- clients -------------------------------------------------------------------
 
     @property

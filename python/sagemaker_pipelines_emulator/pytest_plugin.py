@@ -10,7 +10,10 @@ stops it at the end of the session (or with the test process, however that ends)
         assert {s["StepStatus"] for s in execution.list_steps()} == {"Succeeded"}
 
 Options (command line, or `[pytest] pipelines_emulator_*` ini keys): the mock file, a
-template, functions and queues, as `pipelines-emulator up` takes them.
+template, functions and queues, as `pipelines-emulator up` takes them; and
+`--pipelines-emulator-reports DIR`, which writes every execution a failed test started as
+one HTML report file in DIR (`<test>-<pipeline>-<execution id>.html`), to keep as a CI
+artifact or attach to a bug report.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ def pytest_addoption(parser):
         ("queue", "NAME=LOGICAL_ID: a queue name routed to a template queue (repeatable)", "append"),
         ("queue-function", "NAME=COMMAND: a queue of your own with its handler (repeatable)", "append"),
         ("python", "the interpreter the job steps' code runs in (default: this one)", None),
+        ("reports", "a folder: each execution a failed test started, as an HTML report", None),
     ]
     group.addoption(
         "--pipelines-emulator-run-code",
@@ -93,3 +97,43 @@ def pipelines_emulator(pytestconfig):
     )
     with emulator, emulator.environment():
         yield emulator
+
+
+def _executions_since(emulator, since):
+    """The ARNs of the executions the emulator started at or after `since`."""
+    client = emulator.boto3_session().client("sagemaker", endpoint_url=emulator.env["AWS_ENDPOINT_URL_SAGEMAKER"])
+    arns = []
+    for page in client.get_paginator("list_pipelines").paginate():
+        for pipeline in page["PipelineSummaries"]:
+            for listed in client.get_paginator("list_pipeline_executions").paginate(
+                PipelineName=pipeline["PipelineName"], CreatedAfter=since
+            ):
+                arns += [e["PipelineExecutionArn"] for e in listed["PipelineExecutionSummaries"]]
+    return arns
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    import datetime
+
+    item._pipelines_emulator_started = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=1)
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    folder = _option(item.config, "reports")
+    emulator = getattr(item, "funcargs", {}).get("pipelines_emulator")
+    started = getattr(item, "_pipelines_emulator_started", None)
+    if not (folder and emulator and started and report.when == "call" and report.failed):
+        return
+    os.makedirs(folder, exist_ok=True)
+    written = []
+    for arn in _executions_since(emulator, started):
+        pipeline, _, execution = arn.split(":pipeline/", 1)[1].partition("/execution/")
+        name = f"{item.name}-{pipeline}-{execution}.html".replace("/", "_")
+        written.append(str(emulator.report(arn, os.path.join(folder, name))))
+    if written:
+        report.sections.append(("pipelines-emulator reports", "\n".join(written)))
