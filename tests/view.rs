@@ -128,3 +128,75 @@ async fn the_view_follows_inspects_reruns_and_reports_an_execution_in_a_browser(
     });
     assert!(report.await.unwrap().contains("('Prepare', 'succeeded')"));
 }
+
+/// One raw HTTP/1.1 request to the view: its status code.
+async fn status_of(address: &str, request: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    String::from_utf8_lossy(&answer)
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Another local user who finds the view's port gets nothing without the token: no
+/// page, no report, no action; a wrong token is as good as none. The token in the URL
+/// sets a same-site, HTTP-only cookie.
+#[tokio::test]
+async fn the_view_refuses_whoever_has_not_its_token() {
+    let stack = deployed_stack(&[], None).await;
+    let client = sagemaker_client(&stack);
+    let arn = create_and_start(&client, "view-demo", &definition(), &[]).await;
+    ended(&stack, &arn).await;
+    let url = stack.view_url();
+    let (address, token) = url
+        .strip_prefix("http://")
+        .unwrap()
+        .split_once("/?token=")
+        .unwrap();
+    let page = page_of(&arn);
+    let get = |path: &str, cookie: &str| {
+        format!("GET {path} HTTP/1.1\r\nHost: {address}\r\n{cookie}Connection: close\r\n\r\n")
+    };
+    let post = |path: &str, cookie: &str| {
+        format!("POST {path} HTTP/1.1\r\nHost: {address}\r\n{cookie}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 13\r\nConnection: close\r\n\r\nsteps=Prepare")
+    };
+    let wrong = "Cookie: pipelines_emulator_view=0000000000000000000000000000000000000000000000000000000000000000\r\n";
+    for request in [
+        get("/", ""),
+        get(&page, ""),
+        get(&format!("{page}/report"), ""),
+        get("/?token=not-the-token", ""),
+        get(&page, wrong),
+        post(&format!("{page}/rerun"), ""),
+        post(&format!("{page}/rerun"), wrong),
+        post("/pipelines/view-demo/start", ""),
+    ] {
+        assert_eq!(status_of(address, &request).await, 403, "{request}");
+    }
+    let executions = stack.sagemaker.pipelines().executions_of("view-demo").len();
+    assert_eq!(executions, 1, "no action was taken");
+    let right = format!("Cookie: pipelines_emulator_view={token}\r\n");
+    assert_eq!(status_of(address, &get(&page, &right)).await, 200);
+    // The token in the URL: a redirect setting the cookie, HTTP-only and same-site.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream
+        .write_all(get(&format!("/?token={token}"), "").as_bytes())
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    let cookie = answer
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+        .unwrap();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+}

@@ -9,6 +9,7 @@ mod model;
 mod pipeline;
 mod probes;
 mod stats;
+mod view;
 
 use std::time::Duration;
 
@@ -45,6 +46,8 @@ enum Figure {
     Code,
     // The model runs: built-in XGBoost, Tuning and batch transform for real.
     Model,
+    // The view: a 1,000-step execution's page, the abalone report's size.
+    View,
 }
 
 #[tokio::main]
@@ -106,6 +109,17 @@ async fn main() {
             ms(real),
             ms(mocked)
         );
+    }
+
+    if wanted(Figure::View) {
+        let (rendered, ready, page, report) = view::figures().await;
+        println!(
+            "  a 1,000-step execution's page: rendered by the stack in {}, {} KB; ready in headless Chromium in {}",
+            ms(rendered),
+            page / 1024,
+            ready.map_or("(no chromium)".to_owned(), ms)
+        );
+        println!("  the abalone pipeline's report file: {} KB", report / 1024);
     }
 
     if wanted(Figure::Model) {

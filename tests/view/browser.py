@@ -6,6 +6,7 @@ one thing and prints what the Rust side needs; a failed check exits non-zero say
     browser.py failed URL STEP_PATH STEP TEXT...  the step's panel shows every TEXT
     browser.py rerun URL EXECUTION_PATH STEP  reruns STEP from the page; prints the new path
     browser.py report FILE STEPS...           the report, offline, shows every step
+    browser.py ready URL EXECUTION_PATH       prints how long the page took to load (ms)
 """
 
 import sys
@@ -106,6 +107,20 @@ def report(file, steps):
         driver.quit()
 
 
+def ready(url, path):
+    """Prints how long the page took to load, in ms (the bench's figure)."""
+    driver = browser()
+    try:
+        driver.get(url)
+        driver.get(url.split("/?")[0] + path)
+        WebDriverWait(driver, DEADLINE).until(lambda d: d.find_elements(By.CSS_SELECTOR, "svg.graph"))
+        print(driver.execute_script(
+            "var n = performance.getEntriesByType('navigation')[0]; return n.loadEventEnd - n.startTime;"
+        ))
+    finally:
+        driver.quit()
+
+
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
     if command == "live":
@@ -114,6 +129,8 @@ if __name__ == "__main__":
         failed(args[0], args[1], args[2], args[3:])
     elif command == "rerun":
         rerun(*args)
+    elif command == "ready":
+        ready(*args)
     elif command == "report":
         report(args[0], args[1:])
     else:
