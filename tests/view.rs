@@ -119,10 +119,15 @@ async fn the_view_follows_inspects_reruns_and_reports_an_execution_in_a_browser(
     assert_eq!(config["SelectedSteps"][0]["StepName"], "Prepare");
     assert_eq!(config["SourcePipelineExecutionArn"], failed.as_str());
 
-    // The report of the first execution, opened from disk with the network off.
+    // The report of the first execution, opened from disk with the network off; the
+    // Lambda step's panel ends with its function's log.
     let folder = tempfile::tempdir().unwrap();
     let file = folder.path().join("run.html");
-    std::fs::write(&file, stack.report(&arn).unwrap()).unwrap();
+    let html = stack.report(&arn).unwrap();
+    let read_panel = &html[html.find("id=\"step-Read\"").unwrap()..];
+    let read_panel = &read_panel[..read_panel.find("</details>").unwrap()];
+    assert!(read_panel.contains("log (last 40 lines)"), "{read_panel}");
+    std::fs::write(&file, html).unwrap();
     let report = tokio::task::spawn_blocking(move || {
         browser(&["report", file.to_str().unwrap(), "Prepare", "Read"])
     });

@@ -50,6 +50,11 @@ pub trait StepRunner: Send + Sync {
     /// Deletes the object at `uri` (`s3://bucket/key`), or every object under it when
     /// `prefix`; how many were deleted.
     async fn delete_s3_objects(&self, uri: &str, prefix: bool) -> Result<usize, String>;
+    /// The last lines the function a FunctionArn reaches has logged, for the view; none
+    /// when no such function runs.
+    fn function_log(&self, _function_arn: &str) -> Option<Vec<String>> {
+        None
+    }
     /// Runs a job's own code in `python` until it ends, or until `stop` turns true.
     async fn run_code(
         &self,

@@ -179,7 +179,12 @@ impl Emulator {
     /// An execution as one self-contained HTML file (`run --report`, `report`).
     pub fn report(&self, execution_arn: &str) -> Option<String> {
         let execution = self.sagemaker.pipelines().execution(execution_arn)?;
-        Some(crate::view::report_in(self.work_dir(), &execution))
+        let runner = self.sagemaker.pipelines().runner();
+        Some(crate::view::report_in(
+            self.work_dir(),
+            runner.as_deref(),
+            &execution,
+        ))
     }
 
     /// The stack's own folder (functions' config, jobs' folders); gone when it stops.

@@ -230,6 +230,10 @@ impl StepRunner for StackStepRunner {
         self.code_jobs.run(job, python, stop).await
     }
 
+    fn function_log(&self, function_arn: &str) -> Option<Vec<String>> {
+        Some(self.function_for(function_arn).ok()?.logs())
+    }
+
     async fn read_s3_object(&self, uri: &str) -> Result<String, String> {
         let (bucket, key) = uri
             .strip_prefix("s3://")

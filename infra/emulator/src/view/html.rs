@@ -18,7 +18,7 @@ const STYLE: &str = include_str!("view.css");
 /// panels that are open.
 const SCRIPT: &str = include_str!("view.js");
 /// The last lines of a step's log a panel shows.
-const LOG_LINES: usize = 40;
+pub(super) const LOG_LINES: usize = 40;
 
 /// Text made safe inside HTML, attribute values included.
 pub fn escape(text: &str) -> String {

@@ -1,14 +1,19 @@
-//! Where a step's log is in the stack's folder: a job's output (its own code), an EMR
-//! step's stdout.
+//! Where a step's log is: a job's output (its own code) and an EMR step's stdout in the
+//! stack's folder, a Lambda step's function's log from the function itself.
 
 use std::path::Path;
 
 use super::html::tail;
 use crate::pipeline::jobs::describe::name_member;
-use crate::pipeline::StepRecord;
+use crate::pipeline::{StepRecord, StepRunner};
 
 /// The end of a step's log, if it wrote one.
-pub fn of(work: &Path, step: &StepRecord) -> Option<String> {
+pub fn of(work: &Path, runner: Option<&dyn StepRunner>, step: &StepRecord) -> Option<String> {
+    if let Some(arn) = step.metadata["Lambda"]["Arn"].as_str() {
+        let lines = runner?.function_log(arn)?;
+        let from = lines.len().saturating_sub(super::html::LOG_LINES);
+        return Some(lines[from..].join("\n")).filter(|l| !l.is_empty());
+    }
     if let (Some(cluster), Some(id)) = (
         step.metadata["EMR"]["ClusterId"].as_str(),
         step.metadata["EMR"]["StepId"].as_str(),

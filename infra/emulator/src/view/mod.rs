@@ -22,9 +22,14 @@ pub fn report(execution: &ExecutionRecord, logs: &dyn Fn(&StepRecord) -> Option<
     )
 }
 
-/// The report of an execution of the stack whose folder is `work`.
-pub fn report_in(work: &std::path::Path, execution: &ExecutionRecord) -> String {
-    report(execution, &|step| logs::of(work, step))
+/// The report of an execution of the stack whose folder is `work` and whose steps
+/// `runner` ran.
+pub fn report_in(
+    work: &std::path::Path,
+    runner: Option<&dyn crate::pipeline::StepRunner>,
+    execution: &ExecutionRecord,
+) -> String {
+    report(execution, &|step| logs::of(work, runner, step))
 }
 
 /// GETs `path` of the view at `address` (`127.0.0.1:<port>`) with the stack's token:

@@ -243,7 +243,8 @@ fn render(
         return not_found(&format!("No step {step} in execution {id}"));
     }
     let links = Links::Served(execution_url(pipeline, id));
-    let logs = |s: &crate::pipeline::StepRecord| logs::of(&shared.work, s);
+    let runner = shared.pipelines.runner();
+    let logs = |s: &crate::pipeline::StepRecord| logs::of(&shared.work, runner.as_deref(), s);
     let body = html::execution(&execution, &links, step, &logs);
     if body_only {
         return Html(body).into_response();
@@ -263,7 +264,10 @@ async fn report(
     let Some(execution) = find(&shared, &pipeline, &id) else {
         return not_found(&format!("No execution {id} of pipeline {pipeline}"));
     };
-    let file = super::report(&execution, &|s| logs::of(&shared.work, s));
+    let runner = shared.pipelines.runner();
+    let file = super::report(&execution, &|s| {
+        logs::of(&shared.work, runner.as_deref(), s)
+    });
     let mut headers = HeaderMap::new();
     headers.insert(
         header::CONTENT_TYPE,
