@@ -5,18 +5,16 @@
 
 use std::time::Duration;
 
-use integration_tests::{create_and_start, deployed_stack, execution_steps, sagemaker_client};
+use integration_tests::{
+    create_and_start, deployed_stack, execution_steps, sagemaker_client, sdk_definition,
+};
 use pipelines_emulator::Emulator;
 
 const DEADLINE: Duration = Duration::from_secs(60);
 const BUCKET: &str = "jobs-local";
 
 fn definition() -> String {
-    let path = format!(
-        "{}/sdk/definitions/v3/cleanup.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    sdk_definition("v3", "cleanup")
 }
 
 async fn stack_with_outputs(keys: &[&str]) -> Emulator {

@@ -8,27 +8,17 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_sagemaker::types::PipelineExecutionStep;
-use integration_tests::{create_and_start, deployed_stack, execution_steps, sagemaker_client};
-use pipelines_emulator::{Emulator, Mocks};
+use integration_tests::{
+    create_and_start, deployed_stack, execution_steps, finished, sagemaker_client, sdk_definition,
+    start_again,
+};
+use pipelines_emulator::Mocks;
 use serde_json::json;
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
 fn definition(name: &str) -> String {
-    let path = format!(
-        "{}/sdk/definitions/v3/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-async fn ended(stack: &Emulator, arn: &str) -> pipelines_emulator::ExecutionRecord {
-    stack
-        .sagemaker
-        .pipelines()
-        .wait_until_done(arn, DEADLINE)
-        .await
-        .unwrap_or_else(|| panic!("{arn} did not end"))
+    sdk_definition("v3", name)
 }
 
 fn by_name(steps: &[PipelineExecutionStep]) -> BTreeMap<String, &PipelineExecutionStep> {
@@ -45,7 +35,7 @@ async fn a_foreach_runs_a_child_per_item_and_later_steps_read_its_counts() {
     let stack = deployed_stack(&[], None).await;
     let client = sagemaker_client(&stack);
     let arn = create_and_start(&client, "for-each", &definition("for-each"), &[]).await;
-    let execution = ended(&stack, &arn).await;
+    let execution = finished(&stack, &arn).await;
     assert_eq!(execution.status, "Failed");
     assert_eq!(
         execution.failed_step.as_deref(),
@@ -109,7 +99,7 @@ async fn the_selector_picks_an_iteration_and_a_missing_field_fails_its_child() {
         &[("Items", items)],
     )
     .await;
-    let execution = ended(&stack, &arn).await;
+    let execution = finished(&stack, &arn).await;
     assert_eq!(execution.status, "Succeeded", "{:?}", execution.failed_step);
     let best = execution.steps.iter().find(|s| s.name == "Best").unwrap();
     assert_eq!(
@@ -130,21 +120,8 @@ async fn the_selector_picks_an_iteration_and_a_missing_field_fails_its_child() {
     );
 
     let missing = r#"[{"name": "x", "score": 4}, {"name": "nameless"}]"#;
-    let arn = client
-        .start_pipeline_execution()
-        .pipeline_name("for-each-select")
-        .pipeline_parameters(
-            aws_sdk_sagemaker::types::Parameter::builder()
-                .name("Items")
-                .value(missing)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .pipeline_execution_arn
-        .unwrap();
-    let execution = ended(&stack, &arn).await;
+    let arn = start_again(&client, "for-each-select", &[("Items", missing)]).await;
+    let execution = finished(&stack, &arn).await;
     assert_eq!(execution.status, "Failed");
     let child = execution
         .steps
@@ -210,7 +187,7 @@ async fn max_concurrency_caps_the_children_running_at_once_and_a_stop_ends_them(
             .unwrap();
     }
     assert_eq!(most, 2, "two children at once, never three");
-    let execution = ended(&stack, &arn).await;
+    let execution = finished(&stack, &arn).await;
     assert_eq!(execution.status, "Succeeded");
     let runs: Vec<_> = execution
         .steps
@@ -230,14 +207,7 @@ async fn max_concurrency_caps_the_children_running_at_once_and_a_stop_ends_them(
     pipelines
         .jobs()
         .set_mocks(Mocks::parse(&json!({"Steps": {"Run": {"Seconds": 60}}}).to_string()).unwrap());
-    let arn = client
-        .start_pipeline_execution()
-        .pipeline_name("for-each-jobs")
-        .send()
-        .await
-        .unwrap()
-        .pipeline_execution_arn
-        .unwrap();
+    let arn = start_again(&client, "for-each-jobs", &[]).await;
     integration_tests::wait_until("two children running", DEADLINE, || {
         pipelines
             .read_execution(&arn, |e| {
@@ -256,7 +226,7 @@ async fn max_concurrency_caps_the_children_running_at_once_and_a_stop_ends_them(
         .send()
         .await
         .unwrap();
-    let execution = ended(&stack, &arn).await;
+    let execution = finished(&stack, &arn).await;
     assert_eq!(execution.status, "Stopped");
     let spark = execution.steps.iter().find(|s| s.name == "Spark").unwrap();
     assert_eq!(spark.status, "Stopped");
@@ -278,7 +248,7 @@ async fn a_retry_runs_again_only_the_children_that_failed() {
     ));
     let client = sagemaker_client(&stack);
     let arn = create_and_start(&client, "for-each-jobs", &definition("for-each-jobs"), &[]).await;
-    let first = ended(&stack, &arn).await;
+    let first = finished(&stack, &arn).await;
     assert_eq!(first.status, "Failed");
     let spark = first.steps.iter().find(|s| s.name == "Spark").unwrap();
     assert!(
@@ -316,7 +286,7 @@ async fn a_retry_runs_again_only_the_children_that_failed() {
             .unwrap_or(false)
     })
     .await;
-    let retried = ended(&stack, &arn).await;
+    let retried = finished(&stack, &arn).await;
     assert_eq!(retried.status, "Succeeded", "{:?}", retried.failed_step);
     for kept in ["Run-0", "Run-2"] {
         assert_eq!(
@@ -351,7 +321,7 @@ async fn a_selective_execution_reuses_a_foreach_and_its_outputs() {
         &[],
     )
     .await;
-    assert_eq!(ended(&stack, &source).await.status, "Succeeded");
+    assert_eq!(finished(&stack, &source).await.status, "Succeeded");
     let select = |step: &str| {
         SelectiveExecutionConfig::builder()
             .source_pipeline_execution_arn(&source)
@@ -367,7 +337,7 @@ async fn a_selective_execution_reuses_a_foreach_and_its_outputs() {
         .unwrap()
         .pipeline_execution_arn
         .unwrap();
-    let execution = ended(&stack, &arn).await;
+    let execution = finished(&stack, &arn).await;
     assert_eq!(execution.status, "Succeeded", "{:?}", execution.failed_step);
     let rank = execution.steps.iter().find(|s| s.name == "Rank").unwrap();
     assert_eq!(rank.selective_source.as_deref(), Some(source.as_str()));
@@ -410,7 +380,7 @@ async fn a_cached_body_step_reuses_its_child_of_an_earlier_execution() {
         &[],
     )
     .await;
-    let earlier = ended(&stack, &first).await;
+    let earlier = finished(&stack, &first).await;
     assert_eq!(earlier.status, "Succeeded");
     for (index, item) in ["east", "west"].iter().enumerate() {
         let child = earlier
@@ -425,15 +395,8 @@ async fn a_cached_body_step_reuses_its_child_of_an_earlier_execution() {
             format!("s3://jobs-local/parts/{item}")
         );
     }
-    let second = client
-        .start_pipeline_execution()
-        .pipeline_name("for-each-cached")
-        .send()
-        .await
-        .unwrap()
-        .pipeline_execution_arn
-        .unwrap();
-    let later = ended(&stack, &second).await;
+    let second = start_again(&client, "for-each-cached", &[]).await;
+    let later = finished(&stack, &second).await;
     assert_eq!(later.status, "Succeeded");
     for index in 0..2 {
         let child = later

@@ -10,16 +10,13 @@ use std::time::Duration;
 use aws_sdk_sagemaker::types::JobCategory;
 use integration_tests::{
     create_and_start, deployed_stack, execution_steps, name_in_arn, sagemaker_client,
+    sdk_definition, start_again,
 };
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
 fn definition(name: &str) -> String {
-    let path = format!(
-        "{}/sdk/definitions/v2/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    sdk_definition("v2", name)
 }
 
 #[tokio::test]
@@ -39,14 +36,7 @@ async fn a_carried_job_name_is_the_prefix_of_the_one_job_every_answer_names() {
         let arn = if run == 0 {
             create_and_start(&client, "notebook-job", &definition("notebook-job"), &[]).await
         } else {
-            client
-                .start_pipeline_execution()
-                .pipeline_name("notebook-job")
-                .send()
-                .await
-                .unwrap()
-                .pipeline_execution_arn
-                .unwrap()
+            start_again(&client, "notebook-job", &[]).await
         };
         let execution = stack
             .sagemaker

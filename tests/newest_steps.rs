@@ -8,16 +8,13 @@ use std::time::Duration;
 
 use integration_tests::{
     create_and_start, create_pipeline, deployed_stack, execution_steps, sagemaker_client,
+    sdk_definition,
 };
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
 fn definition(name: &str) -> String {
-    let path = format!(
-        "{}/sdk/definitions/v3/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    sdk_definition("v3", name)
 }
 
 #[tokio::test]
@@ -153,11 +150,7 @@ async fn endpoint_steps_answer_with_the_resources_their_requests_name() {
 }
 
 fn ported(name: &str) -> String {
-    let path = format!(
-        "{}/sdk/definitions/v2/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    sdk_definition("v2", name)
 }
 
 /// The SDK's integration test of LineageStep, ported (integ-lineage.json): what it

@@ -4,13 +4,11 @@
 //! page becomes a selective execution, and the report file opens with the network off
 //! and shows every step.
 
+use integration_tests::{
+    create_and_start, deployed_stack, finished, sagemaker_client, start_again,
+};
+use pipelines_emulator::workspace_root;
 use std::process::Command;
-use std::time::Duration;
-
-use integration_tests::{create_and_start, deployed_stack, sagemaker_client};
-use pipelines_emulator::{workspace_root, Emulator};
-
-const DEADLINE: Duration = Duration::from_secs(60);
 
 fn browser(args: &[&str]) -> String {
     let root = workspace_root();
@@ -39,15 +37,6 @@ fn page_of(arn: &str) -> String {
     format!("/pipelines/view-demo/executions/{id}")
 }
 
-async fn ended(stack: &Emulator, arn: &str) -> pipelines_emulator::ExecutionRecord {
-    stack
-        .sagemaker
-        .pipelines()
-        .wait_until_done(arn, DEADLINE)
-        .await
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_view_follows_inspects_reruns_and_reports_an_execution_in_a_browser() {
     let stack = deployed_stack(&[], None).await;
@@ -62,24 +51,11 @@ async fn the_view_follows_inspects_reruns_and_reports_an_execution_in_a_browser(
     };
     let seen = live.await.unwrap();
     assert!(seen.contains("('Read', 'succeeded')"), "{seen}");
-    assert_eq!(ended(&stack, &arn).await.status, "Succeeded");
+    assert_eq!(finished(&stack, &arn).await.status, "Succeeded");
 
     // A failed step: its own URL opens its panel with its reason and its log.
-    let failed = client
-        .start_pipeline_execution()
-        .pipeline_name("view-demo")
-        .pipeline_parameters(
-            aws_sdk_sagemaker::types::Parameter::builder()
-                .name("Outcome")
-                .value("missing")
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .pipeline_execution_arn
-        .unwrap();
-    let execution = ended(&stack, &failed).await;
+    let failed = start_again(&client, "view-demo", &[("Outcome", "missing")]).await;
+    let execution = finished(&stack, &failed).await;
     assert_eq!(execution.status, "Failed");
     let reason = execution.steps[0].failure_reason.clone().unwrap();
     let step_page = format!("{}/steps/Prepare", page_of(&failed));
@@ -156,7 +132,7 @@ async fn the_view_refuses_whoever_has_not_its_token() {
     let stack = deployed_stack(&[], None).await;
     let client = sagemaker_client(&stack);
     let arn = create_and_start(&client, "view-demo", &definition(), &[]).await;
-    ended(&stack, &arn).await;
+    finished(&stack, &arn).await;
     let url = stack.view_url();
     let (address, token) = url
         .strip_prefix("http://")

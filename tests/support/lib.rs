@@ -362,3 +362,45 @@ pub fn ending(execution: &pipelines_emulator::ExecutionRecord) -> (String, Optio
     }
     (execution.status.clone(), execution.failed_step.clone())
 }
+
+/// A definition the SageMaker SDK wrote (`tests/sdk/definitions/<major>/<name>.json`).
+pub fn sdk_definition(major: &str, name: &str) -> String {
+    let path = format!(
+        "{}/sdk/definitions/{major}/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// Starts an execution of an existing pipeline with these parameters.
+pub async fn start_again(
+    client: &aws_sdk_sagemaker::Client,
+    pipeline: &str,
+    parameters: &[(&str, &str)],
+) -> String {
+    let mut start = client.start_pipeline_execution().pipeline_name(pipeline);
+    for (name, value) in parameters {
+        start = start.pipeline_parameters(
+            aws_sdk_sagemaker::types::Parameter::builder()
+                .name(*name)
+                .value(*value)
+                .build(),
+        );
+    }
+    start
+        .send()
+        .await
+        .expect("start execution")
+        .pipeline_execution_arn
+        .unwrap()
+}
+
+/// The execution once it ended (within a minute).
+pub async fn finished(stack: &Emulator, arn: &str) -> pipelines_emulator::ExecutionRecord {
+    stack
+        .sagemaker
+        .pipelines()
+        .wait_until_done(arn, Duration::from_secs(60))
+        .await
+        .unwrap_or_else(|| panic!("{arn} did not end"))
+}

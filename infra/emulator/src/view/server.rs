@@ -207,6 +207,15 @@ fn find(shared: &Shared, pipeline: &str, id: &str) -> Option<ExecutionRecord> {
         .execution(&format!("{}/execution/{id}", record.arn))
 }
 
+/// The execution, or the page that says it does not exist.
+fn found(shared: &Shared, pipeline: &str, id: &str) -> Result<ExecutionRecord, Box<Response>> {
+    find(shared, pipeline, id).ok_or_else(|| {
+        Box::new(not_found(&format!(
+            "No execution {id} of pipeline {pipeline}"
+        )))
+    })
+}
+
 async fn execution_page(
     State(shared): State<Shared>,
     Path((pipeline, id)): Path<(String, String)>,
@@ -236,8 +245,9 @@ fn render(
     step: Option<&str>,
     body_only: bool,
 ) -> Response {
-    let Some(execution) = find(shared, pipeline, id) else {
-        return not_found(&format!("No execution {id} of pipeline {pipeline}"));
+    let execution = match found(shared, pipeline, id) {
+        Ok(execution) => execution,
+        Err(page) => return *page,
     };
     if let Some(step) = step.filter(|s| !execution.steps.iter().any(|r| r.name == *s)) {
         return not_found(&format!("No step {step} in execution {id}"));
@@ -261,8 +271,9 @@ async fn report(
     State(shared): State<Shared>,
     Path((pipeline, id)): Path<(String, String)>,
 ) -> Response {
-    let Some(execution) = find(&shared, &pipeline, &id) else {
-        return not_found(&format!("No execution {id} of pipeline {pipeline}"));
+    let execution = match found(&shared, &pipeline, &id) {
+        Ok(execution) => execution,
+        Err(page) => return *page,
     };
     let runner = shared.pipelines.runner();
     let file = super::report(&execution, &|s| {
@@ -324,8 +335,9 @@ async fn stop(
     State(shared): State<Shared>,
     Path((pipeline, id)): Path<(String, String)>,
 ) -> Response {
-    let Some(execution) = find(&shared, &pipeline, &id) else {
-        return not_found(&format!("No execution {id} of pipeline {pipeline}"));
+    let execution = match found(&shared, &pipeline, &id) {
+        Ok(execution) => execution,
+        Err(page) => return *page,
     };
     match shared.pipelines.request_stop(&execution.arn) {
         Ok(()) => to_execution(&pipeline, &execution.arn),
@@ -338,8 +350,9 @@ async fn retry(
     State(shared): State<Shared>,
     Path((pipeline, id)): Path<(String, String)>,
 ) -> Response {
-    let Some(execution) = find(&shared, &pipeline, &id) else {
-        return not_found(&format!("No execution {id} of pipeline {pipeline}"));
+    let execution = match found(&shared, &pipeline, &id) {
+        Ok(execution) => execution,
+        Err(page) => return *page,
     };
     match retry_execution(&shared.pipelines, &execution.arn, None) {
         Ok(arn) => to_execution(&pipeline, &arn),
@@ -354,8 +367,9 @@ async fn rerun(
     Path((pipeline, id)): Path<(String, String)>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let Some(execution) = find(&shared, &pipeline, &id) else {
-        return not_found(&format!("No execution {id} of pipeline {pipeline}"));
+    let execution = match found(&shared, &pipeline, &id) {
+        Ok(execution) => execution,
+        Err(page) => return *page,
     };
     let selected: Vec<String> = form
         .get("steps")

@@ -95,10 +95,19 @@ impl Iteration {
         }
         let mut stop = self.task.stop.clone();
         let permit = tokio::select! {
-            permit = self.permits.clone().acquire_owned() => permit,
+            // A stop wins over a permit freed by the stop itself.
+            biased;
             _ = async { drop(stop.wait_for(|stopping| *stopping).await) } => return ChildEnd::NotRun,
+            permit = self.permits.clone().acquire_owned() => permit,
         };
-        let Ok(_permit) = permit else {
+        let Ok(_permit) = permit.map_err(drop).and_then(|p| {
+            // Freed by a child the stop ended: the stop came first.
+            if *self.task.stop.borrow() {
+                Err(())
+            } else {
+                Ok(p)
+            }
+        }) else {
             return ChildEnd::NotRun;
         };
         let mut step = body.clone();
