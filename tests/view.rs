@@ -181,3 +181,56 @@ async fn the_view_refuses_whoever_has_not_its_token() {
         "{cookie}"
     );
 }
+
+/// A Callback step's panel shows its token and the message put on its queue (the
+/// abalone pipeline the SDK wrote, its job steps on the mocks the demo uses).
+#[tokio::test]
+async fn a_callback_steps_panel_shows_its_token_and_the_message_sent() {
+    let stack = deployed_stack(&[], None).await;
+    let mocks =
+        std::fs::read_to_string(workspace_root().join("infra/pipelines/abalone-mocks.json"))
+            .unwrap();
+    let pipelines = stack.sagemaker.pipelines();
+    pipelines
+        .jobs()
+        .set_mocks(pipelines_emulator::Mocks::parse(&mocks).unwrap());
+    let client = sagemaker_client(&stack);
+    let definition = integration_tests::sdk_definition("v2", "abalone");
+    let arn = create_and_start(&client, "abalone", &definition, &[]).await;
+    integration_tests::wait_until(
+        "the Callback step sent its message",
+        std::time::Duration::from_secs(60),
+        || {
+            pipelines
+                .read_execution(&arn, |e| {
+                    e.steps
+                        .iter()
+                        .any(|s| s.name == "AbaloneApprove" && s.message.is_some())
+                })
+                .unwrap_or(false)
+        },
+    )
+    .await;
+    let html = stack.report(&arn).unwrap();
+    let panel = &html[html.find("id=\"step-AbaloneApprove\"").unwrap()..];
+    let panel = &panel[..panel.find("</details>").unwrap()];
+    let token = pipelines
+        .read_execution(&arn, |e| {
+            e.steps
+                .iter()
+                .find(|s| s.name == "AbaloneApprove")
+                .unwrap()
+                .metadata["Callback"]["CallbackToken"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .unwrap();
+    assert!(
+        panel.contains("the message sent to its queue") && panel.contains(&token),
+        "{panel}"
+    );
+    assert!(panel.contains("pipelineExecutionArn"), "{panel}");
+    pipelines.request_stop(&arn).unwrap();
+    finished(&stack, &arn).await;
+}

@@ -200,6 +200,9 @@ impl StepTask {
         self.set_metadata(json!({"Callback": {"CallbackToken": token, "SqsQueueUrl": queue_url}}));
         let mut body =
             json!({"token": token, "pipelineExecutionArn": self.arn, "arguments": inputs});
+        let sent = body.clone();
+        self.pipelines
+            .update_step(&self.arn, &self.step.name, |r| r.message = Some(sent));
         if let Err(reason) = self.runner.send_callback_message(queue_url, &body).await {
             return StepEnd::failed(format!("could not send the callback message: {reason}"));
         }

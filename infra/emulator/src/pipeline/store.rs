@@ -148,6 +148,8 @@ pub struct StepRecord {
     pub iteration: Option<Value>,
     /// The arguments the step received, every reference resolved (what the view shows).
     pub inputs: Option<Value>,
+    /// The message a Callback step put on its queue.
+    pub message: Option<Value>,
 }
 
 /// One pipeline execution, as DescribePipelineExecution and its steps show it.
@@ -276,6 +278,7 @@ impl StepRecord {
             job: None,
             iteration: None,
             inputs: None,
+            message: None,
         }
     }
 

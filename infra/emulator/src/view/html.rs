@@ -307,7 +307,8 @@ fn panel(step: &StepRecord, open: bool, log: Option<String>) -> String {
         status = escape(&step.status),
         name = escape(&step.name),
         kind = escape(&step.step_type),
-        inputs = json("arguments (references resolved)", step.inputs.as_ref()),
+        inputs = json("arguments (references resolved)", step.inputs.as_ref())
+            + &json("the message sent to its queue", step.message.as_ref()),
         properties = json("outputs and properties", step.properties.as_ref()),
         metadata = json("metadata", Some(&step.metadata)),
         log = log
