@@ -3,14 +3,12 @@
 //! location, and nothing else; a URI outside that location fails the step, naming it,
 //! and deletes nothing.
 
-use std::time::Duration;
-
 use integration_tests::{
-    create_and_start, deployed_stack, execution_steps, sagemaker_client, sdk_definition,
+    create_and_start, deployed_stack, execution_steps, finished, listed, sagemaker_client,
+    sdk_definition,
 };
 use pipelines_emulator::Emulator;
 
-const DEADLINE: Duration = Duration::from_secs(60);
 const BUCKET: &str = "jobs-local";
 
 fn definition() -> String {
@@ -49,12 +47,7 @@ async fn cleanup_deletes_the_objects_it_names_under_the_steps_output() {
     let stack = stack_with_outputs(&["scratch/part-0.csv", "scratch/part-1.csv"]).await;
     let client = sagemaker_client(&stack);
     let arn = create_and_start(&client, "cleanup", &definition(), &[]).await;
-    let execution = stack
-        .sagemaker
-        .pipelines()
-        .wait_until_done(&arn, DEADLINE)
-        .await
-        .unwrap();
+    let execution = finished(&stack, &arn).await;
     assert_eq!(execution.status, "Succeeded", "{:?}", execution.failed_step);
     assert!(!exists(&stack, "scratch/part-0.csv").await, "deleted");
     assert!(
@@ -62,10 +55,7 @@ async fn cleanup_deletes_the_objects_it_names_under_the_steps_output() {
         "not named, kept"
     );
     let steps = execution_steps(&client, &arn).await;
-    let clean = steps
-        .iter()
-        .find(|s| s.step_name() == Some("Clean"))
-        .unwrap();
+    let clean = listed(&steps, "Clean");
     let metadata = clean
         .metadata()
         .unwrap()
@@ -86,12 +76,7 @@ async fn a_uri_outside_the_steps_output_fails_the_cleanup_and_deletes_nothing() 
         d
     };
     let arn = create_and_start(&client, "cleanup-outside", &outside.to_string(), &[]).await;
-    let execution = stack
-        .sagemaker
-        .pipelines()
-        .wait_until_done(&arn, DEADLINE)
-        .await
-        .unwrap();
+    let execution = finished(&stack, &arn).await;
     assert_eq!(execution.status, "Failed");
     let clean = execution.steps.iter().find(|s| s.name == "Clean").unwrap();
     let reason = clean.failure_reason.as_deref().unwrap();

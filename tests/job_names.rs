@@ -5,15 +5,11 @@
 //! the step's properties and the Describe answer all name that one job, a new one for
 //! each execution.
 
-use std::time::Duration;
-
 use aws_sdk_sagemaker::types::JobCategory;
 use integration_tests::{
-    create_and_start, deployed_stack, execution_steps, name_in_arn, sagemaker_client,
-    sdk_definition, start_again,
+    create_and_start, deployed_stack, execution_steps, finished, listed, name_in_arn,
+    sagemaker_client, sdk_definition, start_again,
 };
-
-const DEADLINE: Duration = Duration::from_secs(60);
 
 fn definition(name: &str) -> String {
     sdk_definition("v2", name)
@@ -38,12 +34,7 @@ async fn a_carried_job_name_is_the_prefix_of_the_one_job_every_answer_names() {
         } else {
             start_again(&client, "notebook-job", &[]).await
         };
-        let execution = stack
-            .sagemaker
-            .pipelines()
-            .wait_until_done(&arn, DEADLINE)
-            .await
-            .unwrap();
+        let execution = finished(&stack, &arn).await;
         assert_eq!(execution.status, "Succeeded", "{:?}", execution.failed_step);
         let steps = execution_steps(&client, &arn).await;
         let job_arn = steps[0]
@@ -76,12 +67,7 @@ async fn a_carried_job_name_is_the_prefix_of_the_one_job_every_answer_names() {
     );
 
     let arn = create_and_start(&client, "custom-prefix", &definition("custom-prefix"), &[]).await;
-    let execution = stack
-        .sagemaker
-        .pipelines()
-        .wait_until_done(&arn, DEADLINE)
-        .await
-        .unwrap();
+    let execution = finished(&stack, &arn).await;
     assert_eq!(execution.status, "Succeeded");
     let steps = execution_steps(&client, &arn).await;
     let job_arn = steps[0]
@@ -121,12 +107,7 @@ async fn a_job_step_is_described_by_describe_job_as_its_metadata_names_it() {
     );
     let definition = std::fs::read_to_string(path).unwrap();
     let arn = create_and_start(&client, "job-step", &definition, &[]).await;
-    let execution = stack
-        .sagemaker
-        .pipelines()
-        .wait_until_done(&arn, DEADLINE)
-        .await
-        .unwrap();
+    let execution = finished(&stack, &arn).await;
     assert_eq!(execution.status, "Succeeded", "{:?}", execution.failed_step);
     let read = execution
         .steps
@@ -138,10 +119,7 @@ async fn a_job_step_is_described_by_describe_job_as_its_metadata_names_it() {
         "Completed"
     );
     let steps = execution_steps(&client, &arn).await;
-    let agent = steps
-        .iter()
-        .find(|s| s.step_name() == Some("Agent"))
-        .unwrap();
+    let agent = listed(&steps, "Agent");
     let job_arn = agent
         .metadata()
         .unwrap()

@@ -4,14 +4,10 @@
 //! on their mocks, each answering with the resource its request names. An association
 //! to an entity the Lineage step does not create is refused at create.
 
-use std::time::Duration;
-
 use integration_tests::{
-    create_and_start, create_pipeline, deployed_stack, execution_steps, sagemaker_client,
-    sdk_definition,
+    create_and_start, create_pipeline, deployed_stack, execution_steps, finished, listed,
+    sagemaker_client, sdk_definition,
 };
-
-const DEADLINE: Duration = Duration::from_secs(60);
 
 fn definition(name: &str) -> String {
     sdk_definition("v3", name)
@@ -22,18 +18,10 @@ async fn a_lineage_step_gives_the_arns_of_what_it_records_and_associates() {
     let stack = deployed_stack(&[], None).await;
     let client = sagemaker_client(&stack);
     let arn = create_and_start(&client, "lineage", &definition("lineage"), &[]).await;
-    let execution = stack
-        .sagemaker
-        .pipelines()
-        .wait_until_done(&arn, DEADLINE)
-        .await
-        .unwrap();
+    let execution = finished(&stack, &arn).await;
     assert_eq!(execution.status, "Succeeded", "{:?}", execution.failed_step);
     let steps = execution_steps(&client, &arn).await;
-    let record = steps
-        .iter()
-        .find(|s| s.step_name() == Some("Record"))
-        .unwrap();
+    let record = listed(&steps, "Record");
     let lineage = record
         .metadata()
         .unwrap()
@@ -78,12 +66,7 @@ async fn endpoint_steps_answer_with_the_resources_their_requests_name() {
     let stack = deployed_stack(&[], None).await;
     let client = sagemaker_client(&stack);
     let arn = create_and_start(&client, "endpoint", &definition("endpoint"), &[]).await;
-    let execution = stack
-        .sagemaker
-        .pipelines()
-        .wait_until_done(&arn, DEADLINE)
-        .await
-        .unwrap();
+    let execution = finished(&stack, &arn).await;
     assert_eq!(execution.status, "Succeeded", "{:?}", execution.failed_step);
     let steps = execution_steps(&client, &arn).await;
     // The service appends an execution-unique suffix to the names these steps create,
@@ -109,15 +92,7 @@ async fn endpoint_steps_answer_with_the_resources_their_requests_name() {
             "{name}"
         );
     }
-    let metadata = |name: &str| {
-        steps
-            .iter()
-            .find(|s| s.step_name() == Some(name))
-            .unwrap()
-            .metadata()
-            .unwrap()
-            .clone()
-    };
+    let metadata = |name: &str| listed(&steps, name).metadata().unwrap().clone();
     assert!(metadata("Config")
         .endpoint_config()
         .unwrap()
@@ -160,18 +135,10 @@ async fn the_sdks_lineage_integration_test_passes() {
     let stack = deployed_stack(&[], None).await;
     let client = sagemaker_client(&stack);
     let arn = create_and_start(&client, "integ-lineage", &ported("integ-lineage"), &[]).await;
-    let execution = stack
-        .sagemaker
-        .pipelines()
-        .wait_until_done(&arn, DEADLINE)
-        .await
-        .unwrap();
+    let execution = finished(&stack, &arn).await;
     assert_eq!(execution.status, "Succeeded");
     let steps = execution_steps(&client, &arn).await;
-    let step = steps
-        .iter()
-        .find(|s| s.step_name() == Some("RecordLineage"))
-        .unwrap();
+    let step = listed(&steps, "RecordLineage");
     assert_eq!(step.step_status().unwrap().as_str(), "Succeeded");
     let lineage = step.metadata().unwrap().lineage().unwrap();
     let (action, artifact, context) = (
@@ -193,12 +160,7 @@ async fn the_sdks_deployment_steps_integration_test_passes() {
     let stack = deployed_stack(&[], None).await;
     let client = sagemaker_client(&stack);
     let arn = create_and_start(&client, "integ-deploy", &ported("integ-deploy"), &[]).await;
-    let execution = stack
-        .sagemaker
-        .pipelines()
-        .wait_until_done(&arn, DEADLINE)
-        .await
-        .unwrap();
+    let execution = finished(&stack, &arn).await;
     assert_eq!(execution.status, "Succeeded");
     let answer = |step: &str| {
         execution

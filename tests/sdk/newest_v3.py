@@ -106,15 +106,11 @@ def for_each_jobs_pipeline():
     return Pipeline(name="for-each-jobs", steps=[spark])
 
 
-def for_each_cached_pipeline():
-    """A cached Processing step in the body, its output under the item's prefix."""
+def prep_processor(session):
+    """A processor whose job runs /opt/ml/code/prep.py (on a mock in the tests)."""
     from sagemaker.core.processing import Processor
-    from sagemaker.core.shapes import ProcessingOutput, ProcessingS3Output
-    from sagemaker.core.workflow.pipeline_context import PipelineSession
-    from sagemaker.mlops.workflow.steps import CacheConfig, ProcessingStep
 
-    session = PipelineSession(default_bucket="jobs-local")
-    processor = Processor(
+    return Processor(
         role="arn:aws:iam::123456789012:role/pipeline",
         image_uri="123456789012.dkr.ecr.us-east-1.amazonaws.com/prep:1",
         instance_count=1,
@@ -122,6 +118,16 @@ def for_each_cached_pipeline():
         entrypoint=["python3", "/opt/ml/code/prep.py"],
         sagemaker_session=session,
     )
+
+
+def for_each_cached_pipeline():
+    """A cached Processing step in the body, its output under the item's prefix."""
+    from sagemaker.core.shapes import ProcessingOutput, ProcessingS3Output
+    from sagemaker.core.workflow.pipeline_context import PipelineSession
+    from sagemaker.mlops.workflow.steps import CacheConfig, ProcessingStep
+
+    session = PipelineSession(default_bucket="jobs-local")
+    processor = prep_processor(session)
     output = ProcessingOutput(
         output_name="part",
         s3_output=ProcessingS3Output(
@@ -142,20 +148,12 @@ def for_each_cached_pipeline():
 def cleanup_pipeline():
     """A Processing step writes two objects under its output; the Cleanup step after it
     deletes the one its S3Uris name."""
-    from sagemaker.core.processing import Processor
     from sagemaker.core.shapes import ProcessingOutput, ProcessingS3Output
     from sagemaker.core.workflow.pipeline_context import PipelineSession
     from sagemaker.mlops.workflow.steps import ProcessingStep
 
     session = PipelineSession(default_bucket="jobs-local")
-    processor = Processor(
-        role="arn:aws:iam::123456789012:role/pipeline",
-        image_uri="123456789012.dkr.ecr.us-east-1.amazonaws.com/prep:1",
-        instance_count=1,
-        instance_type="ml.m5.large",
-        entrypoint=["python3", "/opt/ml/code/prep.py"],
-        sagemaker_session=session,
-    )
+    processor = prep_processor(session)
     scratch = ProcessingOutput(
         output_name="scratch",
         s3_output=ProcessingS3Output(

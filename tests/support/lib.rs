@@ -404,3 +404,14 @@ pub async fn finished(stack: &Emulator, arn: &str) -> pipelines_emulator::Execut
         .await
         .unwrap_or_else(|| panic!("{arn} did not end"))
 }
+
+/// The step named `name` of a ListPipelineExecutionSteps answer.
+pub fn listed<'a>(
+    steps: &'a [aws_sdk_sagemaker::types::PipelineExecutionStep],
+    name: &str,
+) -> &'a aws_sdk_sagemaker::types::PipelineExecutionStep {
+    steps
+        .iter()
+        .find(|s| s.step_name() == Some(name))
+        .unwrap_or_else(|| panic!("no step {name} listed"))
+}

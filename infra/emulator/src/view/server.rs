@@ -306,6 +306,24 @@ fn refused(why: String) -> Response {
         .into_response()
 }
 
+/// An action on an execution of `pipeline`: the page of the execution it answers (a
+/// stop's own, a retry's, a rerun's new one), or the refusal in the API's words.
+fn act(
+    shared: &Shared,
+    pipeline: &str,
+    id: &str,
+    action: impl FnOnce(&ExecutionRecord) -> Result<String, String>,
+) -> Response {
+    let execution = match found(shared, pipeline, id) {
+        Ok(execution) => execution,
+        Err(page) => return *page,
+    };
+    match action(&execution) {
+        Ok(arn) => to_execution(pipeline, &arn),
+        Err(why) => refused(why),
+    }
+}
+
 fn to_execution(pipeline: &str, arn: &str) -> Response {
     Redirect::to(&execution_url(pipeline, execution_id(arn))).into_response()
 }
@@ -335,14 +353,10 @@ async fn stop(
     State(shared): State<Shared>,
     Path((pipeline, id)): Path<(String, String)>,
 ) -> Response {
-    let execution = match found(&shared, &pipeline, &id) {
-        Ok(execution) => execution,
-        Err(page) => return *page,
-    };
-    match shared.pipelines.request_stop(&execution.arn) {
-        Ok(()) => to_execution(&pipeline, &execution.arn),
-        Err(why) => refused(why),
-    }
+    act(&shared, &pipeline, &id, |execution| {
+        let arn = execution.arn.clone();
+        shared.pipelines.request_stop(&arn).map(|()| arn)
+    })
 }
 
 /// RetryPipelineExecution.
@@ -350,14 +364,9 @@ async fn retry(
     State(shared): State<Shared>,
     Path((pipeline, id)): Path<(String, String)>,
 ) -> Response {
-    let execution = match found(&shared, &pipeline, &id) {
-        Ok(execution) => execution,
-        Err(page) => return *page,
-    };
-    match retry_execution(&shared.pipelines, &execution.arn, None) {
-        Ok(arn) => to_execution(&pipeline, &arn),
-        Err(why) => refused(why),
-    }
+    act(&shared, &pipeline, &id, |execution| {
+        retry_execution(&shared.pipelines, &execution.arn, None)
+    })
 }
 
 /// StartPipelineExecution with a SelectiveExecutionConfig: the selected steps run, the
@@ -367,10 +376,6 @@ async fn rerun(
     Path((pipeline, id)): Path<(String, String)>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let execution = match found(&shared, &pipeline, &id) {
-        Ok(execution) => execution,
-        Err(page) => return *page,
-    };
     let selected: Vec<String> = form
         .get("steps")
         .map(|s| {
@@ -381,25 +386,24 @@ async fn rerun(
                 .collect()
         })
         .unwrap_or_default();
-    let request = StartRequest {
-        parameters: execution
-            .parameters
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.clone(),
-                    v.as_str().map_or_else(|| v.to_string(), str::to_owned),
-                )
-            })
-            .collect(),
-        selective: Some(SelectiveConfig {
-            source: Some(execution.arn.clone()),
-            selected,
-        }),
-        ..StartRequest::default()
-    };
-    match start_execution(&shared.pipelines, &pipeline, &request) {
-        Ok(arn) => to_execution(&pipeline, &arn),
-        Err(why) => refused(why),
-    }
+    act(&shared, &pipeline, &id, |execution| {
+        let request = StartRequest {
+            parameters: execution
+                .parameters
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+                    )
+                })
+                .collect(),
+            selective: Some(SelectiveConfig {
+                source: Some(execution.arn.clone()),
+                selected,
+            }),
+            ..StartRequest::default()
+        };
+        start_execution(&shared.pipelines, &pipeline, &request)
+    })
 }
