@@ -1,7 +1,9 @@
 //! One call runs a complete handler: logs, settings, the AWS SDK configuration, the
 //! Lambda runtime, and for callbacks the batch runner (concurrency, partial failures,
 //! duplicates), reporting to SageMaker and EMF metrics. A handler's `main` only says
-//! which tasks or functions it serves.
+//! which tasks or functions it serves. Each serves concurrent invocations when Lambda
+//! Managed Instances sets `AWS_LAMBDA_MAX_CONCURRENCY`, and shuts down on SIGTERM after
+//! what is in flight ([`crate::lifecycle`]).
 //!
 //! ```no_run
 //! use sagemaker_custom_steps::handler::run_callback_handler;
@@ -21,15 +23,21 @@
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
+use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
 use crate::batch::BatchRunner;
+use crate::emr::SdkEmr;
+use crate::emr_status::{EmrEvent, EmrStatusHandler, Handled};
+use crate::invocation_log::InvocationLog;
 use crate::lambda_step::StepFunctions;
+use crate::lifecycle::{serve, InFlight};
+use crate::metrics::Metrics;
 use crate::processing::CallbackProcessor;
 use crate::report::SageMakerReporter;
-use crate::settings::{CallbackSettings, LambdaStepSettings};
+use crate::settings::{CallbackSettings, EmrEventsSettings, LambdaStepSettings};
 use crate::task::TaskRegistry;
 
 /// Runs an SQS-triggered callback handler serving the tasks `tasks` adds to the
@@ -67,19 +75,20 @@ where
         &settings,
         TaskRegistry::new(settings.default_task.clone()),
     );
-    let runner = BatchRunner::new(
+    let runner = Arc::new(BatchRunner::new(
         CallbackProcessor::new(registry, Arc::new(reporter)),
         settings.record_concurrency,
-    );
-    let runner = &runner;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+    ));
+    let metrics = runner.metrics().clone();
+    let handler = service_fn(move |event: LambdaEvent<SqsEvent>| {
+        let runner = runner.clone();
         log.around(async move {
             let response = runner.run(event.payload).await;
             runner.metrics().flush();
             Ok::<SqsBatchResponse, Error>(response)
         })
-    }))
-    .await
+    });
+    serve(handler, InFlight::new(), move || flush(&metrics, log)).await
 }
 
 /// Runs a Lambda-step handler serving the functions `functions` adds (which
@@ -111,19 +120,55 @@ where
     let log = crate::invocation_log::init();
     let settings = LambdaStepSettings::from_env();
     let config = crate::sdk_config::load().await?;
-    let functions = functions(
+    let functions = Arc::new(functions(
         &config,
         &settings,
         StepFunctions::new(settings.default_function.clone()),
-    );
-    let functions = &functions;
-    let metrics = &crate::metrics::Metrics::new("lambda-step");
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+    ));
+    let metrics = Arc::new(Metrics::new("lambda-step"));
+    let handler = service_fn({
+        let metrics = metrics.clone();
+        move |event: LambdaEvent<Value>| {
+            let (functions, metrics) = (functions.clone(), metrics.clone());
+            log.around(async move {
+                let answer = functions.invoke(event.payload).await;
+                metrics.flush();
+                answer
+            })
+        }
+    });
+    serve(handler, InFlight::new(), move || flush(&metrics, log)).await
+}
+
+/// Runs the emr-events handler: EMR step and cluster status events from EventBridge
+/// (and the reconcile schedule) complete the Callback steps whose EMR work ended.
+/// Returns when the runtime ends.
+pub async fn run_emr_events_handler() -> Result<(), Error> {
+    let log = crate::invocation_log::init();
+    let settings = EmrEventsSettings::from_env()?;
+    let config = crate::sdk_config::load().await?;
+    let handler = Arc::new(EmrStatusHandler::new(
+        SdkEmr::new(aws_sdk_emr::Client::new(&config)),
+        SageMakerReporter::new(aws_sdk_sagemaker::Client::new(&config)),
+        settings.window,
+    ));
+    let metrics = handler.metrics().clone();
+    let service = service_fn(move |event: LambdaEvent<CloudWatchEvent<Value>>| {
+        let handler = handler.clone();
         log.around(async move {
-            let answer = functions.invoke(event.payload).await;
-            metrics.flush();
-            answer
+            let event = EmrEvent::from_eventbridge(event.payload)?;
+            // An error makes Lambda retry the event; reports are idempotent.
+            let handled = handler.handle(event).await;
+            handler.metrics().flush();
+            Ok::<Handled, Error>(handled?)
         })
-    }))
-    .await
+    });
+    serve(service, InFlight::new(), move || flush(&metrics, log)).await
+}
+
+/// What a shutdown writes before the process ends: metrics recorded by invocations
+/// that did not finish, and log lines still held.
+fn flush(metrics: &Metrics, log: &InvocationLog) {
+    metrics.flush();
+    log.flush();
 }

@@ -9,6 +9,11 @@
 //! invocation (a timeout) loses only that invocation's INFO lines; its messages are
 //! redelivered and logged again.
 //!
+//! Under concurrency (Lambda Managed Instances) several invocations are under way at
+//! once: lines are held while any is, and the end of each writes out all that is
+//! pending, so no line waits longer than the invocation it was logged beside. Every
+//! line names its invocation: the runtime's span carries its `requestId`.
+//!
 //! The format is still lambda_runtime's subscriber (JSON under Lambda's advanced logging
 //! controls, the level from `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG`); only the writer is ours.
 
@@ -27,7 +32,8 @@ const WRITE_AT_BYTES: usize = 64 * 1024;
 pub struct InvocationLog(Mutex<Lines>);
 
 struct Lines {
-    in_invocation: bool,
+    /// Invocations under way in this process.
+    in_invocation: usize,
     pending: Vec<u8>,
     out: Box<dyn Write + Send>,
 }
@@ -45,7 +51,7 @@ impl InvocationLog {
     /// A log writing to `out`.
     pub fn new(out: Box<dyn Write + Send>) -> Self {
         Self(Mutex::new(Lines {
-            in_invocation: false,
+            in_invocation: 0,
             pending: Vec::with_capacity(4096),
             out,
         }))
@@ -60,8 +66,13 @@ impl InvocationLog {
 
     /// Holds INFO and DEBUG lines until the returned guard is dropped.
     pub fn invocation(&self) -> Invocation<'_> {
-        self.lines().in_invocation = true;
+        self.lines().in_invocation += 1;
         Invocation(self)
+    }
+
+    /// Writes what is pending now (a shutdown with invocations still under way).
+    pub fn flush(&self) {
+        self.lines().write_out();
     }
 
     fn lines(&self) -> MutexGuard<'_, Lines> {
@@ -71,7 +82,7 @@ impl InvocationLog {
     fn append(&self, line: &[u8], at_once: bool) {
         let mut lines = self.lines();
         lines.pending.extend_from_slice(line);
-        if at_once || !lines.in_invocation || lines.pending.len() >= WRITE_AT_BYTES {
+        if at_once || lines.in_invocation == 0 || lines.pending.len() >= WRITE_AT_BYTES {
             lines.write_out();
         }
     }
@@ -97,7 +108,7 @@ pub struct Invocation<'a>(&'a InvocationLog);
 impl Drop for Invocation<'_> {
     fn drop(&mut self) {
         let mut lines = self.0.lines();
-        lines.in_invocation = false;
+        lines.in_invocation = lines.in_invocation.saturating_sub(1);
         lines.write_out();
     }
 }
@@ -247,6 +258,41 @@ mod tests {
         drop(log.invocation());
         with_subscriber(log, || tracing::info!("between invocations"));
         assert!(output.text().contains("between invocations"));
+    }
+
+    #[test]
+    fn concurrent_invocations_hold_lines_until_one_ends_then_write_them_all() {
+        let output = Output::default();
+        let log = leaked_log(&output);
+        let first = log.invocation();
+        let second = log.invocation();
+        with_subscriber(log, || {
+            tracing::info!("from the first");
+            tracing::info!("from the second");
+        });
+        assert_eq!(output.text(), "");
+        drop(second);
+        assert_eq!(output.text().lines().count(), 2);
+        with_subscriber(log, || tracing::info!("the first goes on"));
+        assert_eq!(
+            output.text().lines().count(),
+            2,
+            "held: the first is under way"
+        );
+        drop(first);
+        assert!(output.text().contains("the first goes on"));
+        with_subscriber(log, || tracing::info!("between invocations"));
+        assert!(output.text().contains("between invocations"));
+    }
+
+    #[test]
+    fn flush_writes_what_an_unfinished_invocation_logged() {
+        let output = Output::default();
+        let log = leaked_log(&output);
+        let _under_way = log.invocation();
+        with_subscriber(log, || tracing::info!("before the shutdown"));
+        log.flush();
+        assert!(output.text().contains("before the shutdown"));
     }
 
     #[test]

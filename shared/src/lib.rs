@@ -67,6 +67,7 @@ pub mod functions;
 pub mod handler;
 pub mod invocation_log;
 pub mod lambda_step;
+pub mod lifecycle;
 pub mod metrics;
 pub mod outcome;
 pub mod processing;

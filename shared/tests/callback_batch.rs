@@ -262,3 +262,61 @@ async fn a_stopping_message_of_the_event_task_publishes_then_fails_the_step() {
     assert_eq!(h.bus.events().len(), 1);
     assert!(failure_reason(h.reporter.report_for("tokenAAAA1")).contains("stopping"));
 }
+
+/// A task that holds its start until released, so a test can run a second batch while
+/// the first is under way (two invocations in flight in one process).
+#[derive(Default)]
+struct GateTask {
+    starts: AtomicUsize,
+    started: tokio::sync::Notify,
+    release: tokio::sync::Notify,
+}
+
+#[async_trait]
+impl CallbackTask for GateTask {
+    fn name(&self) -> &'static str {
+        "gate"
+    }
+
+    async fn start(&self, _: &CallbackMessage) -> Result<TaskOutcome, RetryableError> {
+        self.starts.fetch_add(1, Ordering::SeqCst);
+        self.started.notify_one();
+        self.release.notified().await;
+        Ok(TaskOutcome::Succeeded(Default::default()))
+    }
+
+    async fn stop(&self, _: &CallbackMessage) -> Result<TaskOutcome, RetryableError> {
+        Ok(TaskOutcome::failed("stopped"))
+    }
+}
+
+#[tokio::test]
+async fn a_copy_under_way_in_another_invocation_is_skipped_and_a_later_copy_runs() {
+    let reporter = Arc::new(InMemoryReporter::new());
+    let gate = Arc::new(GateTask::default());
+    let tasks = TaskRegistry::new(None).with(gate.clone());
+    let runner = Arc::new(BatchRunner::new(
+        CallbackProcessor::new(tasks, reporter.clone()),
+        4,
+    ));
+    let message = body("tokenGATE1", json!({"task": "gate"}));
+
+    let first = tokio::spawn({
+        let (runner, message) = (runner.clone(), message.clone());
+        async move { runner.run(event(&[message])).await }
+    });
+    gate.started.notified().await;
+    let second = runner.run(event(&[message.clone()])).await;
+    assert!(failed_ids(&second).is_empty(), "the copy is not retried");
+    assert_eq!(gate.starts.load(Ordering::SeqCst), 1);
+
+    gate.release.notify_one();
+    assert!(failed_ids(&first.await.unwrap()).is_empty());
+    assert_eq!(gate.starts.load(Ordering::SeqCst), 1);
+    assert_eq!(reporter.calls(), 1);
+
+    // Once the first has ended, a redelivery is run (and reported again, idempotently).
+    gate.release.notify_one();
+    runner.run(event(&[message])).await;
+    assert_eq!(gate.starts.load(Ordering::SeqCst), 2);
+}

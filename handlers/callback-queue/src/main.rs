@@ -5,6 +5,7 @@ use lambda_runtime::Error;
 use sagemaker_custom_steps::bus::EventBridgeBus;
 use sagemaker_custom_steps::emr::SdkEmr;
 use sagemaker_custom_steps::handler::run_callback_handler;
+use sagemaker_custom_steps::lifecycle::tokio_runtime;
 use sagemaker_custom_steps::task::{EmrTask, EventTask};
 
 // The SDK makes many small allocations per request; mimalloc serves them faster than
@@ -13,9 +14,9 @@ use sagemaker_custom_steps::task::{EmrTask, EventTask};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Error> {
-    run_callback_handler(|config, settings, tasks| {
+fn main() -> Result<(), Error> {
+    // One thread, or a worker per CPU on Lambda Managed Instances.
+    tokio_runtime()?.block_on(run_callback_handler(|config, settings, tasks| {
         // Made at first use: a batch of `event` tasks never calls EMR, nor one of `emr`
         // tasks EventBridge, and each client costs the cold start a partition table.
         let bus = EventBridgeBus::on_first_use(config, settings.event_bus_name.clone());
@@ -23,6 +24,5 @@ async fn main() -> Result<(), Error> {
         tasks
             .with(EventTask::new(bus))
             .with(EmrTask::new(emr, settings.emr_policy.clone()))
-    })
-    .await
+    }))
 }

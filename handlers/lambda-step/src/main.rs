@@ -9,6 +9,7 @@ use sagemaker_custom_steps::bus::EventBridgeBus;
 use sagemaker_custom_steps::emr::SdkEmr;
 use sagemaker_custom_steps::functions::{emr_preflight, flatten_json};
 use sagemaker_custom_steps::handler::run_lambda_step_handler;
+use sagemaker_custom_steps::lifecycle::tokio_runtime;
 
 // The SDK makes many small allocations per request; mimalloc serves them faster than
 // glibc's malloc (callback-queue's throughput rose by about 9%). Its `no_thp` feature
@@ -16,9 +17,9 @@ use sagemaker_custom_steps::handler::run_lambda_step_handler;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Error> {
-    run_lambda_step_handler(|config, settings, functions| {
+fn main() -> Result<(), Error> {
+    // One thread, or a worker per CPU on Lambda Managed Instances.
+    tokio_runtime()?.block_on(run_lambda_step_handler(|config, settings, functions| {
         // Made at first use: `flatten-json` calls neither service.
         let emr = Arc::new(SdkEmr::on_first_use(config));
         // EMR's status events arrive on the default bus, so its rules are looked up there.
@@ -28,6 +29,5 @@ async fn main() -> Result<(), Error> {
             bus,
             settings.emr_event_rules.clone(),
         ))
-    })
-    .await
+    }))
 }

@@ -179,6 +179,7 @@ pub async fn up(options: StackOptions) -> Result<(), String> {
     }
     interrupted.recv().await;
     forget_endpoints();
+    stack.shutdown_functions().await;
     println!("emulator stopped");
     Ok(())
 }

@@ -8,7 +8,7 @@ use axum::body::Bytes;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch, Semaphore};
 use tokio::task::JoinHandle;
 
 use super::runtime_api::{Invocation, RuntimeApi};
@@ -30,6 +30,9 @@ pub struct FunctionSpec {
     pub timeout: Duration,
     /// `MemorySize`, given to the function as `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`.
     pub memory_mb: u32,
+    /// Invocations its process serves at once: 1 as on Lambda (default); more, given
+    /// as `AWS_LAMBDA_MAX_CONCURRENCY`, as on Lambda Managed Instances.
+    pub max_concurrency: u32,
     /// Echo the function's log lines on stderr, prefixed with its name.
     pub echo_logs: bool,
 }
@@ -39,10 +42,14 @@ const MAX_LOG_LINES: usize = 20_000;
 
 /// A function process and its Runtime API. One invocation at a time, as in one Lambda
 /// sandbox; a process that crashed or timed out is started again on the next call.
+/// With `max_concurrency` above 1, as on Lambda Managed Instances: up to that many at
+/// once in one process, further calls waiting for a free slot, and a timeout failing
+/// its invocation only (the process and its other invocations go on).
 pub struct LocalFunction {
     spec: FunctionSpec,
     api: Arc<RuntimeApi>,
     process: tokio::sync::Mutex<Option<Process>>,
+    slots: Semaphore,
     logs: Arc<Mutex<VecDeque<String>>>,
     busy: Mutex<Duration>,
 }
@@ -51,8 +58,13 @@ struct Process {
     pid: Option<u32>,
     spawned: std::time::Instant,
     watcher: JoinHandle<()>,
-    exited: Arc<Mutex<Option<String>>>,
+    /// The exit status, once the process has ended.
+    exited: watch::Receiver<Option<String>>,
 }
+
+/// How long a runtime has between SIGTERM and SIGKILL when its extensions are
+/// internal, as Lambda gives it.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 
 impl Drop for Process {
     fn drop(&mut self) {
@@ -65,10 +77,12 @@ impl LocalFunction {
     /// Starts the function's Runtime API and its process.
     pub async fn start(spec: FunctionSpec) -> std::io::Result<Self> {
         let api = Arc::new(RuntimeApi::start(&spec.name).await?);
+        let slots = Semaphore::new(spec.max_concurrency.max(1) as usize);
         let function = Self {
             spec,
             api,
             process: tokio::sync::Mutex::new(None),
+            slots,
             logs: Arc::new(Mutex::new(VecDeque::new())),
             busy: Mutex::new(Duration::ZERO),
         };
@@ -121,12 +135,19 @@ impl LocalFunction {
     }
 
     async fn invoke_once(&self, payload: &Value) -> Result<Value, InvokeError> {
-        let mut process = self.process.lock().await;
-        let running = process
-            .as_ref()
-            .is_some_and(|p| p.exited.lock().unwrap().is_none());
-        if !running {
-            *process = Some(self.spawn()?);
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .map_err(|_| InvokeError::Crashed("the function was shut down".to_owned()))?;
+        {
+            let mut process = self.process.lock().await;
+            let running = process
+                .as_ref()
+                .is_some_and(|p| p.exited.borrow().is_none());
+            if !running {
+                *process = Some(self.spawn()?);
+            }
         }
         let (reply, answer) = oneshot::channel();
         self.api.enqueue(Invocation {
@@ -138,12 +159,43 @@ impl LocalFunction {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(InvokeError::Crashed("no answer".to_owned())),
             Err(_) => {
-                *process = None;
                 let error = InvokeError::Timeout(self.spec.timeout);
-                self.api.fail_all(&error);
+                // Lambda Managed Instances fail the invocation and leave the process
+                // and its other invocations running; Lambda (default) ends the sandbox.
+                if self.spec.max_concurrency <= 1 {
+                    *self.process.lock().await = None;
+                    self.api.fail_all(&error);
+                }
                 Err(error)
             }
         }
+    }
+
+    /// Ends the function's process as Lambda ends an execution environment: SIGTERM
+    /// first when it registered an extension (the runtime then has 500 ms), SIGKILL
+    /// otherwise and after. Invocations still unanswered end as crashed; calls after
+    /// this fail. Returns how the process ended, if one ran.
+    pub async fn shutdown(&self) -> Option<String> {
+        self.slots.close();
+        let mut process = self.process.lock().await.take()?;
+        if self.api.extensions_registered() {
+            if let Some(pid) = process.pid {
+                // SAFETY: kill has no memory effects; the pid is our child's, which
+                // the watcher has not reaped while `exited` is None.
+                if process.exited.borrow().is_none() {
+                    unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+                }
+            }
+            let ended = process.exited.wait_for(Option::is_some);
+            let _ = tokio::time::timeout(SHUTDOWN_GRACE, ended).await;
+        }
+        let status = process.exited.borrow().clone();
+        // Dropping the process kills it if it is still running.
+        drop(process);
+        self.api.fail_all(&InvokeError::Crashed(
+            "the function was shut down".to_owned(),
+        ));
+        status.or_else(|| Some("killed after the shutdown grace".to_owned()))
     }
 
     fn spawn(&self) -> Result<Process, InvokeError> {
@@ -166,6 +218,12 @@ impl LocalFunction {
             )
             .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
             .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+            .envs((spec.max_concurrency > 1).then(|| {
+                (
+                    "AWS_LAMBDA_MAX_CONCURRENCY",
+                    spec.max_concurrency.to_string(),
+                )
+            }))
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -186,8 +244,8 @@ impl LocalFunction {
         }
         let pid = child.id();
         self.api.serve_process(pid.unwrap_or_default());
-        let exited = Arc::new(Mutex::new(None));
-        let watcher = tokio::spawn(watch_exit(child, self.api.clone(), exited.clone()));
+        let (exit, exited) = watch::channel(None);
+        let watcher = tokio::spawn(watch_exit(child, self.api.clone(), exit));
         Ok(Process {
             pid,
             spawned,
@@ -198,12 +256,12 @@ impl LocalFunction {
 }
 
 /// Waits for the process to end, then fails what it left unanswered.
-async fn watch_exit(mut child: Child, api: Arc<RuntimeApi>, exited: Arc<Mutex<Option<String>>>) {
+async fn watch_exit(mut child: Child, api: Arc<RuntimeApi>, exited: watch::Sender<Option<String>>) {
     let status = match child.wait().await {
         Ok(status) => status.to_string(),
         Err(e) => e.to_string(),
     };
-    *exited.lock().unwrap() = Some(status.clone());
+    exited.send_replace(Some(status.clone()));
     api.fail_all(&InvokeError::Crashed(status));
 }
 

@@ -1,5 +1,9 @@
 //! The Lambda Runtime API (2018-06-01) that a function process polls: `next`,
-//! `response`, `error` and `init/error`, served on 127.0.0.1.
+//! `response`, `error` and `init/error`, served on 127.0.0.1; as many `next` polls at
+//! once as the process has workers (Lambda Managed Instances). Beside it, the part of
+//! the Extensions API (2020-01-01) an internal extension subscribed to no event uses:
+//! `register` and its `event/next`, which waits until the process ends. Registering
+//! one is how a runtime asks for SIGTERM before a shutdown.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -36,6 +40,8 @@ struct ApiState {
     process: Arc<AtomicU32>,
     /// When the current process first asked for an invocation: its init ended.
     first_poll: Mutex<Option<Instant>>,
+    /// Extensions the current process registered, by name.
+    extensions: Mutex<Vec<String>>,
 }
 
 /// The API for one function; it stops when dropped.
@@ -55,6 +61,7 @@ impl RuntimeApi {
             in_flight: Mutex::new(HashMap::new()),
             process: Arc::default(),
             first_poll: Mutex::new(None),
+            extensions: Mutex::new(Vec::new()),
         });
         let app = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
@@ -64,6 +71,11 @@ impl RuntimeApi {
             )
             .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
             .route("/2018-06-01/runtime/init/error", post(init_error))
+            .route("/2020-01-01/extension/register", post(register_extension))
+            .route(
+                "/2020-01-01/extension/event/next",
+                get(next_extension_event),
+            )
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -88,6 +100,13 @@ impl RuntimeApi {
     /// A new process is starting: its init lasts until it first polls `next`.
     pub fn process_started(&self) {
         *self.state.first_poll.lock().unwrap() = None;
+        self.state.extensions.lock().unwrap().clear();
+    }
+
+    /// Whether the current process registered an extension: Lambda then sends it
+    /// SIGTERM before a shutdown.
+    pub fn extensions_registered(&self) -> bool {
+        !self.state.extensions.lock().unwrap().is_empty()
     }
 
     /// When the current process first polled `next`, if it has.
@@ -166,6 +185,81 @@ async fn next(State(state): State<Arc<ApiState>>) -> Response {
         invocation.payload,
     )
         .into_response()
+}
+
+/// Registers an internal extension. Only one subscribed to no event is served: the
+/// emulator sends no INVOKE or SHUTDOWN events, and says so rather than never sending
+/// them.
+async fn register_extension(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let refuse = |message: String| {
+        (
+            StatusCode::BAD_REQUEST,
+            [("content-type", "application/json")],
+            serde_json::json!({"errorType": "Extension.Unsupported", "errorMessage": message})
+                .to_string(),
+        )
+            .into_response()
+    };
+    let Some(name) = headers
+        .get("lambda-extension-name")
+        .and_then(|v| v.to_str().ok())
+        .filter(|name| !name.is_empty())
+    else {
+        return refuse("Lambda-Extension-Name is missing".to_owned());
+    };
+    let events: Vec<String> = match serde_json::from_slice::<Value>(&body) {
+        Ok(request) => request["events"]
+            .as_array()
+            .map(|events| {
+                events
+                    .iter()
+                    .filter_map(|e| e.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        Err(e) => return refuse(format!("the registration is not JSON: {e}")),
+    };
+    if !events.is_empty() {
+        return refuse(format!(
+            "extension {name} subscribes to {}: the emulator serves extensions subscribed to no event (the no-op extension that asks for SIGTERM) only",
+            events.join(", ")
+        ));
+    }
+    let mut registered = state.extensions.lock().unwrap();
+    if registered.iter().any(|known| known == name) {
+        return refuse(format!("extension {name} is already registered"));
+    }
+    registered.push(name.to_owned());
+    let function_name = state
+        .function_arn
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    (
+        StatusCode::OK,
+        [
+            ("content-type", "application/json".to_owned()),
+            ("lambda-extension-identifier", request_id()),
+        ],
+        serde_json::json!({
+            "functionName": function_name,
+            "functionVersion": "$LATEST",
+            "handler": "bootstrap",
+            "accountId": "000000000000",
+        })
+        .to_string(),
+    )
+        .into_response()
+}
+
+/// An extension subscribed to no event waits here until its process ends.
+async fn next_extension_event() -> Response {
+    std::future::pending().await
 }
 
 fn take_reply(state: &ApiState, id: &str) -> Option<Reply> {

@@ -109,6 +109,7 @@ impl Emulator {
                     settings,
                     definition.timeout,
                     definition.memory_mb,
+                    definition.max_concurrency,
                 )
                 .await?;
             for source in &definition.events {
@@ -131,7 +132,12 @@ impl Emulator {
                             batch_size: *batch_size,
                             report_batch_item_failures: *report_batch_item_failures,
                         };
-                        self.background.push(tokio::spawn(source.run()));
+                        // Lambda's pollers keep a function's concurrency busy: as many
+                        // batches in flight as one process takes at once.
+                        let source = Arc::new(source);
+                        for _ in 0..definition.max_concurrency {
+                            self.background.push(tokio::spawn(source.clone().run()));
+                        }
                     }
                     EventSource::Rule { name, pattern } => {
                         // The rule exists on the bus too, as emr-preflight checks it.
@@ -198,7 +204,7 @@ impl Emulator {
                 batch_size: 10,
                 report_batch_item_failures: true,
             };
-            self.background.push(tokio::spawn(source.run()));
+            self.background.push(tokio::spawn(Arc::new(source).run()));
             self.queue_urls.insert(name.clone(), url);
         }
         for (name, logical_id) in &options.queue_routes {

@@ -265,7 +265,7 @@ impl Emulator {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        self.start_function(name, binary, settings, Duration::from_secs(60), 128)
+        self.start_function(name, binary, settings, Duration::from_secs(60), 128, 1)
             .await
     }
 
@@ -290,6 +290,7 @@ impl Emulator {
             env,
             timeout: Duration::from_secs(60),
             memory_mb: 128,
+            max_concurrency: 1,
             echo_logs: self.echo_logs,
         }
     }
@@ -301,11 +302,13 @@ impl Emulator {
         settings: Vec<(String, String)>,
         timeout: Duration,
         memory_mb: u32,
+        max_concurrency: u32,
     ) -> Result<Arc<LocalFunction>, String> {
         let mut spec =
             self.function_spec(name, paths::handler_binary(binary)?, Vec::new(), settings);
         spec.timeout = timeout;
         spec.memory_mb = memory_mb;
+        spec.max_concurrency = max_concurrency;
         self.launch(name, spec, &format!("function {name}")).await
     }
 
@@ -331,6 +334,13 @@ impl Emulator {
     /// The template's function named `name`.
     pub fn function(&self, name: &str) -> Option<Arc<LocalFunction>> {
         self.functions.lock().unwrap().get(name).cloned()
+    }
+
+    /// Shuts every function down as Lambda ends its execution environments (SIGTERM
+    /// first to those that asked for it, see [`LocalFunction::shutdown`]), all at once.
+    pub async fn shutdown_functions(&self) {
+        let functions: Vec<_> = self.functions.lock().unwrap().values().cloned().collect();
+        futures::future::join_all(functions.iter().map(|f| f.shutdown())).await;
     }
 
     /// Delivers every EMR status event to function `name`, as the EventBridge rules of

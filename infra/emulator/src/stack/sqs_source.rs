@@ -21,7 +21,7 @@ pub struct SqsSource {
 }
 
 impl SqsSource {
-    pub async fn run(self) {
+    pub async fn run(self: Arc<Self>) {
         loop {
             if let Err(e) = self.poll_once().await {
                 warn!(queue = %self.queue_url, error = %e, "polling the queue failed");

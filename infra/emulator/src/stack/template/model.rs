@@ -15,6 +15,9 @@ pub struct FunctionDef {
     pub binary: String,
     pub timeout: Duration,
     pub memory_mb: u32,
+    /// Invocations one process serves at once: `CapacityProviderConfig`'s
+    /// `PerExecutionEnvironmentMaxConcurrency` on Lambda Managed Instances, else 1.
+    pub max_concurrency: u32,
     pub environment: BTreeMap<String, String>,
     pub events: Vec<EventSource>,
 }
@@ -51,6 +54,30 @@ pub struct Template {
     pub queues: Vec<QueueDef>,
     /// `AWS::SQS::QueuePolicy` resources: the queue (logical id) and the policy document.
     pub queue_policies: Vec<(String, Value)>,
+}
+
+/// The Lambda Managed Instances default of `PerExecutionEnvironmentMaxConcurrency`
+/// for an OS-only runtime is not documented; the runtimes that document one start at
+/// 16 per vCPU, and an execution environment here has one.
+const MANAGED_INSTANCES_DEFAULT_CONCURRENCY: u32 = 16;
+
+/// Concurrency per process of a function with this `CapacityProviderConfig`.
+fn max_concurrency(config: Option<Value>) -> Result<u32, String> {
+    let Some(config) = config.filter(|c| !c.is_null()) else {
+        return Ok(1);
+    };
+    if config.get("Arn").is_none() {
+        return Err("CapacityProviderConfig names no Arn".to_owned());
+    }
+    match config.get("PerExecutionEnvironmentMaxConcurrency") {
+        None => Ok(MANAGED_INSTANCES_DEFAULT_CONCURRENCY),
+        Some(value) => match as_u64(value) {
+            Some(n @ 1..=1600) => Ok(n as u32),
+            _ => Err(format!(
+                "PerExecutionEnvironmentMaxConcurrency {value} is not 1 to 1600"
+            )),
+        },
+    }
 }
 
 fn get<'a>(map: &'a Yaml, key: &str) -> Option<&'a Yaml> {
@@ -192,6 +219,8 @@ impl Template {
                             .as_ref()
                             .and_then(as_u64)
                             .unwrap_or(128) as u32,
+                        max_concurrency: max_concurrency(setting("CapacityProviderConfig"))
+                            .map_err(|problem| format!("function {id}: {problem}"))?,
                         environment,
                         events,
                         logical_id: id,
@@ -371,6 +400,47 @@ mod tests {
             preflight.environment["EMR_EVENT_RULES"],
             "local-emr-step-status,local-emr-cluster-state"
         );
+    }
+
+    #[test]
+    fn functions_run_one_invocation_at_a_time_unless_on_managed_instances() {
+        assert!(template().functions.iter().all(|f| f.max_concurrency == 1));
+        let path = crate::paths::workspace_root().join("infra/template.yaml");
+        let on_managed_instances = BTreeMap::from([
+            (
+                "CapacityProviderArn".to_owned(),
+                "arn:aws:lambda:us-east-1:123456789012:capacity-provider:steps".to_owned(),
+            ),
+            (
+                "PerExecutionEnvironmentMaxConcurrency".to_owned(),
+                "8".to_owned(),
+            ),
+        ]);
+        let t = Template::load(&path, &on_managed_instances).unwrap();
+        for function in &t.functions {
+            assert_eq!(function.max_concurrency, 8, "{}", function.logical_id);
+            assert_eq!(function.memory_mb, 2048, "{}", function.logical_id);
+        }
+    }
+
+    #[test]
+    fn a_capacity_provider_config_is_read_or_refused_by_name() {
+        assert_eq!(max_concurrency(None), Ok(1));
+        let arn = "arn:aws:lambda:us-east-1:123456789012:capacity-provider:steps";
+        assert_eq!(
+            max_concurrency(Some(serde_json::json!({"Arn": arn}))),
+            Ok(MANAGED_INSTANCES_DEFAULT_CONCURRENCY)
+        );
+        let zero = max_concurrency(Some(
+            serde_json::json!({"Arn": arn, "PerExecutionEnvironmentMaxConcurrency": 0}),
+        ))
+        .unwrap_err();
+        assert!(
+            zero.contains("PerExecutionEnvironmentMaxConcurrency"),
+            "{zero}"
+        );
+        let no_arn = max_concurrency(Some(serde_json::json!({}))).unwrap_err();
+        assert!(no_arn.contains("Arn"), "{no_arn}");
     }
 
     #[test]
