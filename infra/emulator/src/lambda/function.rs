@@ -52,6 +52,8 @@ pub struct LocalFunction {
     slots: Semaphore,
     logs: Arc<Mutex<VecDeque<String>>>,
     busy: Mutex<Duration>,
+    /// Invocations enqueued and not yet answered, and the most there were at once.
+    in_flight: Mutex<(usize, usize)>,
 }
 
 struct Process {
@@ -85,6 +87,7 @@ impl LocalFunction {
             slots,
             logs: Arc::new(Mutex::new(VecDeque::new())),
             busy: Mutex::new(Duration::ZERO),
+            in_flight: Mutex::new((0, 0)),
         };
         {
             let mut process = function.process.lock().await;
@@ -126,6 +129,16 @@ impl LocalFunction {
         *self.busy.lock().unwrap()
     }
 
+    /// Invocations handed to the process and not yet answered.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.lock().unwrap().0
+    }
+
+    /// The most invocations the function has had in flight at once.
+    pub fn peak_in_flight(&self) -> usize {
+        self.in_flight.lock().unwrap().1
+    }
+
     /// Invokes the function with `payload` and waits for its answer.
     pub async fn invoke(&self, payload: &Value) -> Result<Value, InvokeError> {
         let started = std::time::Instant::now();
@@ -155,6 +168,7 @@ impl LocalFunction {
             timeout: self.spec.timeout,
             reply,
         });
+        let _counted = InFlightCount::enter(&self.in_flight);
         match tokio::time::timeout(self.spec.timeout, answer).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(InvokeError::Crashed("no answer".to_owned())),
@@ -195,7 +209,7 @@ impl LocalFunction {
         self.api.fail_all(&InvokeError::Crashed(
             "the function was shut down".to_owned(),
         ));
-        status.or_else(|| Some("killed after the shutdown grace".to_owned()))
+        status.or_else(|| Some("killed".to_owned()))
     }
 
     fn spawn(&self) -> Result<Process, InvokeError> {
@@ -252,6 +266,24 @@ impl LocalFunction {
             watcher,
             exited,
         })
+    }
+}
+
+/// One invocation counted in flight until dropped.
+struct InFlightCount<'a>(&'a Mutex<(usize, usize)>);
+
+impl<'a> InFlightCount<'a> {
+    fn enter(count: &'a Mutex<(usize, usize)>) -> Self {
+        let mut count_and_peak = count.lock().unwrap();
+        count_and_peak.0 += 1;
+        count_and_peak.1 = count_and_peak.1.max(count_and_peak.0);
+        Self(count)
+    }
+}
+
+impl Drop for InFlightCount<'_> {
+    fn drop(&mut self) {
+        self.0.lock().unwrap().0 -= 1;
     }
 }
 

@@ -197,6 +197,13 @@ impl Template {
                             environment.extend(vars.iter().map(|(k, v)| (k.clone(), text(v))));
                         }
                     }
+                    // Lambda gives a function its LoggingConfig's level, as the
+                    // runtime's subscriber reads it.
+                    if let Some(level) = setting("LoggingConfig")
+                        .and_then(|c| c.get("ApplicationLogLevel").map(text))
+                    {
+                        environment.insert("AWS_LAMBDA_LOG_LEVEL".to_owned(), level);
+                    }
                     let events = match properties.get("Events") {
                         Some(Value::Object(events)) => events
                             .iter()
@@ -370,6 +377,7 @@ mod tests {
         assert_eq!(callback.memory_mb, 256);
         assert_eq!(callback.environment["EVENT_BUS_NAME"], "default");
         assert_eq!(callback.environment["EMR_ALLOW_CREATE_CLUSTERS"], "false");
+        assert_eq!(callback.environment["AWS_LAMBDA_LOG_LEVEL"], "INFO");
         assert_eq!(
             callback.events,
             [EventSource::Sqs {
