@@ -18,6 +18,10 @@ pub enum Consumer {
     MetricsByHand,
     /// The floor plus the same metrics by metrics_cloudwatch_embedded.
     MetricsByCrate,
+    /// The release emr-events binary, sent an EMR status event.
+    EmrEvents,
+    /// The release lambda-step binary, sent a flatten-json step's inputs.
+    LambdaStep,
 }
 
 impl Consumer {
@@ -28,6 +32,8 @@ impl Consumer {
             Self::Floor => "hello-world lambda_runtime",
             Self::MetricsByHand => "metrics by hand (the library's EMF module)",
             Self::MetricsByCrate => "metrics by metrics_cloudwatch_embedded",
+            Self::EmrEvents => "Rust emr-events",
+            Self::LambdaStep => "Rust lambda-step",
         }
     }
 
@@ -39,13 +45,20 @@ impl Consumer {
             Self::Floor => "lambda-floor",
             Self::MetricsByHand => "metrics-by-hand",
             Self::MetricsByCrate => "metrics-by-crate",
+            Self::EmrEvents => "emr-events",
+            Self::LambdaStep => "lambda-step",
         }
     }
 
     pub fn spec(self, stack: &Emulator, bin_dir: &Path) -> FunctionSpec {
         match self {
             // Release artifacts, built by cargo lambda as the handlers are (scripts/bench).
-            Self::Rust | Self::Floor | Self::MetricsByHand | Self::MetricsByCrate => stack
+            Self::Rust
+            | Self::Floor
+            | Self::MetricsByHand
+            | Self::MetricsByCrate
+            | Self::EmrEvents
+            | Self::LambdaStep => stack
                 .function_spec(
                     self.binary(),
                     bin_dir.join(self.binary()),
@@ -66,6 +79,32 @@ impl Consumer {
                 spec.memory_mb = 128;
                 spec
             }
+        }
+    }
+
+    /// The first event of a cold start: a batch of one callback message, or the
+    /// handler's own kind of event (an events/ file).
+    pub fn first_event(self, stack: &Emulator, tokens: &mut Tokens) -> Value {
+        let sample = |name: &str| -> Value {
+            let path = workspace_root().join("events").join(name);
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("events/ file"))
+                .expect("events/ file is JSON")
+        };
+        match self {
+            Self::EmrEvents => sample("emr-step-completed-no-token.json"),
+            Self::LambdaStep => sample("lambda-step-flatten-json.json"),
+            _ => tokens.batch(stack, 1),
+        }
+    }
+
+    /// Whether `answer` is the right answer to [`Self::first_event`].
+    pub fn answered_well(self, answer: &Value) -> bool {
+        match self {
+            Self::EmrEvents => answer.is_object(),
+            Self::LambdaStep => answer.get("eval_model").is_some(),
+            _ => answer["batchItemFailures"]
+                .as_array()
+                .is_some_and(Vec::is_empty),
         }
     }
 

@@ -9,6 +9,7 @@ mod model;
 mod pipeline;
 mod probes;
 mod stats;
+mod throughput;
 mod view;
 
 use std::time::Duration;
@@ -66,7 +67,7 @@ async fn main() {
         callback::batch_under_latency(&stack, &bin_dir, &mut tokens).await;
     }
     if wanted(Figure::Throughput) {
-        callback::throughput_report(&stack, &bin_dir, &mut tokens).await;
+        throughput::report(&stack, &bin_dir, &mut tokens).await;
     }
     if wanted(Figure::Memory) {
         let callback_rss = memory::callback_queue(&stack, &bin_dir, &mut tokens).await;

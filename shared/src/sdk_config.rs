@@ -6,7 +6,8 @@
 //! bundle of ~140 plus a scan of the certificate folder). `TLS_TRUST_STORE=system`
 //! restores the system store, for a TLS-inspecting proxy or custom HTTPS endpoints.
 
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::environment::credentials::EnvironmentVariableCredentialsProvider;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
 
 use crate::settings::{text_or, SettingError};
@@ -17,6 +18,16 @@ const AMAZON_TRUST_SERVICES: &str = include_str!("certs/amazon-trust-services.pe
 /// The SDK configuration from the environment, with the trust store `TLS_TRUST_STORE` names.
 pub async fn load() -> Result<SdkConfig, SettingError> {
     let loader = aws_config::defaults(BehaviorVersion::latest());
+    // Lambda gives a function its region and its role's credentials in the environment.
+    // The default chains would first look for them in profile files, web identity,
+    // containers and IMDS, and build an STS client (its partition table and regexes)
+    // on the way: work Lambda's environment makes moot, about a tenth of the init.
+    let loader = match lambda_environment() {
+        Some(region) => loader
+            .region(Region::new(region))
+            .credentials_provider(EnvironmentVariableCredentialsProvider::new()),
+        None => loader,
+    };
     let loader = match text_or("TLS_TRUST_STORE", "amazon").as_str() {
         "amazon" => {
             let trust = TrustStore::empty().with_pem_certificate(AMAZON_TRUST_SERVICES);
@@ -42,6 +53,15 @@ pub async fn load() -> Result<SdkConfig, SettingError> {
         }
     };
     Ok(loader.load().await)
+}
+
+/// The region, when this process runs in a Lambda environment that holds its
+/// credentials (`AWS_LAMBDA_FUNCTION_NAME`, `AWS_REGION`, `AWS_ACCESS_KEY_ID`).
+fn lambda_environment() -> Option<String> {
+    let set = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    set("AWS_LAMBDA_FUNCTION_NAME")?;
+    set("AWS_ACCESS_KEY_ID")?;
+    set("AWS_REGION")
 }
 
 #[cfg(test)]
