@@ -259,3 +259,57 @@ async fn on_lambda_default_compute_a_function_registers_no_extension_and_is_kill
     assert_eq!(ended.as_deref(), Some("killed"));
     assert!(!function.logs().iter().any(|l| l.contains("shutting down")));
 }
+
+/// A function in Python that registers two extensions before its first poll: one
+/// subscribed to no event, as the handlers' is, and one asking for INVOKE events,
+/// which the emulator does not send. It answers its invocation with what it was told,
+/// then waits for the next.
+const EXTENSION_PROBE: &str = r#"
+import json, os, urllib.request, urllib.error
+api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"]
+def register(name, events):
+    request = urllib.request.Request(api + "/2020-01-01/extension/register",
+        data=json.dumps({"events": events}).encode(), method="POST",
+        headers={"Lambda-Extension-Name": name})
+    try:
+        with urllib.request.urlopen(request) as answer:
+            return {"status": answer.status, "id": answer.headers["Lambda-Extension-Identifier"],
+                    "body": json.load(answer)}
+    except urllib.error.HTTPError as refused:
+        return {"status": refused.code, "body": json.load(refused)}
+told = {"none": register("no-op", []), "invoke": register("invokes", ["INVOKE"])}
+with urllib.request.urlopen(api + "/2018-06-01/runtime/invocation/next") as invocation:
+    request_id = invocation.headers["Lambda-Runtime-Aws-Request-Id"]
+urllib.request.urlopen(urllib.request.Request(
+    api + "/2018-06-01/runtime/invocation/" + request_id + "/response",
+    data=json.dumps(told).encode(), method="POST"))
+urllib.request.urlopen(api + "/2018-06-01/runtime/invocation/next")
+"#;
+
+#[tokio::test]
+async fn the_extensions_api_registers_a_no_op_extension_and_refuses_events_it_never_sends() {
+    let stack = Emulator::start().await.expect("emulator");
+    let spec = stack.function_spec(
+        "extension-probe",
+        "python3".into(),
+        vec!["-c".into(), EXTENSION_PROBE.into()],
+        Vec::new(),
+    );
+    let function = pipelines_emulator::LocalFunction::start(spec)
+        .await
+        .expect("start the probe");
+    let told = function.invoke(&json!({})).await.expect("answered");
+
+    assert_eq!(told["none"]["status"], 200, "{told}");
+    assert_eq!(told["none"]["body"]["functionName"], "extension-probe");
+    assert_eq!(told["none"]["id"].as_str().map(str::len), Some(36));
+    assert_eq!(told["invoke"]["status"], 400, "{told}");
+    assert_eq!(told["invoke"]["body"]["errorType"], "Extension.Unsupported");
+    let message = told["invoke"]["body"]["errorMessage"].as_str().unwrap();
+    assert!(message.contains("INVOKE"), "{message}");
+    // The one registered extension asks for SIGTERM; Python's default action ends it.
+    assert_eq!(
+        function.shutdown().await.as_deref(),
+        Some("signal: 15 (SIGTERM)")
+    );
+}
