@@ -37,7 +37,11 @@ pub async fn cold_start(
         let function = consumer.start(stack, bin_dir).await;
         let answer = function.invoke(&event).await.expect("first event answered");
         samples.push(started.elapsed());
-        assert!(consumer.answered_well(&answer), "{}: {answer}", consumer.label());
+        assert!(
+            consumer.answered_well(&answer),
+            "{}: {answer}",
+            consumer.label()
+        );
         inits.push(
             function
                 .init_duration()

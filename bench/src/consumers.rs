@@ -58,13 +58,12 @@ impl Consumer {
             | Self::MetricsByHand
             | Self::MetricsByCrate
             | Self::EmrEvents
-            | Self::LambdaStep => stack
-                .function_spec(
-                    self.binary(),
-                    bin_dir.join(self.binary()),
-                    Vec::new(),
-                    Vec::new(),
-                ),
+            | Self::LambdaStep => stack.function_spec(
+                self.binary(),
+                bin_dir.join(self.binary()),
+                Vec::new(),
+                Vec::new(),
+            ),
             Self::Python => {
                 let root = workspace_root();
                 let mut spec = stack.function_spec(

@@ -37,7 +37,9 @@ pub async fn run(
 ) -> Run {
     let mut spec = consumer.spec(stack, bin_dir);
     spec.max_concurrency = concurrency as u32;
-    let function = LocalFunction::start(spec).await.expect("start the consumer");
+    let function = LocalFunction::start(spec)
+        .await
+        .expect("start the consumer");
     function
         .invoke(&tokens.batch(stack, 10))
         .await

@@ -7,10 +7,16 @@
 //! restores the system store, for a TLS-inspecting proxy or custom HTTPS endpoints.
 
 use aws_config::environment::credentials::EnvironmentVariableCredentialsProvider;
+use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
 
 use crate::settings::{text_or, SettingError};
+
+/// How long one attempt of a call may take, answer included. SageMaker's, EMR's and
+/// EventBridge's calls answer within a second; a paginated EMR listing is one call a page.
+const ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// Amazon Root CA 1 to 4 and Starfield Services Root Certificate Authority - G2.
 const AMAZON_TRUST_SERVICES: &str = include_str!("certs/amazon-trust-services.pem");
@@ -22,6 +28,19 @@ pub async fn load() -> Result<SdkConfig, SettingError> {
     // The default chains would first look for them in profile files, web identity,
     // containers and IMDS, and build an STS client (its partition table and regexes)
     // on the way: work Lambda's environment makes moot, about a tenth of the init.
+    // Stalled-stream protection accounts for a body's throughput on every poll, with
+    // timers; the handlers' requests and answers are a few hundred bytes of JSON, never
+    // a stream. A call that hangs is bounded by an attempt timeout instead (one timer per
+    // attempt), then retried as the SDK retries.
+    let loader = loader
+        .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
+        .timeout_config(
+            TimeoutConfig::builder()
+                // The SDK's default, which setting a timeout config replaces.
+                .connect_timeout(std::time::Duration::from_millis(3100))
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .build(),
+        );
     let loader = match lambda_environment() {
         Some(region) => loader
             .region(Region::new(region))
