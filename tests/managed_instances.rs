@@ -167,26 +167,29 @@ async fn two_batches_in_flight_in_one_process_keep_partial_failures_and_run_a_du
     assert_eq!(counted("dlq"), 2);
 }
 
+/// Invokes callback-queue with the Stopping message of `token` in the background and
+/// returns once its report to SageMaker (which takes `latency`) is under way: its event
+/// is on the bus.
+async fn report_under_way(
+    stack: &Emulator,
+    token: &str,
+    latency: Duration,
+) -> tokio::task::JoinHandle<Result<Value, pipelines_emulator::InvokeError>> {
+    let function = stack.function(FUNCTION).unwrap();
+    let bus = BusCapture::new(stack, EVENT_SOURCE).await;
+    stack.sagemaker.callbacks().register(token);
+    stack.sagemaker.faults().set_latency(latency);
+    let event = batch(vec![record(token, Some(token), true)]);
+    let invocation = tokio::spawn(async move { function.invoke(&event).await });
+    bus.expect(1, DEADLINE).await;
+    invocation
+}
+
 #[tokio::test]
 async fn a_shutdown_lets_an_invocation_in_flight_finish_then_flushes_and_exits() {
     let stack = on_managed_instances().await;
     let function = stack.function(FUNCTION).unwrap();
-    let bus = BusCapture::new(&stack, EVENT_SOURCE).await;
-    stack.sagemaker.callbacks().register("LmiDrain01");
-    stack
-        .sagemaker
-        .faults()
-        .set_latency(Duration::from_millis(200));
-
-    let invocation = tokio::spawn({
-        let function = function.clone();
-        async move {
-            let event = batch(vec![record("drain", Some("LmiDrain01"), true)]);
-            function.invoke(&event).await
-        }
-    });
-    // The Stopping event is out: the report to SageMaker is under way.
-    bus.expect(1, DEADLINE).await;
+    let invocation = report_under_way(&stack, "LmiDrain01", Duration::from_millis(200)).await;
     let ended = function.shutdown().await;
 
     assert_eq!(ended.as_deref(), Some("exit status: 0"));
@@ -212,18 +215,7 @@ async fn a_shutdown_hands_back_what_outlasts_the_grace_and_still_writes_its_line
     // DEBUG: the message's work logs a line before its report, which never ends here.
     let stack = on_managed_instances_logging("DEBUG").await;
     let function = stack.function(FUNCTION).unwrap();
-    let bus = BusCapture::new(&stack, EVENT_SOURCE).await;
-    stack.sagemaker.callbacks().register("LmiSlow001");
-    stack.sagemaker.faults().set_latency(Duration::from_secs(3));
-
-    let invocation = tokio::spawn({
-        let function = function.clone();
-        async move {
-            let event = batch(vec![record("slow", Some("LmiSlow001"), true)]);
-            function.invoke(&event).await
-        }
-    });
-    bus.expect(1, DEADLINE).await;
+    let invocation = report_under_way(&stack, "LmiSlow001", Duration::from_secs(3)).await;
     let ended = function.shutdown().await;
 
     assert_eq!(ended.as_deref(), Some("exit status: 0"));
@@ -312,4 +304,58 @@ async fn the_extensions_api_registers_a_no_op_extension_and_refuses_events_it_ne
         function.shutdown().await.as_deref(),
         Some("signal: 15 (SIGTERM)")
     );
+}
+
+/// A function in Python serving two invocations at once (a thread per slot, as
+/// AWS_LAMBDA_MAX_CONCURRENCY says), each answering after `sleep` seconds with its pid.
+const CONCURRENT_PROBE: &str = r#"
+import json, os, threading, time, urllib.request
+api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/invocation/"
+def worker():
+    while True:
+        with urllib.request.urlopen(api + "next") as invocation:
+            request_id = invocation.headers["Lambda-Runtime-Aws-Request-Id"]
+            event = json.load(invocation)
+        time.sleep(event["sleep"])
+        answer = json.dumps({"pid": os.getpid(), "slept": event["sleep"]}).encode()
+        urllib.request.urlopen(urllib.request.Request(api + request_id + "/response",
+            data=answer, method="POST"))
+workers = [threading.Thread(target=worker) for _ in range(int(os.environ["AWS_LAMBDA_MAX_CONCURRENCY"]))]
+for w in workers: w.start()
+for w in workers: w.join()
+"#;
+
+#[tokio::test]
+async fn a_timeout_fails_its_invocation_only_and_the_process_serves_on() {
+    let stack = Emulator::start().await.expect("emulator");
+    let mut spec = stack.function_spec(
+        "concurrent-probe",
+        "python3".into(),
+        vec!["-c".into(), CONCURRENT_PROBE.into()],
+        Vec::new(),
+    );
+    spec.max_concurrency = 2;
+    spec.timeout = Duration::from_secs(1);
+    let function = pipelines_emulator::LocalFunction::start(spec)
+        .await
+        .expect("start the probe");
+    let pid = function.pid().await.unwrap();
+
+    let (slow, quick) = (json!({"sleep": 3}), json!({"sleep": 0.2}));
+    let (slow, quick) = tokio::join!(function.invoke(&slow), function.invoke(&quick));
+    assert_eq!(
+        slow,
+        Err(pipelines_emulator::InvokeError::Timeout(
+            Duration::from_secs(1)
+        ))
+    );
+    assert_eq!(
+        quick.unwrap()["pid"],
+        pid,
+        "answered beside the timed-out one"
+    );
+    // The process was not ended: it answers the next call, the slow one still under way.
+    let next = function.invoke(&json!({"sleep": 0})).await.unwrap();
+    assert_eq!(next["pid"], pid);
+    assert_eq!(function.pid().await, Some(pid));
 }

@@ -9,9 +9,11 @@ use pipelines_emulator::Emulator;
 use crate::consumers::{peak_rss_mb, Consumer, Tokens};
 use crate::stats::{median, ms, row};
 
-const COLD_STARTS: usize = 20;
+/// Cold starts per consumer: enough that the median is steady, taken in rounds of one
+/// start of each consumer, so a change in the machine's state touches every one alike.
+const COLD_STARTS: usize = 40;
 
-/// A cold start's medians over 20 starts.
+/// A cold start's medians over 40 starts.
 pub struct ColdStart {
     /// Process start to first answered event.
     pub answered: Duration,
@@ -21,43 +23,65 @@ pub struct ColdStart {
     pub rss_mb: f64,
 }
 
-/// Process start to first answered event (its clients built), median of 20 starts.
+/// One consumer's cold start: process start to first answered event (its clients
+/// built), median of 40 starts.
 pub async fn cold_start(
     stack: &Emulator,
     bin_dir: &Path,
     consumer: Consumer,
     tokens: &mut Tokens,
 ) -> ColdStart {
-    let mut samples = Vec::new();
-    let mut inits = Vec::new();
-    let mut rss = Vec::new();
-    for _ in 0..COLD_STARTS {
-        let event = consumer.first_event(stack, tokens);
-        let started = Instant::now();
-        let function = consumer.start(stack, bin_dir).await;
-        let answer = function.invoke(&event).await.expect("first event answered");
-        samples.push(started.elapsed());
-        assert!(
-            consumer.answered_well(&answer),
-            "{}: {answer}",
-            consumer.label()
-        );
-        inits.push(
-            function
-                .init_duration()
-                .await
-                .expect("it polled for the event"),
-        );
-        if let Some(mb) = function.pid().await.and_then(peak_rss_mb) {
-            rss.push(mb);
+    cold_starts(stack, bin_dir, &[consumer], tokens)
+        .await
+        .remove(0)
+}
+
+/// The cold starts of `consumers`, in their order, taken in rounds.
+pub async fn cold_starts(
+    stack: &Emulator,
+    bin_dir: &Path,
+    consumers: &[Consumer],
+    tokens: &mut Tokens,
+) -> Vec<ColdStart> {
+    let mut samples = vec![(Vec::new(), Vec::new(), Vec::new()); consumers.len()];
+    for round in 0..COLD_STARTS {
+        // Each round starts with another consumer: none always follows the same one.
+        for at in 0..consumers.len() {
+            let index = (round + at) % consumers.len();
+            let consumer = &consumers[index];
+            let (answered, inits, rss) = &mut samples[index];
+            let event = consumer.first_event(stack, tokens);
+            let started = Instant::now();
+            let function = consumer.start(stack, bin_dir).await;
+            let answer = function.invoke(&event).await.expect("first event answered");
+            answered.push(started.elapsed());
+            assert!(
+                consumer.answered_well(&answer),
+                "{}: {answer}",
+                consumer.label()
+            );
+            inits.push(
+                function
+                    .init_duration()
+                    .await
+                    .expect("it polled for the event"),
+            );
+            if let Some(mb) = function.pid().await.and_then(peak_rss_mb) {
+                rss.push(mb);
+            }
         }
     }
-    rss.sort_by(f64::total_cmp);
-    ColdStart {
-        answered: median(samples),
-        init: median(inits),
-        rss_mb: rss.get(rss.len() / 2).copied().unwrap_or(f64::NAN),
-    }
+    samples
+        .into_iter()
+        .map(|(answered, inits, mut rss)| {
+            rss.sort_by(f64::total_cmp);
+            ColdStart {
+                answered: median(answered),
+                init: median(inits),
+                rss_mb: rss.get(rss.len() / 2).copied().unwrap_or(f64::NAN),
+            }
+        })
+        .collect()
 }
 
 /// The median time of a batch of `size` against a warm function.
@@ -100,17 +124,17 @@ pub async fn batch_under_latency(stack: &Emulator, bin_dir: &Path, tokens: &mut 
 const OVER_FLOOR_BUDGET: f64 = 1.25;
 
 pub async fn cold_start_report(stack: &Emulator, bin_dir: &Path, tokens: &mut Tokens) {
-    // Taken in turns, so a change in the machine's state touches every figure alike.
-    let mut starts = Vec::new();
-    for consumer in [
+    let consumers = [
         Consumer::Floor,
         Consumer::Rust,
         Consumer::EmrEvents,
         Consumer::LambdaStep,
-        Consumer::Python,
-    ] {
-        starts.push((consumer, cold_start(stack, bin_dir, consumer, tokens).await));
-    }
+    ];
+    let measured = cold_starts(stack, bin_dir, &consumers, tokens).await;
+    let mut starts: Vec<(Consumer, ColdStart)> = consumers.into_iter().zip(measured).collect();
+    // Apart: a Python process's start and end (60 MB) slow whatever starts beside it.
+    let python = cold_start(stack, bin_dir, Consumer::Python, tokens).await;
+    starts.push((Consumer::Python, python));
     for (consumer, start) in &starts {
         println!(
             "  cold start, {}: {} to the first answer ({:.1} MB): init {}, then the first event {}",
@@ -142,7 +166,7 @@ pub async fn cold_start_report(stack: &Emulator, bin_dir: &Path, tokens: &mut To
     let (rust_start, py_start) = (of(Consumer::Rust).answered, of(Consumer::Python).answered);
     let ratio = py_start.as_secs_f64() / rust_start.as_secs_f64();
     row(
-        "callback-queue cold start (median of 20)",
+        "callback-queue cold start (median of 40)",
         format!("{} = 1/{ratio:.0} of Python", ms(rust_start)),
         format!("<= 1/30 ({})", ms(py_start / 30)),
         ratio >= 30.0,

@@ -79,17 +79,15 @@ pub async fn run(
     }
 }
 
-/// User and system CPU time of a process, all its threads (/proc/<pid>/stat, in the
-/// kernel's clock ticks of 10 ms).
+/// CPU time of a process, all its threads, from the scheduler's own accounting
+/// (/proc/<pid>/task/*/schedstat: nanoseconds on a CPU).
 fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc stat");
-    // Fields after the command, which is in parentheses and may hold spaces.
-    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..]
-        .split_whitespace()
-        .collect();
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the command.
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    Duration::from_millis(ticks * 10)
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("/proc task folder");
+    let nanos: u64 = tasks
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    Duration::from_nanos(nanos)
 }
 
 fn median_by(runs: &mut [Run], key: impl Fn(&Run) -> f64) -> f64 {

@@ -21,6 +21,7 @@ use std::future::Future;
 use std::io::{self, Write};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
+use lambda_runtime::tracing::subscriber::filter::LevelFilter;
 use lambda_runtime::tracing::subscriber::fmt::MakeWriter;
 use lambda_runtime::tracing::{Level, Metadata};
 
@@ -41,10 +42,43 @@ struct Lines {
 static STDOUT_LOG: OnceLock<InvocationLog> = OnceLock::new();
 
 /// Installs lambda_runtime's subscriber writing to stdout through an `InvocationLog`.
+///
+/// The level Lambda gives (`AWS_LAMBDA_LOG_LEVEL`, or `RUST_LOG` as one word) becomes a
+/// plain level filter; only `RUST_LOG` directives (`aws_smithy_runtime=debug,info`) take
+/// lambda_runtime's `EnvFilter`, whose parsing is a measurable part of a cold start.
 pub fn init() -> &'static InvocationLog {
     let log = STDOUT_LOG.get_or_init(|| InvocationLog::new(Box::new(io::stdout())));
-    lambda_runtime::tracing::init_default_subscriber_with_writer(log);
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL").or_else(|_| std::env::var("RUST_LOG"));
+    let Some(level) = plain_level(level.as_deref().unwrap_or("INFO")) else {
+        lambda_runtime::tracing::init_default_subscriber_with_writer(log);
+        return log;
+    };
+    // lambda_runtime's format: no target, no time (Lambda stamps each line), JSON under
+    // Lambda's advanced logging controls.
+    let subscriber = lambda_runtime::tracing::subscriber::fmt()
+        .with_target(false)
+        .without_time()
+        .with_max_level(level)
+        .with_writer(log);
+    let installed = if std::env::var("AWS_LAMBDA_LOG_FORMAT")
+        .is_ok_and(|format| format.eq_ignore_ascii_case("json"))
+    {
+        subscriber.json().try_init()
+    } else {
+        subscriber.try_init()
+    };
+    // Another subscriber installed first (a test's) keeps its place.
+    drop(installed);
     log
+}
+
+/// The level a setting names, when it is a level alone (`INFO`, `debug`).
+fn plain_level(setting: &str) -> Option<LevelFilter> {
+    let setting = setting.trim();
+    if setting.contains(['=', ',', '[', '/']) {
+        return None;
+    }
+    setting.parse().ok()
 }
 
 impl InvocationLog {
@@ -190,6 +224,15 @@ mod tests {
 
     fn with_subscriber(log: &'static InvocationLog, body: impl FnOnce()) {
         tracing::subscriber::with_default(fmt().with_writer(log).without_time().finish(), body);
+    }
+
+    #[test]
+    fn a_level_alone_is_a_plain_filter_and_directives_are_left_to_env_filter() {
+        assert_eq!(plain_level("INFO"), Some(LevelFilter::INFO));
+        assert_eq!(plain_level(" debug "), Some(LevelFilter::DEBUG));
+        assert_eq!(plain_level("aws_smithy_runtime=debug,info"), None);
+        assert_eq!(plain_level("warn,sagemaker_custom_steps=trace"), None);
+        assert_eq!(plain_level("loud"), None);
     }
 
     #[test]

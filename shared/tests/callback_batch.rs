@@ -306,7 +306,7 @@ async fn a_copy_under_way_in_another_invocation_is_skipped_and_a_later_copy_runs
         async move { runner.run(event(&[message])).await }
     });
     gate.started.notified().await;
-    let second = runner.run(event(&[message.clone()])).await;
+    let second = runner.run(event(std::slice::from_ref(&message))).await;
     assert!(failed_ids(&second).is_empty(), "the copy is not retried");
     assert_eq!(gate.starts.load(Ordering::SeqCst), 1);
 
