@@ -33,7 +33,7 @@ use crate::emr::SdkEmr;
 use crate::emr_status::{EmrEvent, EmrStatusHandler, Handled};
 use crate::invocation_log::InvocationLog;
 use crate::lambda_step::StepFunctions;
-use crate::lifecycle::{serve, InFlight};
+use crate::lifecycle::serve;
 use crate::metrics::Metrics;
 use crate::processing::CallbackProcessor;
 use crate::report::SageMakerReporter;
@@ -88,7 +88,7 @@ where
             Ok::<SqsBatchResponse, Error>(response)
         })
     });
-    serve(handler, InFlight::new(), move || flush(&metrics, log)).await
+    serve(handler, move || flush(&metrics, log)).await
 }
 
 /// Runs a Lambda-step handler serving the functions `functions` adds (which
@@ -137,7 +137,7 @@ where
             })
         }
     });
-    serve(handler, InFlight::new(), move || flush(&metrics, log)).await
+    serve(handler, move || flush(&metrics, log)).await
 }
 
 /// Runs the emr-events handler: EMR step and cluster status events from EventBridge
@@ -163,7 +163,7 @@ pub async fn run_emr_events_handler() -> Result<(), Error> {
             Ok::<Handled, Error>(handled?)
         })
     });
-    serve(service, InFlight::new(), move || flush(&metrics, log)).await
+    serve(service, move || flush(&metrics, log)).await
 }
 
 /// What a shutdown writes before the process ends: metrics recorded by invocations

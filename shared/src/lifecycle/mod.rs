@@ -59,12 +59,10 @@ pub fn tokio_runtime() -> std::io::Result<tokio::runtime::Runtime> {
 }
 
 /// Serves `handler` under the Lambda Runtime API until the process ends: concurrently
-/// when `AWS_LAMBDA_MAX_CONCURRENCY` is above 1, with every invocation counted in
-/// `in_flight` until its answer is posted, and `flush` run at shutdown (see
-/// [`on_sigterm`]).
+/// when `AWS_LAMBDA_MAX_CONCURRENCY` is above 1, with every invocation counted in flight
+/// until its answer is posted, and `flush` run at shutdown (see [`on_sigterm`]).
 pub async fn serve<F, A, R, B>(
     handler: F,
-    in_flight: InFlight,
     flush: impl FnOnce() + Send + 'static,
 ) -> Result<(), Error>
 where
@@ -75,6 +73,7 @@ where
     R: IntoFunctionResponse<B, Body> + Send + 'static,
     B: Serialize + Send + 'static,
 {
+    let in_flight = InFlight::new();
     on_sigterm(in_flight.clone(), max_concurrency() > 1, flush).await;
     Runtime::new(handler)
         .layer(TracingLayer::new())

@@ -194,8 +194,9 @@ impl LocalFunction {
         let mut process = self.process.lock().await.take()?;
         if self.api.extensions_registered() {
             if let Some(pid) = process.pid {
-                // SAFETY: kill has no memory effects; the pid is our child's, which
-                // the watcher has not reaped while `exited` is None.
+                // SAFETY: kill has no memory effects. The pid is our child's: it is
+                // only free for reuse once the watcher has reaped it, which `exited`
+                // shows (a race of a few instructions remains, as with any kill).
                 if process.exited.borrow().is_none() {
                     unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
                 }
