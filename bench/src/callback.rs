@@ -21,6 +21,9 @@ pub struct ColdStart {
     pub init: Duration,
     /// Peak RSS after the first event, in MB.
     pub rss_mb: f64,
+    /// The first event's SageMaker call, as the handler's own `ReportLatency` metric
+    /// gives it (callback-queue only): what of the first event is a round trip.
+    pub report: Option<Duration>,
 }
 
 /// One consumer's cold start: process start to first answered event (its clients
@@ -43,13 +46,13 @@ pub async fn cold_starts(
     consumers: &[Consumer],
     tokens: &mut Tokens,
 ) -> Vec<ColdStart> {
-    let mut samples = vec![(Vec::new(), Vec::new(), Vec::new()); consumers.len()];
+    let mut samples = vec![(Vec::new(), Vec::new(), Vec::new(), Vec::new()); consumers.len()];
     for round in 0..COLD_STARTS {
         // Each round starts with another consumer: none always follows the same one.
         for at in 0..consumers.len() {
             let index = (round + at) % consumers.len();
             let consumer = &consumers[index];
-            let (answered, inits, rss) = &mut samples[index];
+            let (answered, inits, rss, reports) = &mut samples[index];
             let event = consumer.first_event(stack, tokens);
             let started = Instant::now();
             let function = consumer.start(stack, bin_dir).await;
@@ -69,19 +72,42 @@ pub async fn cold_starts(
             if let Some(mb) = function.pid().await.and_then(peak_rss_mb) {
                 rss.push(mb);
             }
+            if *consumer == Consumer::Rust {
+                reports.extend(first_report_latency(&function).await);
+            }
         }
     }
     samples
         .into_iter()
-        .map(|(answered, inits, mut rss)| {
+        .map(|(answered, inits, mut rss, reports)| {
             rss.sort_by(f64::total_cmp);
             ColdStart {
                 answered: median(answered),
                 init: median(inits),
                 rss_mb: rss.get(rss.len() / 2).copied().unwrap_or(f64::NAN),
+                report: (!reports.is_empty()).then(|| median(reports)),
             }
         })
         .collect()
+}
+
+/// The `ReportLatency` callback-queue's metrics line gives for its first event. The
+/// line is written before the answer is posted; its reader may lag the answer a little.
+async fn first_report_latency(function: &pipelines_emulator::LocalFunction) -> Option<Duration> {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        let found = function.logs().iter().find_map(|line| {
+            let metrics: serde_json::Value = serde_json::from_str(line).ok()?;
+            metrics["ReportLatency"][0].as_f64()
+        });
+        if let Some(ms) = found {
+            return Some(Duration::from_secs_f64(ms / 1000.0));
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
 }
 
 /// The median time of a batch of `size` against a warm function.
@@ -136,8 +162,12 @@ pub async fn cold_start_report(stack: &Emulator, bin_dir: &Path, tokens: &mut To
     let python = cold_start(stack, bin_dir, Consumer::Python, tokens).await;
     starts.push((Consumer::Python, python));
     for (consumer, start) in &starts {
+        let report = start
+            .report
+            .map(|report| format!(" (its SageMaker call {})", ms(report)))
+            .unwrap_or_default();
         println!(
-            "  cold start, {}: {} to the first answer ({:.1} MB): init {}, then the first event {}",
+            "  cold start, {}: {} to the first answer ({:.1} MB): init {}, then the first event {}{report}",
             consumer.label(),
             ms(start.answered),
             start.rss_mb,

@@ -11,6 +11,11 @@ use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 
 use crate::settings::{text_or, SettingError};
 
@@ -61,7 +66,7 @@ pub async fn load() -> Result<SdkConfig, SettingError> {
                 .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
                 .tls_context(context)
                 .build_https();
-            loader.http_client(client)
+            loader.http_client(ConnectorAtFirstCall::new(client))
         }
         "system" => loader,
         other => {
@@ -72,6 +77,36 @@ pub async fn load() -> Result<SdkConfig, SettingError> {
         }
     };
     Ok(loader.load().await)
+}
+
+/// The SDK's HTTPS client, whose connector (a rustls configuration with its trust
+/// store) is built once, at the first call.
+///
+/// The SDK's client also builds one when each service client is made, to validate the
+/// configuration early, and drops it: the first call builds its own (the connectors are
+/// cached by timeout settings, which that early one lacks). That early connector is a
+/// tenth of callback-queue's cold start over the floor for nothing.
+#[derive(Debug)]
+struct ConnectorAtFirstCall(SharedHttpClient);
+
+impl ConnectorAtFirstCall {
+    fn new(client: SharedHttpClient) -> SharedHttpClient {
+        SharedHttpClient::new(Self(client))
+    }
+}
+
+impl HttpClient for ConnectorAtFirstCall {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.0.http_connector(settings, components)
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.0.connector_metadata()
+    }
 }
 
 /// The region, when this process runs in a Lambda environment that holds its
