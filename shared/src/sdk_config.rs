@@ -66,7 +66,7 @@ pub async fn load() -> Result<SdkConfig, SettingError> {
                 .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
                 .tls_context(context)
                 .build_https();
-            loader.http_client(ConnectorAtFirstCall::new(client))
+            loader.http_client(ConnectorAtFirstCall::shared(client))
         }
         "system" => loader,
         other => {
@@ -90,7 +90,7 @@ pub async fn load() -> Result<SdkConfig, SettingError> {
 struct ConnectorAtFirstCall(SharedHttpClient);
 
 impl ConnectorAtFirstCall {
-    fn new(client: SharedHttpClient) -> SharedHttpClient {
+    fn shared(client: SharedHttpClient) -> SharedHttpClient {
         SharedHttpClient::new(Self(client))
     }
 }
