@@ -120,7 +120,74 @@ fn lambda_environment() -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::AMAZON_TRUST_SERVICES;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use aws_smithy_runtime_api::client::http::{HttpConnector, HttpConnectorFuture};
+    use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+    use aws_smithy_runtime_api::client::result::ConnectorError;
+    use aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder;
+    use aws_smithy_types::config_bag::ConfigBag;
+
+    use super::*;
+
+    /// An HTTP client that counts the connectors built to validate a configuration.
+    #[derive(Debug, Default, Clone)]
+    struct CountingClient(Arc<AtomicUsize>);
+
+    impl HttpClient for CountingClient {
+        fn http_connector(
+            &self,
+            _: &HttpConnectorSettings,
+            _: &RuntimeComponents,
+        ) -> SharedHttpConnector {
+            SharedHttpConnector::new(Offline)
+        }
+
+        fn validate_base_client_config(
+            &self,
+            _: &RuntimeComponentsBuilder,
+            _: &ConfigBag,
+        ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    #[derive(Debug)]
+    struct Offline;
+
+    impl HttpConnector for Offline {
+        fn call(&self, _: HttpRequest) -> HttpConnectorFuture {
+            HttpConnectorFuture::ready(Err(ConnectorError::other("offline".into(), None)))
+        }
+    }
+
+    fn connectors_built_making_a_client(client: SharedHttpClient) {
+        let config = aws_sdk_sagemaker::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .http_client(client)
+            .build();
+        aws_sdk_sagemaker::Client::from_conf(config);
+    }
+
+    #[test]
+    fn making_a_service_client_builds_no_connector_it_would_drop() {
+        let plain = CountingClient::default();
+        connectors_built_making_a_client(SharedHttpClient::new(plain.clone()));
+        assert_eq!(
+            plain.0.load(Ordering::SeqCst),
+            1,
+            "the SDK's own validation"
+        );
+
+        let wrapped = CountingClient::default();
+        connectors_built_making_a_client(ConnectorAtFirstCall::shared(SharedHttpClient::new(
+            wrapped.clone(),
+        )));
+        assert_eq!(wrapped.0.load(Ordering::SeqCst), 0);
+    }
 
     #[test]
     fn the_compiled_in_roots_are_the_five_amazon_trust_services_roots() {
