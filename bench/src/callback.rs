@@ -24,6 +24,9 @@ pub struct ColdStart {
     /// The first event's SageMaker call, as the handler's own `ReportLatency` metric
     /// gives it (callback-queue only): what of the first event is a round trip.
     pub report: Option<Duration>,
+    /// The same call in the event after it, the process warm: what of the first call is
+    /// work done once (callback-queue only).
+    pub warm_report: Option<Duration>,
 }
 
 /// One consumer's cold start: process start to first answered event (its clients
@@ -46,13 +49,14 @@ pub async fn cold_starts(
     consumers: &[Consumer],
     tokens: &mut Tokens,
 ) -> Vec<ColdStart> {
-    let mut samples = vec![(Vec::new(), Vec::new(), Vec::new(), Vec::new()); consumers.len()];
+    let mut samples =
+        vec![(Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new()); consumers.len()];
     for round in 0..COLD_STARTS {
         // Each round starts with another consumer: none always follows the same one.
         for at in 0..consumers.len() {
             let index = (round + at) % consumers.len();
             let consumer = &consumers[index];
-            let (answered, inits, rss, reports) = &mut samples[index];
+            let (answered, inits, rss, reports, warm_reports) = &mut samples[index];
             let event = consumer.first_event(stack, tokens);
             let started = Instant::now();
             let function = consumer.start(stack, bin_dir).await;
@@ -73,33 +77,48 @@ pub async fn cold_starts(
                 rss.push(mb);
             }
             if *consumer == Consumer::Rust {
-                reports.extend(first_report_latency(&function).await);
+                reports.extend(report_latency(&function, 0).await);
+                let second = consumer.first_event(stack, tokens);
+                function
+                    .invoke(&second)
+                    .await
+                    .expect("second event answered");
+                warm_reports.extend(report_latency(&function, 1).await);
             }
         }
     }
     samples
         .into_iter()
-        .map(|(answered, inits, mut rss, reports)| {
+        .map(|(answered, inits, mut rss, reports, warm_reports)| {
             rss.sort_by(f64::total_cmp);
             ColdStart {
                 answered: median(answered),
                 init: median(inits),
                 rss_mb: rss.get(rss.len() / 2).copied().unwrap_or(f64::NAN),
                 report: (!reports.is_empty()).then(|| median(reports)),
+                warm_report: (!warm_reports.is_empty()).then(|| median(warm_reports)),
             }
         })
         .collect()
 }
 
-/// The `ReportLatency` callback-queue's metrics line gives for its first event. The
-/// line is written before the answer is posted; its reader may lag the answer a little.
-async fn first_report_latency(function: &pipelines_emulator::LocalFunction) -> Option<Duration> {
+/// The `ReportLatency` callback-queue's metrics line gives for its event number `nth`
+/// (from 0). The line is written before the answer is posted; its reader may lag the
+/// answer a little.
+async fn report_latency(
+    function: &pipelines_emulator::LocalFunction,
+    nth: usize,
+) -> Option<Duration> {
     let deadline = Instant::now() + Duration::from_secs(1);
     loop {
-        let found = function.logs().iter().find_map(|line| {
-            let metrics: serde_json::Value = serde_json::from_str(line).ok()?;
-            metrics["ReportLatency"][0].as_f64()
-        });
+        let found = function
+            .logs()
+            .iter()
+            .filter_map(|line| {
+                let metrics: serde_json::Value = serde_json::from_str(line).ok()?;
+                metrics["ReportLatency"][0].as_f64()
+            })
+            .nth(nth);
         if let Some(ms) = found {
             return Some(Duration::from_secs_f64(ms / 1000.0));
         }
@@ -162,10 +181,16 @@ pub async fn cold_start_report(stack: &Emulator, bin_dir: &Path, tokens: &mut To
     let python = cold_start(stack, bin_dir, Consumer::Python, tokens).await;
     starts.push((Consumer::Python, python));
     for (consumer, start) in &starts {
-        let report = start
-            .report
-            .map(|report| format!(" (its SageMaker call {})", ms(report)))
-            .unwrap_or_default();
+        let report = match (start.report, start.warm_report) {
+            (Some(cold), Some(warm)) => {
+                format!(
+                    " (its SageMaker call {}; warm, the same call {})",
+                    ms(cold),
+                    ms(warm)
+                )
+            }
+            _ => String::new(),
+        };
         println!(
             "  cold start, {}: {} to the first answer ({:.1} MB): init {}, then the first event {}{report}",
             consumer.label(),
