@@ -147,9 +147,11 @@ pub async fn run_emr_events_handler() -> Result<(), Error> {
     let log = crate::invocation_log::init();
     let settings = EmrEventsSettings::from_env()?;
     let config = crate::sdk_config::load().await?;
+    // Both clients are made at first use: a status event of a step no callback started
+    // (the rule matches every step of the account) calls neither service.
     let handler = Arc::new(EmrStatusHandler::new(
-        SdkEmr::new(aws_sdk_emr::Client::new(&config)),
-        SageMakerReporter::new(aws_sdk_sagemaker::Client::new(&config)),
+        SdkEmr::on_first_use(&config),
+        SageMakerReporter::on_first_use(&config),
         settings.window,
     ));
     let metrics = handler.metrics().clone();

@@ -1,4 +1,5 @@
 use async_trait::async_trait;
+use aws_config::SdkConfig;
 use aws_sdk_sagemaker::config::http::HttpResponse;
 use aws_sdk_sagemaker::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sagemaker::types::OutputParameter;
@@ -7,19 +8,31 @@ use aws_sdk_sagemaker::Client;
 use super::{client_request_token, ReportError, StepReporter};
 use crate::callback::CallbackToken;
 use crate::outcome::StepOutcome;
+use crate::sdk_client::ClientOnFirstUse;
 use crate::sdk_error::describe_chain;
 
 /// Reports through aws-sdk-sagemaker. Throttling and 5xx are first retried by the SDK's
 /// standard retry policy; what is left of them becomes [`ReportError::Transient`].
 #[derive(Clone, Debug)]
 pub struct SageMakerReporter {
-    client: Client,
+    client: ClientOnFirstUse<Client>,
 }
 
 impl SageMakerReporter {
     /// Reports with `client`.
     pub fn new(client: Client) -> Self {
-        Self { client }
+        Self {
+            client: ClientOnFirstUse::made(client),
+        }
+    }
+
+    /// Reports with a client made from `config` at the first report: a handler whose
+    /// events may need no report (emr-events, for steps no callback started) does not
+    /// pay for the client at its start.
+    pub fn on_first_use(config: &SdkConfig) -> Self {
+        Self {
+            client: ClientOnFirstUse::new(config, Client::new),
+        }
     }
 }
 
@@ -38,6 +51,7 @@ impl StepReporter for SageMakerReporter {
                     .map(|(name, value)| OutputParameter::builder().name(name).value(value).build())
                     .collect();
                 self.client
+                    .get()
                     .send_pipeline_execution_step_success()
                     .callback_token(token.as_str())
                     .set_output_parameters(Some(parameters))
@@ -49,6 +63,7 @@ impl StepReporter for SageMakerReporter {
             }
             StepOutcome::Failed(reason) => self
                 .client
+                .get()
                 .send_pipeline_execution_step_failure()
                 .callback_token(token.as_str())
                 .failure_reason(reason.as_str())
