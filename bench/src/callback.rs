@@ -42,6 +42,34 @@ pub async fn cold_start(
         .remove(0)
 }
 
+/// What the starts of one consumer measured, start by start.
+#[derive(Clone, Default)]
+struct Samples {
+    answered: Vec<Duration>,
+    inits: Vec<Duration>,
+    rss_mb: Vec<f64>,
+    reports: Vec<Duration>,
+    warm_reports: Vec<Duration>,
+}
+
+impl Samples {
+    fn medians(mut self) -> ColdStart {
+        self.rss_mb.sort_by(f64::total_cmp);
+        let median_of = |samples: Vec<Duration>| (!samples.is_empty()).then(|| median(samples));
+        ColdStart {
+            rss_mb: self
+                .rss_mb
+                .get(self.rss_mb.len() / 2)
+                .copied()
+                .unwrap_or(f64::NAN),
+            answered: median(self.answered),
+            init: median(self.inits),
+            report: median_of(self.reports),
+            warm_report: median_of(self.warm_reports),
+        }
+    }
+}
+
 /// The cold starts of `consumers`, in their order, taken in rounds.
 pub async fn cold_starts(
     stack: &Emulator,
@@ -49,57 +77,46 @@ pub async fn cold_starts(
     consumers: &[Consumer],
     tokens: &mut Tokens,
 ) -> Vec<ColdStart> {
-    let mut samples =
-        vec![(Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new()); consumers.len()];
+    let mut samples = vec![Samples::default(); consumers.len()];
     for round in 0..COLD_STARTS {
         // Each round starts with another consumer: none always follows the same one.
         for at in 0..consumers.len() {
             let index = (round + at) % consumers.len();
             let consumer = &consumers[index];
-            let (answered, inits, rss, reports, warm_reports) = &mut samples[index];
+            let samples = &mut samples[index];
             let event = consumer.first_event(stack, tokens);
             let started = Instant::now();
             let function = consumer.start(stack, bin_dir).await;
             let answer = function.invoke(&event).await.expect("first event answered");
-            answered.push(started.elapsed());
+            samples.answered.push(started.elapsed());
             assert!(
                 consumer.answered_well(&answer),
                 "{}: {answer}",
                 consumer.label()
             );
-            inits.push(
+            samples.inits.push(
                 function
                     .init_duration()
                     .await
                     .expect("it polled for the event"),
             );
             if let Some(mb) = function.pid().await.and_then(peak_rss_mb) {
-                rss.push(mb);
+                samples.rss_mb.push(mb);
             }
             if *consumer == Consumer::Rust {
-                reports.extend(report_latency(&function, 0).await);
+                samples.reports.extend(report_latency(&function, 0).await);
                 let second = consumer.first_event(stack, tokens);
                 function
                     .invoke(&second)
                     .await
                     .expect("second event answered");
-                warm_reports.extend(report_latency(&function, 1).await);
+                samples
+                    .warm_reports
+                    .extend(report_latency(&function, 1).await);
             }
         }
     }
-    samples
-        .into_iter()
-        .map(|(answered, inits, mut rss, reports, warm_reports)| {
-            rss.sort_by(f64::total_cmp);
-            ColdStart {
-                answered: median(answered),
-                init: median(inits),
-                rss_mb: rss.get(rss.len() / 2).copied().unwrap_or(f64::NAN),
-                report: (!reports.is_empty()).then(|| median(reports)),
-                warm_report: (!warm_reports.is_empty()).then(|| median(warm_reports)),
-            }
-        })
-        .collect()
+    samples.into_iter().map(Samples::medians).collect()
 }
 
 /// The `ReportLatency` callback-queue's metrics line gives for its event number `nth`
