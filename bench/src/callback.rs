@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use pipelines_emulator::Emulator;
 
-use crate::consumers::{peak_rss_mb, Consumer, Tokens};
+use crate::consumers::{minor_faults, peak_rss_mb, Consumer, Tokens};
 use crate::stats::{median, ms, row};
 
 /// Cold starts per consumer: enough that the median is steady, taken in rounds of one
@@ -21,6 +21,8 @@ pub struct ColdStart {
     pub init: Duration,
     /// Peak RSS after the first event, in MB.
     pub rss_mb: f64,
+    /// Minor page faults to the first answer.
+    pub faults: Option<u64>,
     /// The first event's SageMaker call, as the handler's own `ReportLatency` metric
     /// gives it (callback-queue only): what of the first event is a round trip.
     pub report: Option<Duration>,
@@ -48,6 +50,7 @@ struct Samples {
     answered: Vec<Duration>,
     inits: Vec<Duration>,
     rss_mb: Vec<f64>,
+    faults: Vec<u64>,
     reports: Vec<Duration>,
     warm_reports: Vec<Duration>,
 }
@@ -55,6 +58,7 @@ struct Samples {
 impl Samples {
     fn medians(mut self) -> ColdStart {
         self.rss_mb.sort_by(f64::total_cmp);
+        self.faults.sort_unstable();
         let median_of = |samples: Vec<Duration>| (!samples.is_empty()).then(|| median(samples));
         ColdStart {
             rss_mb: self
@@ -62,6 +66,7 @@ impl Samples {
                 .get(self.rss_mb.len() / 2)
                 .copied()
                 .unwrap_or(f64::NAN),
+            faults: self.faults.get(self.faults.len() / 2).copied(),
             answered: median(self.answered),
             init: median(self.inits),
             report: median_of(self.reports),
@@ -100,9 +105,11 @@ pub async fn cold_starts(
                     .await
                     .expect("it polled for the event"),
             );
-            if let Some(mb) = function.pid().await.and_then(peak_rss_mb) {
+            let pid = function.pid().await;
+            if let Some(mb) = pid.and_then(peak_rss_mb) {
                 samples.rss_mb.push(mb);
             }
+            samples.faults.extend(pid.and_then(minor_faults));
             if *consumer == Consumer::Rust {
                 samples.reports.extend(report_latency(&function, 0).await);
                 let second = consumer.first_event(stack, tokens);
@@ -208,8 +215,12 @@ pub async fn cold_start_report(stack: &Emulator, bin_dir: &Path, tokens: &mut To
             }
             _ => String::new(),
         };
+        let faults = start
+            .faults
+            .map(|faults| format!(", {faults} page faults"))
+            .unwrap_or_default();
         println!(
-            "  cold start, {}: {} to the first answer ({:.1} MB): init {}, then the first event {}{report}",
+            "  cold start, {}: {} to the first answer ({:.1} MB{faults}): init {}, then the first event {}{report}",
             consumer.label(),
             ms(start.answered),
             start.rss_mb,

@@ -147,6 +147,16 @@ pub fn peak_rss_mb(pid: u32) -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+/// The page faults a process has taken so far that needed no disk read (`minflt` in
+/// `/proc/<pid>/stat`): each is a page of code, data, heap or stack touched for the
+/// first time, the unit in which a cold start's memory work is paid.
+pub fn minor_faults(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name, in parentheses, may hold spaces: fields count from after it.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(7)?.parse().ok()
+}
+
 pub fn release_bin_dir() -> PathBuf {
     std::env::var_os("BENCH_BIN_DIR")
         .map(PathBuf::from)
