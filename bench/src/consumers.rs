@@ -151,8 +151,13 @@ pub fn peak_rss_mb(pid: u32) -> Option<f64> {
 /// `/proc/<pid>/stat`): each is a page of code, data, heap or stack touched for the
 /// first time, the unit in which a cold start's memory work is paid.
 pub fn minor_faults(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name, in parentheses, may hold spaces: fields count from after it.
+    minor_faults_in(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// `minflt` of a `/proc/<pid>/stat` line.
+fn minor_faults_in(stat: &str) -> Option<u64> {
+    // The command name, in parentheses, may hold spaces and parentheses: the fields
+    // count from after its last `)`.
     let after_name = &stat[stat.rfind(')')? + 1..];
     after_name.split_whitespace().nth(7)?.parse().ok()
 }
@@ -161,4 +166,33 @@ pub fn release_bin_dir() -> PathBuf {
     std::env::var_os("BENCH_BIN_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target/x86_64-unknown-linux-gnu/release"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn own_minor_faults() -> u64 {
+        minor_faults_in(&std::fs::read_to_string("/proc/thread-self/stat").unwrap()).unwrap()
+    }
+
+    #[test]
+    fn touching_fresh_pages_counts_a_fault_each() {
+        const PAGES: usize = 256;
+        let before = own_minor_faults();
+        // Fresh anonymous memory: each page's first write faults it in.
+        let mut memory = vec![0u8; PAGES * 4096 + 4096];
+        for page in memory.chunks_mut(4096) {
+            page[0] = 1;
+        }
+        std::hint::black_box(&memory);
+        let after = own_minor_faults();
+        assert!(after - before >= PAGES as u64, "{before} -> {after}");
+    }
+
+    #[test]
+    fn a_command_name_with_spaces_and_parentheses_does_not_shift_the_fields() {
+        let stat = "42 (a b) c) S 1 42 42 0 -1 4194560 1234 0 5 0 7 8";
+        assert_eq!(minor_faults_in(stat), Some(1234));
+    }
 }
