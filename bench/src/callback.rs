@@ -58,7 +58,6 @@ struct Samples {
 impl Samples {
     fn medians(mut self) -> ColdStart {
         self.rss_mb.sort_by(f64::total_cmp);
-        self.faults.sort_unstable();
         let median_of = |samples: Vec<Duration>| (!samples.is_empty()).then(|| median(samples));
         ColdStart {
             rss_mb: self
@@ -66,7 +65,7 @@ impl Samples {
                 .get(self.rss_mb.len() / 2)
                 .copied()
                 .unwrap_or(f64::NAN),
-            faults: self.faults.get(self.faults.len() / 2).copied(),
+            faults: (!self.faults.is_empty()).then(|| median(self.faults)),
             answered: median(self.answered),
             init: median(self.inits),
             report: median_of(self.reports),

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-pub fn median(mut samples: Vec<Duration>) -> Duration {
+pub fn median<T: Ord + Copy>(mut samples: Vec<T>) -> T {
     samples.sort();
     samples[samples.len() / 2]
 }
