@@ -176,14 +176,26 @@ mod tests {
         minor_faults_in(&std::fs::read_to_string("/proc/thread-self/stat").unwrap()).unwrap()
     }
 
+    /// The kernel's page size, as the process's own mappings give it.
+    fn page_size() -> usize {
+        let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+        let kb: usize = smaps
+            .lines()
+            .find_map(|line| line.strip_prefix("KernelPageSize:"))
+            .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+            .unwrap();
+        kb * 1024
+    }
+
     #[test]
     fn touching_fresh_pages_counts_a_fault_each() {
         const PAGES: usize = 256;
+        let page = page_size();
         let before = own_minor_faults();
         // Fresh anonymous memory: each page's first write faults it in.
-        let mut memory = vec![0u8; PAGES * 4096 + 4096];
-        for page in memory.chunks_mut(4096) {
-            page[0] = 1;
+        let mut memory = vec![0u8; (PAGES + 1) * page];
+        for chunk in memory.chunks_mut(page) {
+            chunk[0] = 1;
         }
         std::hint::black_box(&memory);
         let after = own_minor_faults();
