@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use pipelines_emulator::Emulator;
 
 use crate::consumers::{minor_faults, peak_rss_mb, Consumer, Tokens};
-use crate::stats::{median, ms, row};
+use crate::stats::{median, median_of_any, ms, row};
 
 /// Cold starts per consumer: enough that the median is steady, taken in rounds of one
 /// start of each consumer, so a change in the machine's state touches every one alike.
@@ -58,18 +58,17 @@ struct Samples {
 impl Samples {
     fn medians(mut self) -> ColdStart {
         self.rss_mb.sort_by(f64::total_cmp);
-        let median_of = |samples: Vec<Duration>| (!samples.is_empty()).then(|| median(samples));
         ColdStart {
             rss_mb: self
                 .rss_mb
                 .get(self.rss_mb.len() / 2)
                 .copied()
                 .unwrap_or(f64::NAN),
-            faults: (!self.faults.is_empty()).then(|| median(self.faults)),
+            faults: median_of_any(self.faults),
             answered: median(self.answered),
             init: median(self.inits),
-            report: median_of(self.reports),
-            warm_report: median_of(self.warm_reports),
+            report: median_of_any(self.reports),
+            warm_report: median_of_any(self.warm_reports),
         }
     }
 }

@@ -7,6 +7,11 @@ pub fn median<T: Ord + Copy>(mut samples: Vec<T>) -> T {
     samples[samples.len() / 2]
 }
 
+/// The median of `samples`, when there are any.
+pub fn median_of_any<T: Ord + Copy>(samples: Vec<T>) -> Option<T> {
+    (!samples.is_empty()).then(|| median(samples))
+}
+
 pub fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
